@@ -1,0 +1,7 @@
+"""``python -m quake``: the command-line interface."""
+
+import sys
+
+from quake.cli import main
+
+sys.exit(main())

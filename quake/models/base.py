@@ -1,0 +1,186 @@
+"""The one face every forecaster has: fit, predict per (day, cell), save, load.
+
+A saved model is a folder::
+
+    model.json          kind, model_args, protocol, mc, data fingerprint, scores, versions
+    *.safetensors       arrays and torch weights (never pickle)
+    *.ubj               xgboost boosters, in xgboost's own format
+    curves.json         operating curves per (period, mask), see `quake.metrics`
+
+Loading reads JSON and safetensors only; nothing in the folder can run code.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from quake.data import ForecastData
+from quake.errors import ModelError
+from quake.protocol import Protocol
+
+Progress = Callable[[int, int, dict], None]
+"""``on_progress(step, total, metrics)``: drives tqdm (CLI) and st.progress (dashboard)."""
+
+MODEL_FILE = "model.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ModelConfig:
+    """Base of every model's config dataclass; saved as ``model_args``."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ModelError(f"{cls.__name__}: unknown model_args {sorted(unknown)}")
+        return cls(**d)
+
+
+class Forecaster(ABC):
+    """A forecaster of ``P(y(T, cell) = 1)`` on a protocol's grid, for one Mc.
+
+    Subclasses set ``kind``, ``config_cls`` and ``label``, and implement `fit`,
+    `predict_days`, `_save_arrays` and `_load_arrays`.
+    """
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    config_cls: ClassVar[type[ModelConfig]]
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        self.config = config if config is not None else self.config_cls()
+        self.meta: dict[str, Any] = {}
+
+    # -- the face -------------------------------------------------------------------------
+    @abstractmethod
+    def fit(self, data: ForecastData, final: bool = False, on_progress: Progress | None = None):
+        """Fit on the train period (``final``: train + validation), select on validation."""
+
+    @abstractmethod
+    def predict_days(
+        self, data: ForecastData, start: int, stop: int, chunk: int = 64
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first_day, probs)`` blocks covering forecast days ``[start, stop)`` in order.
+
+        ``probs`` is float32 ``(n_days, ny, nx)`` on ``data.grid``; the model may see
+        events up to and including each forecast day, never later.
+        """
+
+    def predict(self, data: ForecastData, start: int, stop: int) -> np.ndarray:
+        """All of ``[start, stop)`` at once: float32 ``(stop - start, ny, nx)``."""
+        blocks = [p for _, p in self.predict_days(data, start, stop)]
+        if not blocks:
+            return np.zeros((0, *data.grid.shape), dtype=np.float32)
+        return np.concatenate(blocks)
+
+    # -- persistence ----------------------------------------------------------------------
+    def _save_arrays(self, folder: Path) -> None:
+        """Write weights (safetensors / xgboost UBJ) into ``folder``."""
+
+    def _load_arrays(self, folder: Path) -> None:
+        """Read what `_save_arrays` wrote."""
+
+    def bind(self, data: ForecastData, fit_seconds: float | None = None) -> None:
+        """Record what the model was fitted on (protocol, Mc, data fingerprint)."""
+        self.meta.update(
+            protocol=data.protocol.to_dict(),
+            mc=data.mc,
+            fingerprint=data.fingerprint,
+        )
+        if fit_seconds is not None:
+            self.meta["fit_seconds"] = round(fit_seconds, 2)
+
+    @property
+    def mc(self) -> float | None:
+        return self.meta.get("mc")
+
+    @property
+    def protocol(self) -> Protocol | None:
+        p = self.meta.get("protocol")
+        return Protocol.from_dict(p) if p else None
+
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._save_arrays(folder)
+        doc = {
+            "format": FORMAT_VERSION,
+            "kind": self.kind,
+            "label": self.label,
+            "model_args": self.config.to_dict(),
+            **self.meta,
+            "versions": _versions(),
+            "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        (folder / MODEL_FILE).write_text(json.dumps(doc, indent=1, default=_json_default))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Forecaster:
+        """Load any registered model from its folder (JSON + safetensors/UBJ only)."""
+        from quake.models.registry import model_class
+
+        folder = Path(folder)
+        path = folder / MODEL_FILE
+        if not path.is_file():
+            raise ModelError(f"{folder}: no {MODEL_FILE}; not a saved model folder")
+        try:
+            doc = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ModelError(f"{path}: not valid JSON ({err})") from None
+        kind = doc.get("kind")
+        klass = model_class(kind)
+        model = klass(klass.config_cls.from_dict(doc.get("model_args", {})))
+        model.meta = {k: v for k, v in doc.items() if k not in ("kind", "label", "model_args")}
+        model._load_arrays(folder)
+        return model
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Arrays to a safetensors file (contiguous copies)."""
+    save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(path))
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Arrays from a safetensors file; a clear `ModelError` if missing or not safetensors."""
+    if not path.is_file():
+        raise ModelError(f"{path}: missing weights file")
+    try:
+        return load_file(str(path))
+    except Exception as err:  # safetensors raises its own SafetensorError and others
+        raise ModelError(f"{path}: not a valid safetensors file ({err})") from None
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("numpy", "torch", "xgboost-cpu", "scikit-learn"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -1,0 +1,54 @@
+"""The naive baseline: the per-cell historical frequency of y = 1 (paper III-A; PROTOCOL.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from quake.data import ForecastData
+from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
+from quake.targets import naive_prior
+
+
+@dataclass
+class NaiveConfig(ModelConfig):
+    alpha: float = 0.5  # additive smoothing: p = (k + alpha) / (n + 2 alpha)
+
+
+class NaiveModel(Forecaster):
+    """Constant in time: each cell's smoothed frequency of positive forecast days."""
+
+    kind = "naive"
+    label = "Naive baseline"
+    config_cls = NaiveConfig
+
+    def __init__(self, config: NaiveConfig | None = None) -> None:
+        super().__init__(config)
+        self.prior: np.ndarray | None = None
+
+    def fit(self, data: ForecastData, final: bool = False, on_progress: Progress | None = None):
+        start, stop = data.protocol.fit_days(final)
+        self.prior = naive_prior(data.targets, start, stop, self.config.alpha).astype(np.float32)
+        self.bind(data)
+        self.meta["final"] = final
+        if on_progress:
+            on_progress(1, 1, {})
+        return self
+
+    def predict_days(
+        self, data: ForecastData, start: int, stop: int, chunk: int = 64
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        if self.prior is None:
+            raise RuntimeError("fit or load the model first")
+        for a in range(start, stop, chunk):
+            n = min(chunk, stop - a)
+            yield a, np.broadcast_to(self.prior, (n, *self.prior.shape))
+
+    def _save_arrays(self, folder: Path) -> None:
+        save_arrays(folder / "prior.safetensors", {"prior": self.prior})
+
+    def _load_arrays(self, folder: Path) -> None:
+        self.prior = load_arrays(folder / "prior.safetensors")["prior"]
