@@ -1,0 +1,55 @@
+"""Shared fixtures: small seeded synthetic catalogs and the real reference catalog."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from quake.catalog import Catalog, LoadReport, find_reference_catalog, load_catalog
+from quake.grid import Grid
+from quake.protocol import derived_protocol
+from quake.synthetic import synthetic_catalog
+
+REFERENCE_MISSING = (
+    "the reference catalog japan_usgs_1990_2019.csv is missing: expected at "
+    "../shared/data/ beside the project (or set QUAKE_CATALOG). Tests on real data cannot run."
+)
+
+
+@pytest.fixture(scope="session")
+def reference_path() -> Path:
+    path = find_reference_catalog()
+    if path is None:
+        pytest.fail(REFERENCE_MISSING)
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference_catalog(reference_path) -> Catalog:
+    return load_catalog(reference_path)
+
+
+def as_catalog(df, source: str = "synthetic") -> Catalog:
+    return Catalog(df, LoadReport(source, "synthetic", len(df), len(df)))
+
+
+@pytest.fixture
+def tiny_grid() -> Grid:
+    """A 12 x 10 grid of 10 km cells around (35 N, 139 E)."""
+    return Grid(lat0=35.0, lon0=139.0, cell_km=10.0, nx=12, ny=10)
+
+
+@pytest.fixture
+def aftershock_catalog() -> Catalog:
+    """About 1,000 days with clustered seismicity in a 1 x 1 degree box."""
+    df = synthetic_catalog(
+        n_background=400, n_days=1200, productivity=0.8, m_ref=4.0, seed=7, start=date(2000, 1, 1)
+    )
+    return as_catalog(df)
+
+
+@pytest.fixture
+def tiny_protocol(tiny_grid):
+    return derived_protocol(date(2000, 1, 1), date(2003, 4, 14), tiny_grid)
