@@ -15,3 +15,7 @@ class DownloadError(QuakeError):
 
 class ModelError(QuakeError):
     """A model cannot be built, trained, saved or loaded."""
+
+
+class MetricsError(QuakeError, ValueError):
+    """Scores, labels or weights cannot be scored as given."""
