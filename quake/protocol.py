@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from quake.errors import CatalogError
 from quake.grid import JAPAN_GRID, Grid
 
 PERIOD_NAMES = ("history", "train", "validation", "test")
@@ -148,8 +149,9 @@ def derived_protocol(
     """
     span = (last - first).days + 1
     if span < 8 * horizon_days:
-        raise ValueError(
-            f"catalog spans {span} days; at least {8 * horizon_days} are needed for the splits"
+        raise CatalogError(
+            f"the catalog spans {span} days; at least {8 * horizon_days} are needed to cut it "
+            "into history, train, validation and test periods."
         )
     cuts = np.cumsum([0.07, 0.50, 0.13, 0.30]) * span
     bounds = [first + timedelta(days=int(c)) for c in [0, *cuts[:-1]]] + [last + timedelta(days=1)]
@@ -169,30 +171,37 @@ def derived_protocol(
     )
 
 
+def _in_japan(events: pd.DataFrame) -> bool:
+    """Whether most events fall in the Japan grid."""
+    lat = events["latitude"].to_numpy()
+    lon = events["longitude"].to_numpy()
+    return bool(len(lat)) and (JAPAN.grid.cell_index(lat, lon) >= 0).mean() >= 0.5
+
+
+def grid_for_catalog(events: pd.DataFrame, cell_km: float = 10.0) -> Grid:
+    """The Japan grid (at ``cell_km``) for a Japan catalog; else one cut from its bounds."""
+    if _in_japan(events):
+        if cell_km == JAPAN.grid.cell_km:
+            return JAPAN.grid
+        return Grid(
+            cell_km=cell_km, nx=int(np.ceil(2000 / cell_km)), ny=int(np.ceil(2500 / cell_km))
+        )
+    lat = events["latitude"].to_numpy()
+    lon = events["longitude"].to_numpy()
+    return Grid.for_bounds(lat.min(), lat.max(), lon.min(), lon.max(), cell_km)
+
+
 def protocol_for_catalog(events: pd.DataFrame, cell_km: float = 10.0) -> Protocol:
     """The Japan protocol for a Japan catalog that covers its dates; else a derived one.
 
     A catalog is a Japan catalog when most of its events fall in the Japan grid.
     Elsewhere the grid is built from the catalog's own bounds with the same cell size.
+    Raises `CatalogError` for a catalog too short to be split.
     """
-    lat = events["latitude"].to_numpy()
-    lon = events["longitude"].to_numpy()
-    in_japan = (JAPAN.grid.cell_index(lat, lon) >= 0).mean() if len(lat) else 0.0
     first = events["time"].iloc[0].date()
     last = events["time"].iloc[-1].date()
     covers = first <= JAPAN.epoch + timedelta(days=31) and last >= JAPAN.periods[-1].end
-    if in_japan >= 0.5 and covers and cell_km == JAPAN.grid.cell_km:
+    grid = grid_for_catalog(events, cell_km)
+    if grid == JAPAN.grid and covers:
         return JAPAN
-    if in_japan >= 0.5:
-        grid = (
-            JAPAN.grid
-            if cell_km == JAPAN.grid.cell_km
-            else Grid(
-                cell_km=cell_km,
-                nx=int(np.ceil(2000 / cell_km)),
-                ny=int(np.ceil(2500 / cell_km)),
-            )
-        )
-    else:
-        grid = Grid.for_bounds(lat.min(), lat.max(), lon.min(), lon.max(), cell_km)
     return derived_protocol(first, last, grid)

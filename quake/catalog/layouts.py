@@ -23,25 +23,46 @@ class Layout:
     description: str
     required: frozenset[str]
     convert: Callable[[pd.DataFrame], pd.DataFrame]
+    optional: frozenset[str] = frozenset({"depth"})
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Every column `convert` may read: only these are parsed."""
+        return self.required | self.optional
 
     def matches(self, columns: set[str]) -> bool:
         return self.required <= columns
 
 
+def _text(s: pd.Series) -> pd.Series:
+    """A column as stripped text (the parser infers types; a column of blanks is float NaN)."""
+    if not (pd.api.types.is_string_dtype(s.dtype) or s.dtype == object):
+        s = s.astype(str).where(s.notna())
+    return s.str.strip()
+
+
 def _num(s: pd.Series) -> pd.Series:
-    return pd.to_numeric(s.str.strip(), errors="coerce")
+    """A column as float64; anything that is not a number becomes NaN."""
+    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype(np.float64)  # already parsed by the CSV reader: the fast path
+    return pd.to_numeric(_text(s), errors="coerce").astype(np.float64)
 
 
 def _iso_time(s: pd.Series) -> pd.Series:
-    s = s.str.strip()
     # ISO 8601 with 'T' or ' ', optional 'Z'/offset; naive times are taken as UTC.
-    return pd.to_datetime(s, utc=True, format="ISO8601", errors="coerce")
+    return pd.to_datetime(_text(s), utc=True, format="ISO8601", errors="coerce")
+
+
+TIME_DTYPE = "datetime64[us, UTC]"
 
 
 def _canonical(time, lat, lon, depth, mag) -> pd.DataFrame:
-    return pd.DataFrame(
+    df = pd.DataFrame(
         {"time": time, "latitude": lat, "longitude": lon, "depth_km": depth, "magnitude": mag}
     )
+    # One dtype whatever the layout: the parser may infer int64 for whole-number columns
+    # and to_datetime picks its unit from the strings.
+    return df.astype({"time": TIME_DTYPE, **{c: np.float64 for c in CANONICAL[1:]}})
 
 
 def _usgs(df: pd.DataFrame) -> pd.DataFrame:
@@ -76,11 +97,11 @@ def _paper(df: pd.DataFrame) -> pd.DataFrame:
             "us": np.round((sec - whole) * 1e6),
         }
     )
-    ok = parts.notna().all(axis=1)
-    time = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
+    ok = np.isfinite(parts.to_numpy()).all(axis=1)
+    time = pd.Series(pd.NaT, index=df.index, dtype=TIME_DTYPE)
     if ok.any():
         t = pd.to_datetime(parts[ok].astype("int64"), errors="coerce", utc=True)
-        time[ok] = t
+        time[ok] = t.dt.as_unit("us")
     depth = _num(df["depth"]) if "depth" in df else np.nan
     return _canonical(time, _num(df["lat"]), _num(df["long"]), depth, _num(df["class"]))
 
@@ -136,6 +157,8 @@ GENERIC = Layout(
     "any CSV with time, latitude/lat, longitude/lon, magnitude/mag (depth optional)",
     frozenset({"time"}),
     _generic,
+    frozenset({"latitude", "lat", "longitude", "lon", "long", "lng", "magnitude", "mag"})
+    | frozenset({"depth_km", "depth"}),
 )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quake.catalog.layouts import CANONICAL, detect_layout, expected_layouts
+from quake.catalog.layouts import CANONICAL, Layout, detect_layout, expected_layouts
 from quake.errors import CatalogError
 
 # Reasons a row is dropped, in the order they are checked (a row counts once).
@@ -73,7 +73,12 @@ def _decode(raw: bytes, source: str) -> tuple[str, list[str]]:
     if not raw.strip():
         raise CatalogError(f"{source}: the file is empty; expected a CSV earthquake catalog.")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), ["decoded as UTF-16"]
+        try:
+            return raw.decode("utf-16"), ["decoded as UTF-16"]
+        except UnicodeDecodeError as err:  # damaged or truncated: keep what decodes
+            return raw.decode("utf-16", errors="replace"), [
+                f"decoded as UTF-16; undecodable bytes at {err.start} replaced"
+            ]
     head = raw[:8192]
     if b"\x00" in head:
         raise CatalogError(
@@ -108,49 +113,168 @@ def _sniff_sep(header: str) -> str:
     return sep if counts[sep] > 0 else ","
 
 
-def _parse(text: str, source: str) -> tuple[pd.DataFrame, int, str]:
-    lines = text.splitlines()
-    first = next((i for i, ln in enumerate(lines) if ln.strip() and not ln.startswith("#")), None)
-    if first is None:
-        raise CatalogError(f"{source}: no header row found; expected a CSV catalog with a header.")
-    sep = _sniff_sep(lines[first])
-    body = "\n".join(lines[first:])
-    kw = dict(sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
+def _fields(line: str, sep: str) -> list[str] | None:
+    """The fields of one line as CSV, or None when its quoting is broken."""
     try:
-        df = pd.read_csv(io.StringIO(body), engine="c", **kw)
-        return df, 0, sep
-    except pd.errors.ParserError:
-        pass
-    bad: list[list[str]] = []
-
-    def keep_count(row: list[str]) -> None:
-        bad.append(row)
+        return next(csv.reader([line], delimiter=sep, skipinitialspace=True, strict=True))
+    except (csv.Error, StopIteration):
         return None
 
+
+def _trim(line: str, extra: int, sep: str) -> str | None:
+    """``line`` without ``extra`` trailing empty fields, or None if they are not empty."""
+    t = line.rstrip()
+    for _ in range(extra):
+        if not t.endswith(sep):
+            return None
+        t = t[: -len(sep)].rstrip()
+    return t
+
+
+def _classify(line: str, n_fields: int, sep: str) -> tuple[str | None, bool]:
+    """A suspect line: ``(line to keep or None, malformed?)``.
+
+    A row is malformed when its field count differs from the header's (extra empty
+    fields from trailing separators are trimmed, not counted) or its quoting is broken.
+    """
+    if not line.strip():
+        return None, False  # blank line: not a row
+    fields = _fields(line, sep) if '"' in line else line.split(sep)
+    if fields is None:
+        return None, True
+    if len(fields) == n_fields:
+        return line, False
+    if len(fields) > n_fields:
+        fixed = _trim(line, len(fields) - n_fields, sep)
+        if fixed is not None:
+            return fixed, False
+    return None, True
+
+
+def _scan(body: bytes, n_fields: int, sep: str) -> tuple[bytes, int, int]:
+    """Drop blank and malformed lines: ``(clean body, rows, malformed rows)``.
+
+    Field counts are taken with numpy over the bytes (UTF-8 never puts a separator or
+    newline byte inside a multi-byte character); only lines whose separator count is
+    off or that hold a quote are looked at one by one. Catalog rows never span lines,
+    so each line is parsed alone: an unterminated quote cannot swallow later rows.
+    """
+    arr = np.frombuffer(body, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    if body and body[-1] != 10:
+        ends = np.append(ends, len(body))
+    starts = np.empty_like(ends)
+    starts[:1] = 0
+    starts[1:] = ends[:-1] + 1
+
+    def per_line(byte: int) -> np.ndarray:
+        pos = np.flatnonzero(arr == byte)
+        return np.searchsorted(pos, ends) - np.searchsorted(pos, starts)
+
+    suspect = per_line(ord(sep)) != n_fields - 1
+    if b'"' in body:
+        suspect |= per_line(ord('"')) > 0
+    n_rows, n_bad = len(ends), 0
+    change: dict[int, str | None] = {}
+    for i in np.flatnonzero(suspect).tolist():
+        line = body[starts[i] : ends[i]].decode("utf-8")
+        kept, bad = _classify(line, n_fields, sep)
+        if bad:
+            n_bad += 1
+        elif kept is None:
+            n_rows -= 1  # a blank line is not a row
+        if kept != line:
+            change[i] = kept
+    if not change:
+        return body, n_rows, n_bad
+    lines = body.decode("utf-8").split("\n")
+    kept_lines = [change.get(i, ln) for i, ln in enumerate(lines[: len(ends)])]
+    return "\n".join(ln for ln in kept_lines if ln is not None).encode("utf-8"), n_rows, n_bad
+
+
+def _parse(text: str, source: str) -> tuple[pd.DataFrame, int, int, str, Layout]:
+    """CSV text -> (table of the layout's columns, rows, malformed rows, separator, layout)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    pos = 0
+    while True:  # the header is the first line that is neither blank nor a '#' comment
+        nl = text.find("\n", pos)
+        line = text[pos:] if nl < 0 else text[pos:nl]
+        if line.strip() and not line.startswith("#"):
+            break
+        if nl < 0:
+            raise CatalogError(
+                f"{source}: no header row found; expected a CSV catalog with a header."
+            )
+        pos = nl + 1
+    head = line
+    sep = _sniff_sep(head)
+    header = _fields(head, sep) if '"' in head else head.split(sep)
+    if header is None:
+        raise CatalogError(f"{source}: the header row has broken quoting: {head[:120]!r}")
+    # A header ending in separators (some exports write one after every row) names
+    # empty columns: drop them, and the rows' trailing empty fields are trimmed to match.
+    n_fields = len(header)
+    while n_fields > 1 and not header[n_fields - 1].strip():
+        n_fields -= 1
+    if n_fields < len(header):
+        head = _trim(head, len(header) - n_fields, sep) or head
+    names = [_norm(h) for h in header[:n_fields]]
+    layout = detect_layout(names)
+    if layout is None:
+        shown = ", ".join(names[:12]) or "(none)"
+        raise CatalogError(
+            f"{source}: columns not recognised ({shown}). Expected one of: {expected_layouts()}."
+        )
+    twice = sorted({n for n in names if names.count(n) > 1} & layout.columns)
+    if twice:
+        raise CatalogError(
+            f"{source}: column {', '.join(twice)} appears more than once (names are "
+            "case-insensitive); which one to read is ambiguous."
+        )
+    body = b"" if nl < 0 else text[nl + 1 :].encode("utf-8")
+    body, n_rows, n_malformed = _scan(body, n_fields, sep)
+    wanted = layout.columns & set(names)
     try:
-        df = pd.read_csv(io.StringIO(body), engine="python", on_bad_lines=keep_count, **kw)
-    except (pd.errors.ParserError, csv.Error) as err:
+        # Only the layout's columns are parsed; numbers become float64/int64 at C speed,
+        # and a column holding any non-number stays text (coerced value by value later).
+        # index_col=False: never take the first column as an index, whatever the rows hold.
+        df = pd.read_csv(
+            io.BytesIO(head.encode("utf-8") + b"\n" + body),
+            sep=sep,
+            engine="c",
+            index_col=False,
+            usecols=lambda c: _norm(c) in wanted,
+            skipinitialspace=True,
+            low_memory=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as err:
         raise CatalogError(f"{source}: cannot parse as CSV ({err}).") from None
-    return df, len(bad), sep
+    df.columns = [_norm(c) for c in df.columns]
+    if len(df) + n_malformed != n_rows:  # the pre-scan and the parser must agree
+        raise CatalogError(
+            f"{source}: cannot parse as CSV ({n_rows - n_malformed} rows expected, {len(df)} read)."
+        )
+    return df, n_rows, n_malformed, sep, layout
+
+
+def _norm(name: object) -> str:
+    return str(name).strip().strip('"').strip().lower()
 
 
 def read_catalog_bytes(raw: bytes, source: str = "upload") -> Catalog:
     """Parse catalog file contents; raise `CatalogError` if it cannot be a catalog."""
     text, notes = _decode(raw, source)
-    df, n_malformed, sep = _parse(text, source)
+    df, n_rows, n_malformed, sep, layout = _parse(text, source)
     if sep != ",":
         notes.append(f"separator {sep!r}")
-    df.columns = [str(c).strip().strip('"').lower() for c in df.columns]
-    layout = detect_layout(list(df.columns))
-    if layout is None:
-        shown = ", ".join(df.columns[:12]) or "(none)"
-        raise CatalogError(
-            f"{source}: columns not recognised ({shown}). Expected one of: {expected_layouts()}."
-        )
-    n_rows = len(df) + n_malformed
     canon = layout.convert(df)
     events, dropped = _validate(canon)
     dropped = {"malformed row": n_malformed, **dropped}
+    if n_rows == 0:
+        raise CatalogError(
+            f"{source}: a header ({layout.name} layout) but no data rows; the catalog is empty."
+        )
     if events.empty:
         raise CatalogError(
             f"{source}: no valid events among {n_rows} rows "
@@ -191,13 +315,20 @@ def _validate(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         dropped[reason] = int(hit.sum())
         keep &= ~bad
     out = df.loc[keep, CANONICAL].copy()
-    # Longitudes given in [180, 360) are the same places east of the date line's west.
+    # Longitudes given in (180, 360] are the same places, counted eastwards past the date line.
     out.loc[out["longitude"] > 180, "longitude"] -= 360.0
-    dup = out.duplicated(keep="first").to_numpy()
-    dropped["exact duplicate"] = int(dup.sum())
-    out = out.loc[~dup]
     out = out.sort_values("time", kind="stable").reset_index(drop=True)
-    out["depth_km"] = out["depth_km"].astype(np.float64)
+    # Exact duplicates share their time: only rows whose time repeats need the full check
+    # (the stable sort keeps the file's order among them, so the first one is kept).
+    t = out["time"].array.asi8  # int64 ticks; to_numpy() would box a Timestamp per row
+    same = np.zeros(len(t), dtype=bool)
+    same[1:] = t[1:] == t[:-1]
+    same[:-1] |= same[1:]
+    dup = np.zeros(len(t), dtype=bool)
+    if same.any():
+        dup[same] = out.loc[same].duplicated(keep="first").to_numpy()
+    dropped["exact duplicate"] = int(dup.sum())
+    out = out.loc[~dup].reset_index(drop=True)
     return out, dropped
 
 

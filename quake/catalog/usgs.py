@@ -74,8 +74,45 @@ def _url(kind: str, params: dict[str, str]) -> str:
     )
 
 
-def _chunks(window: Window, fetch: Fetch, years: int = 1) -> list[tuple[date, date]]:
-    """Time chunks each under the service limit (asks the count endpoint, halves if over)."""
+def _is_count(raw: bytes) -> bool:
+    return raw.strip().isdigit()
+
+
+def _is_csv(raw: bytes) -> bool:
+    # An empty answer (HTTP 204) is a chunk without events; otherwise ComCat's header.
+    return not raw.strip() or raw.lstrip().lower().startswith(b"time,")
+
+
+def _cached(fetch: Fetch, url: str, path: Path | None, valid: Callable[[bytes], bool]) -> bytes:
+    """``fetch(url)``, read from ``path`` when it is there and written to it when not.
+
+    An answer that fails ``valid`` raises `DownloadError` and is never cached.
+    """
+    if path is not None and path.is_file():
+        return path.read_bytes()
+    raw = fetch(url)
+    if not valid(raw):
+        raise DownloadError(f"unexpected answer from the USGS service: {raw[:80]!r} (for {url})")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(raw)
+    return raw
+
+
+def _cache_name(window: Window, a: date, b: date, ext: str) -> str:
+    return (
+        f"usgs_{a}_{b}_{window.min_lat:g}_{window.max_lat:g}_{window.min_lon:g}_"
+        f"{window.max_lon:g}_m{window.min_mag:g}.{ext}"
+    )
+
+
+def _chunks(
+    window: Window, fetch: Fetch, years: int = 1, cache_dir: Path | None = None
+) -> list[tuple[date, date]]:
+    """Time chunks each under the service limit (asks the count endpoint, halves if over).
+
+    Count answers are cached like the chunks, so a cached window loads offline.
+    """
     todo, out = [], []
     start = window.start
     while start <= window.end:
@@ -84,13 +121,8 @@ def _chunks(window: Window, fetch: Fetch, years: int = 1) -> list[tuple[date, da
         start = end + timedelta(days=1)
     while todo:
         a, b = todo.pop(0)
-        raw = fetch(_url("count", window.params(a, b)))
-        try:
-            n = int(raw.decode().strip())
-        except ValueError:
-            raise DownloadError(
-                f"unexpected answer from the count endpoint: {raw[:80]!r}"
-            ) from None
+        path = cache_dir / _cache_name(window, a, b, "count") if cache_dir else None
+        n = int(_cached(fetch, _url("count", window.params(a, b)), path, _is_count))
         if n > LIMIT and b > a:
             mid = a + (b - a) // 2
             todo[:0] = [(a, mid), (mid + timedelta(days=1), b)]
@@ -102,30 +134,21 @@ def _chunks(window: Window, fetch: Fetch, years: int = 1) -> list[tuple[date, da
 def download_usgs(
     window: Window | None = None,
     cache_dir: Path | None = DEFAULT_CACHE,
-    fetch: Fetch = urlopen_fetch,
+    fetch: Fetch | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> Catalog:
     """Download ``window`` as one catalog (USGS ComCat layout), caching each chunk.
 
-    ``fetch(url) -> bytes`` is injectable so tests replay a recorded response.
+    ``fetch(url) -> bytes`` is injectable so tests replay a recorded response; by
+    default `urlopen_fetch` (looked up at call time, so it can be patched).
     """
     window = window or Window()
-    chunks = _chunks(window, fetch)
+    fetch = fetch or urlopen_fetch
+    chunks = _chunks(window, fetch, cache_dir=cache_dir)
     frames: list[bytes] = []
     for i, (a, b) in enumerate(chunks):
-        name = (
-            f"usgs_{a}_{b}_{window.min_lat:g}_{window.max_lat:g}_{window.min_lon:g}_"
-            f"{window.max_lon:g}_m{window.min_mag:g}.csv"
-        )
-        cached = cache_dir / name if cache_dir else None
-        if cached is not None and cached.is_file():
-            raw = cached.read_bytes()
-        else:
-            raw = fetch(_url("query", window.params(a, b)))
-            if cached is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                cached.write_bytes(raw)
-        frames.append(raw)
+        path = cache_dir / _cache_name(window, a, b, "csv") if cache_dir else None
+        frames.append(_cached(fetch, _url("query", window.params(a, b)), path, _is_csv))
         if on_progress:
             on_progress(i + 1, len(chunks))
     return read_catalog_bytes(_join_csv(frames), source=f"USGS event service {window}")
@@ -133,7 +156,12 @@ def download_usgs(
 
 def _join_csv(parts: list[bytes]) -> bytes:
     """Concatenate CSV answers that share one header (empty answers have only the header)."""
-    tables = [pd.read_csv(io.BytesIO(p), dtype=str) for p in parts if p.strip()]
+    try:
+        tables = [pd.read_csv(io.BytesIO(p), dtype=str) for p in parts if p.strip()]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DownloadError(
+            f"the USGS service answered with something that is not CSV ({err})"
+        ) from None
     if not tables:
         raise DownloadError("the USGS service returned nothing for this window")
     return pd.concat(tables, ignore_index=True).to_csv(index=False).encode()

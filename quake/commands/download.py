@@ -22,13 +22,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--end", type=date.fromisoformat, default=w.end, help="YYYY-MM-DD")
     p.add_argument("--min-mag", type=float, default=w.min_mag)
     p.add_argument("--out", type=Path, default=DEFAULT_CACHE / "usgs_catalog.csv")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="folder of cached chunks")
 
 
 def run(args: argparse.Namespace) -> int:
     window = Window(
         args.min_lat, args.max_lat, args.min_lon, args.max_lon, args.start, args.end, args.min_mag
     )
-    cat = download_usgs(window, on_progress=lambda i, n: print(f"chunk {i}/{n}", flush=True))
+    cat = download_usgs(
+        window,
+        cache_dir=args.cache,
+        on_progress=lambda i, n: print(f"chunk {i}/{n}", flush=True),
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     ev = cat.events.copy()
     ev["time"] = ev["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -1,0 +1,121 @@
+"""``python -m quake catalog PATH [--json]``: the report's keys, types and values; exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from quake.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED = {
+    "layout": str,
+    "n_events": int,
+    "dropped": dict,
+    "time_start": str,
+    "time_end": str,
+    "lat_min": float,
+    "lat_max": float,
+    "lon_min": float,
+    "lon_max": float,
+    "mag_min": float,
+    "mag_max": float,
+    "n_mag_ge": dict,
+    "n_in_grid": int,
+}
+EXTRA = {"source": str, "n_rows": int, "notes": list}
+
+CATALOG = (
+    "id,time,longitude,latitude,magnitude,x,y\n"
+    "0,1990-01-01 09:03:12.880,140.568,36.417,4.8,0,0\n"
+    "1,1990-01-02 16:26:37.730,146.063,43.42,6.0,0,0\n"
+    "2,not a time,146.063,43.42,6.0,0,0\n"
+    "3,1990-01-03 00:00:00.000,120.0,20.0,3.0,0,0\n"  # outside the Japan grid
+    "4,1990-01-03 00:00:00.000,140.0,36.0,big,0,0\n"
+    "5,1990-01-04 00:00:00.000,141.0,37.0,5.0,0,0,extra\n"
+    "6,1990-01-05 12:00:00.000,142.0,38.0,4.5,0,0\n"
+)
+
+
+@pytest.fixture
+def catalog_path(tmp_path: Path) -> Path:
+    path = tmp_path / "with_drops.csv"
+    path.write_text(CATALOG)
+    return path
+
+
+def test_json_report_through_a_fresh_interpreter(catalog_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "quake", "catalog", str(catalog_path), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr  # dropped rows are reported, not fatal
+    assert proc.stderr == ""
+    s = json.loads(proc.stdout)
+    assert set(REQUIRED) <= set(s) and set(s) <= set(REQUIRED) | set(EXTRA)
+    for key, kind in {**REQUIRED, **EXTRA}.items():
+        assert type(s[key]) is kind, (key, s[key])
+    assert s["layout"] == "reference"
+    assert s["n_events"] == 4 and s["n_rows"] == 7
+    assert s["dropped"] == {"malformed row": 1, "unparseable time": 1, "unparseable magnitude": 1}
+    assert all(type(v) is int for v in s["dropped"].values())
+    t0 = datetime.fromisoformat(s["time_start"])
+    t1 = datetime.fromisoformat(s["time_end"])
+    assert t0.utcoffset().total_seconds() == 0 and str(t0) == "1990-01-01 09:03:12.880000+00:00"
+    assert str(t1) == "1990-01-05 12:00:00+00:00"
+    assert (s["lat_min"], s["lat_max"], s["lon_min"], s["lon_max"]) == (20.0, 43.42, 120.0, 146.063)
+    assert (s["mag_min"], s["mag_max"]) == (3.0, 6.0)
+    assert s["n_mag_ge"] == {"3.5": 3, "4.5": 3, "5": 1, "6": 1}
+    assert s["n_in_grid"] == 3
+    assert s["source"] == str(catalog_path) and s["notes"] == []
+
+
+def test_text_report(catalog_path: Path, capsys) -> None:
+    assert main(["catalog", str(catalog_path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "events      4 loaded of 7 rows" in out
+    assert "dropped     1 malformed row, 1 unparseable time, 1 unparseable magnitude" in out
+    assert "in grid     3 (japan-usgs-v1: 200 x 250 cells of 10 km)" in out
+
+
+def test_reference_catalog_json(reference_path, capsys) -> None:
+    assert main(["catalog", str(reference_path), "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["n_events"] == 37_581 and s["dropped"] == {}
+    assert s["n_mag_ge"]["5"] == 4_455 and s["n_mag_ge"]["6"] == 447
+    assert s["n_in_grid"] == 31_217
+    assert s["time_start"].startswith("1990-01-01") and s["time_end"].startswith("2019-12-31")
+
+
+def test_a_short_catalog_elsewhere_reports_on_its_own_grid(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "ca.csv"
+    path.write_text(
+        "time,latitude,longitude,mag\n"
+        "2019-07-06T03:19:53Z,35.77,-117.60,7.1\n"
+        "2019-07-04T17:33:49Z,35.71,-117.50,6.4\n"
+    )
+    assert main(["catalog", str(path)]) == 0  # two days: too short for the splits, still a report
+    out = capsys.readouterr().out
+    assert "in grid     2 (grid from the catalog's bounds" in out
+    assert "longitude   -117.600 .. -117.500" in out
+
+
+def test_missing_argument_is_a_usage_error(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["catalog"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: ")
+    assert "Traceback" not in err
