@@ -16,6 +16,11 @@ from quake.errors import QuakeError
 COMMANDS = (
     "catalog",
     "download",
+    "evaluate",
+    "fit",
+    "report",
+    "train",
+    "sweep_weights",
 )
 
 

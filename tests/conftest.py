@@ -53,3 +53,31 @@ def aftershock_catalog() -> Catalog:
 @pytest.fixture
 def tiny_protocol(tiny_grid):
     return derived_protocol(date(2000, 1, 1), date(2003, 4, 14), tiny_grid)
+
+
+# -- dashboard fixtures (tests/test_app.py, tests/test_browser.py) -------------------------
+@pytest.fixture(scope="session")
+def dashboard_models(tmp_path_factory, reference_catalog) -> Path:
+    """A models folder with the naive baseline at Mc 5.0 and 4.5, fitted and scored on the
+    reference catalog (a second each); never the repository's models/."""
+    from quake.data import ForecastData
+    from quake.evaluate import fit_score_save
+    from quake.models import create
+
+    root = tmp_path_factory.mktemp("dashboard_models")
+    for mc in (5.0, 4.5):
+        data = ForecastData.build(reference_catalog, mc)
+        fit_score_save(create("naive"), data, root / f"naive-m{mc:.1f}")
+    return root
+
+
+@pytest.fixture
+def dashboard_env(monkeypatch, tmp_path, dashboard_models) -> Path:
+    """Point the dashboard at the fixture models (a copy: tests may delete) and a tmp cache."""
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(dashboard_models, models)
+    monkeypatch.setenv("QUAKE_MODELS_DIR", str(models))
+    monkeypatch.setenv("QUAKE_CACHE_DIR", str(tmp_path / "cache"))
+    return models

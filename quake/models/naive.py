@@ -38,6 +38,17 @@ class NaiveModel(Forecaster):
             on_progress(1, 1, {})
         return self
 
+    def validation_twin(self, data: ForecastData) -> NaiveModel:
+        """The same model fitted for the validation period (prior from train only)."""
+        return NaiveModel(self.config).fit(data, final=False)
+
+    def static_forecast(self, data: ForecastData) -> np.ndarray:
+        """The forecast of every day, ``(ny, nx)`` float32: `quake.evaluate` scores a model
+        that is constant in time per cell (counts per cell) instead of per pair."""
+        if self.prior is None:
+            raise RuntimeError("fit or load the model first")
+        return self.prior
+
     def predict_days(
         self, data: ForecastData, start: int, stop: int, chunk: int = 64
     ) -> Iterator[tuple[int, np.ndarray]]:

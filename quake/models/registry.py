@@ -9,6 +9,13 @@ from quake.errors import ModelError
 # kind -> "module:Class"; modules are imported on first use (torch only when needed).
 _KINDS: dict[str, str] = {
     "naive": "quake.models.naive:NaiveModel",
+    "ri": "quake.models.ri:RelativeIntensityModel",
+    "xgb-rtl": "quake.models.xgb_rtl:XGBRTLModel",
+    "xgb-indicator": "quake.models.xgb_indicator:XGBIndicatorModel",
+    "cnn": "quake.models.neural:CNNModel",
+    "convlstm": "quake.models.neural:ConvLSTMModel",
+    "cnn-resid": "quake.models.neural:CNNResidModel",
+    "convlstm-resid": "quake.models.neural:ConvLSTMResidModel",
 }
 
 

@@ -1,0 +1,74 @@
+"""Quake dashboard: navigation and the shared sidebar (run: ``streamlit run app.py``)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common import (
+    PAGES,
+    PRESENTATION,
+    PRESENTATION_CSS,
+    catalog_source,
+    current_catalog,
+    good_cards,
+    keep,
+    remember,
+    try_protocol,
+)
+
+st.set_page_config(
+    page_title="Quake: earthquake forecasts for Japan",
+    page_icon=":material/earthquake:",
+    layout="wide",
+)
+
+nav = st.navigation(
+    [
+        st.Page(PAGES["home"], title="Home", icon=":material/home:", default=True),
+        st.Page(PAGES["catalog"], title="Catalog", icon=":material/database:"),
+        st.Page(PAGES["models"], title="Models", icon=":material/model_training:"),
+        st.Page(PAGES["map"], title="Forecast map", icon=":material/map:"),
+        st.Page(PAGES["threshold"], title="Threshold trade-off", icon=":material/tune:"),
+        st.Page(PAGES["compare"], title="Compare", icon=":material/leaderboard:"),
+    ]
+)
+
+with st.sidebar:
+    catalog, fingerprint, error = current_catalog()
+    src = catalog_source()
+    st.markdown("#### Catalog")
+    if catalog is not None and fingerprint is not None:
+        ev = catalog.events
+        t0, t1 = ev["time"].iloc[0].date(), ev["time"].iloc[-1].date()
+        st.markdown(
+            f"**{src['label'] if src else 'catalog'}**  \n"
+            f"{len(ev):,} events · {t0} … {t1}  \nfingerprint `{fingerprint}`"
+        )
+        proto, why = try_protocol(catalog, fingerprint)
+        st.markdown("#### Protocol")
+        if proto is None:
+            st.warning(why or "no protocol", icon=":material/info:")
+        else:
+            g, test = proto.grid, proto.period("test")
+            st.markdown(
+                f"**{proto.name}**  \n{g.nx} × {g.ny} cells of {g.cell_km:g} km  \n"
+                f"target: M ≥ Mc in days T+{proto.lead_days} … T+{proto.horizon_days - 1}  \n"
+                f"test: {test.start} … {test.end}"
+            )
+    else:
+        st.warning(error or "No catalog loaded: open the Catalog page.", icon=":material/info:")
+    n = len(good_cards())
+    st.markdown("#### Models")
+    st.markdown(f"{n} saved model{'s' if n != 1 else ''} in `models/`")
+    st.divider()
+    st.toggle(
+        "Presentation mode",
+        key=keep(PRESENTATION, False),
+        help="Larger fonts and thicker lines on every page, for a projector.",
+    )
+    remember(PRESENTATION)
+
+if st.session_state.get(PRESENTATION):
+    st.html(PRESENTATION_CSS)
+
+nav.run()

@@ -1,0 +1,144 @@
+"""Benchmark of neural training and inference per preset (CPU here; see docs/NEURAL.md).
+
+For each preset (``quick``, ``paper``) a fresh subprocess (``--child PRESET``) builds the
+Japan protocol's data at Mc 5 and a ``convlstm-resid`` model, then measures:
+
+- training: the real loop (`quake.train.fit_network`), stopped through ``should_stop``
+  after ``--steps`` steps (the first step, which pays one-off allocations, is not timed);
+  a step is ``streams x bptt`` stream-days of forward + backward + Adam. Training days/s =
+  stream-days per second. An epoch = its steps (the whole train period, history included)
+  + one validation pass; "epoch s" is extrapolated from the timed steps and a timed
+  validation of ``--val-days`` days. For ``paper`` on a CPU only a few steps are run and
+  everything per epoch is an EXTRAPOLATION, labelled so.
+- inference: ``predict_days`` from day 0 (no warm-up), ``--infer-days`` days, probabilities
+  on the 10 km grid included (days/s).
+- peak memory: the child's ``ru_maxrss`` (imports included).
+
+Timings on a shared CPU are noisy (other processes compete for the cores): the load
+average is printed with the results.
+
+Usage: ``.venv/bin/python bench/bench_train.py [--presets quick paper] [--steps N] [--json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = {"quick": 12, "paper": 3}
+INFER_DAYS = {"quick": 512, "paper": 16}
+VAL_DAYS = {"quick": 256, "paper": 8}
+
+
+def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import math
+
+    import torch
+
+    from quake.data import ForecastData, load_reference
+    from quake.train import build, fit_network
+
+    data = ForecastData.build(load_reference(), 5.0)
+    model = build("convlstm-resid", preset, train_args={"epochs": 1, "device": device})
+    cfg = model.train_config
+    stamps: list[float] = []
+
+    def on_progress(step: int, total: int, metrics: dict) -> None:
+        stamps.append(time.perf_counter())
+
+    res = fit_network(model, data, cfg, on_progress, should_stop=lambda: len(stamps) >= steps)
+    assert res.cancelled and len(stamps) >= 2
+    step_s = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+    days_per_step = cfg.streams * cfg.bptt
+    t0, t1 = data.protocol.fit_days(False)
+    epoch_days = t1  # recurrent: every day from day 0 to the end of the train period
+    steps_per_epoch = math.ceil(epoch_days / cfg.streams / cfg.bptt)
+
+    v0 = data.days("validation")[0]
+    events = model.coarse_events(data)
+    dev = torch.device(device)
+    a = time.perf_counter()
+    with torch.no_grad():  # the net alone (no 10 km probabilities) on val_days days
+        x = torch.from_numpy(model.inputs(events, v0 - val_days, v0))[None].to(dev)
+        model.run(x)
+    val_run_s = time.perf_counter() - a
+    n_val = data.days("validation")[1] - t1  # days a validation pass runs through
+    a = time.perf_counter()
+    n = 0
+    for _, p in model.predict_days(data, 0, infer_days, chunk=64):
+        n += len(p)
+    infer_s = time.perf_counter() - a
+    # a validation pass runs the net and the 10 km probabilities over n_val days, like
+    # inference (its scoring, ~25 M pairs/s, is not included)
+    val_s = n_val / (n / infer_s)
+    return {
+        "preset": preset,
+        "device": device,
+        "threads": torch.get_num_threads(),
+        "params": sum(p.numel() for p in model.net.parameters()),
+        "coarse_grid": list(events.grid.shape),
+        "timed_steps": len(stamps) - 1,
+        "step_s": round(step_s, 3),
+        "train_days_per_s": round(days_per_step / step_s, 1),
+        "steps_per_epoch": steps_per_epoch,
+        "epoch_train_s": round(steps_per_epoch * step_s, 1),
+        "net_only_days_per_s": round(val_days / val_run_s, 1),
+        "infer_days_per_s": round(n / infer_s, 1),
+        "epoch_validation_s": round(val_s, 1),
+        "epoch_s": round(steps_per_epoch * step_s + val_s, 1),
+        "extrapolated": preset == "paper" or steps < steps_per_epoch,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--presets", nargs="+", default=["quick", "paper"])
+    ap.add_argument("--steps", type=int, default=None, help="timed training steps per preset")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--infer-days", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--val-days", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        out = child(args.child, args.steps, args.infer_days, args.val_days, args.device)
+        print(json.dumps(out))
+        return 0
+    rows = []
+    for preset in args.presets:
+        cmd = [
+            sys.executable, __file__, "--child", preset, "--device", args.device,
+            "--steps", str(args.steps or STEPS[preset]),
+            "--infer-days", str(INFER_DAYS[preset]), "--val-days", str(VAL_DAYS[preset]),
+        ]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            return 1
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    load = os.getloadavg()
+    if args.json:
+        print(json.dumps({"load_average": load, "rows": rows}, indent=1))
+        return 0
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
+    keys = [
+        "preset", "threads", "params", "coarse_grid", "train_days_per_s", "epoch_train_s",
+        "epoch_validation_s", "epoch_s", "infer_days_per_s", "peak_rss_mb", "extrapolated",
+    ]  # fmt: skip
+    print(" | ".join(keys))
+    for r in rows:
+        print(" | ".join(str(r[k]) for k in keys))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,266 @@
+"""Catalog: choose the data (reference, upload, path, USGS), check it, see it."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from pages.common import (
+    catalog_source,
+    clicked,
+    completeness,
+    current_catalog,
+    ensure_navigation,
+    keep,
+    load_catalog_path,
+    page_header,
+    presentation,
+    remember,
+    set_catalog,
+    take,
+    try_protocol,
+)
+from quake.catalog import DROP_REASONS, catalog_summary, find_reference_catalog, read_catalog_bytes
+from quake.catalog.usgs import Window, download_usgs
+from quake.completeness import frequency_magnitude
+from quake.errors import QuakeError
+from quake.protocol import JAPAN
+from quake.viz import events_deck, fmd_figure, legend_html, monthly_counts, monthly_figure
+from quake.viz.maps import MAG_RANGE
+from quake.viz.style import VIRIDIS
+
+ensure_navigation()
+
+page_header(
+    "Catalog",
+    "The earthquake catalog every forecast is made from: where it comes from, what was "
+    "dropped while reading it, where and when its events are, and down to which magnitude "
+    "it is complete.",
+)
+
+SOURCES = ["Reference catalog", "Upload a CSV", "File path", "Download from USGS"]
+KIND_TO_SOURCE = {"reference": 0, "upload": 1, "path": 2, "usgs": 3}
+
+src = catalog_source()
+with st.container(border=True):
+    st.markdown("**Source**")
+    default = SOURCES[KIND_TO_SOURCE.get(src["kind"], 0)] if src else SOURCES[1]
+    choice = st.radio(
+        "Where the catalog comes from", SOURCES, key=keep("catalog_choice", default),
+        horizontal=True, label_visibility="collapsed",
+    )
+    remember("catalog_choice")
+
+    if choice == "Reference catalog":
+        ref = find_reference_catalog()
+        if ref is None:
+            st.warning(
+                "The reference catalog `japan_usgs_1990_2019.csv` is not on this machine "
+                "(looked in `../shared/data/`, `$QUAKE_CATALOG` and `data/downloads/`). "
+                "Upload it, give its path, or download it from the USGS."
+            )
+        else:
+            st.markdown(f"`{ref}` — USGS ComCat, Japan region, 1990–2019.")
+            current = src is not None and src.get("path") == str(ref)
+            if not current:
+                st.button("Use the reference catalog", type="primary",
+                          on_click=set_catalog, args=("reference", f"reference ({ref.name})",
+                                                      str(ref)))
+
+    elif choice == "Upload a CSV":
+        up = st.file_uploader(
+            "A catalog CSV (USGS ComCat, the reference layout, the paper's layout, or any "
+            "table with time, latitude, longitude and magnitude columns)",
+            type=["csv", "txt"],
+            key="w_upload",
+        )
+        if up is not None and st.session_state.get("upload_id") != up.file_id:
+            try:
+                cat = read_catalog_bytes(up.getvalue(), source=up.name)
+            except QuakeError as err:
+                st.session_state["upload_error"] = str(err)
+            else:
+                st.session_state.pop("upload_error", None)
+                set_catalog("upload", f"upload ({up.name})", loaded=cat)
+            st.session_state["upload_id"] = up.file_id
+            if "upload_error" not in st.session_state:
+                st.rerun()  # the sidebar (drawn before this page) shows the new catalog
+        if st.session_state.get("upload_error") and up is not None:
+            st.error(f"Cannot use this file: {st.session_state['upload_error']}")
+
+    elif choice == "File path":
+        with st.form("path_form", border=False):
+            path = st.text_input(
+                "Path of a catalog CSV on the machine running the dashboard",
+                value=src.get("path") or "" if src else "",
+                placeholder="/data/catalogs/my_catalog.csv",
+            )
+            st.form_submit_button("Load", type="primary", on_click=clicked("load_path"))
+        if take("load_path"):
+            try:
+                load_catalog_path(path.strip())
+            except QuakeError as err:
+                st.error(f"Cannot use this file: {err}")
+            except OSError as err:
+                st.error(f"Cannot read this path: {err}")
+            else:
+                set_catalog("path", f"file ({path.strip()})", path.strip())
+                st.rerun()
+
+    else:
+        st.caption(
+            "Queries the USGS FDSN event service year by year (needs the internet); "
+            "answers are kept under `data/downloads/`, so a repeated download reads the disk."
+        )
+        with st.form("usgs_form", border=False):
+            a, b, c, d = st.columns(4)
+            min_lat = a.number_input("south (° N)", -90.0, 90.0, 22.0, 0.5)
+            max_lat = b.number_input("north (° N)", -90.0, 90.0, 46.0, 0.5)
+            min_lon = c.number_input("west (° E)", -180.0, 180.0, 122.0, 0.5)
+            max_lon = d.number_input("east (° E)", -180.0, 180.0, 150.0, 0.5)
+            e, f, g = st.columns(3)
+            start = e.date_input("from", date(1990, 1, 1), min_value=date(1900, 1, 1))
+            end = f.date_input("to", date(2019, 12, 31), min_value=date(1900, 1, 1))
+            min_mag = g.number_input("minimum magnitude", 0.0, 9.0, 2.5, 0.1)
+            st.form_submit_button("Download", type="primary", on_click=clicked("download"))
+        if take("download"):
+            if min_lat >= max_lat or min_lon >= max_lon or start > end:
+                st.error("The window is empty: need south < north, west < east, from ≤ to.")
+            else:
+                window = Window(min_lat, max_lat, min_lon, max_lon, start, end, min_mag)
+                bar = st.progress(0.0, text="Asking the USGS event service…")
+                try:
+                    cat = download_usgs(
+                        window,
+                        on_progress=lambda i, n: bar.progress(i / n, text=f"chunk {i} of {n}"),
+                    )
+                except QuakeError as err:
+                    bar.empty()
+                    st.error(f"Download failed: {err}")
+                else:
+                    bar.empty()
+                    set_catalog("usgs", f"USGS {start}…{end} M≥{min_mag:g}", loaded=cat)
+                    st.rerun()
+
+catalog, fingerprint, error = current_catalog()
+if catalog is None or fingerprint is None:
+    if error:
+        st.error(f"The current catalog could not be loaded: {error}")
+    st.info("No catalog loaded yet: choose a source above.")
+    st.stop()
+
+proto, why = try_protocol(catalog, fingerprint)
+if proto is None:
+    st.warning(f"This catalog can be inspected but not used for forecasting: {why}")
+s = catalog_summary(catalog, proto.grid if proto else JAPAN.grid)
+src = catalog_source()
+
+st.subheader("Load report")
+st.caption(f"{src['label'] if src else ''} — layout **{s['layout']}**, source `{s['source']}`")
+m1, m2, m3, m4 = st.columns(4)
+m1.metric("rows read", f"{s['n_rows']:,}")
+m2.metric("events loaded", f"{s['n_events']:,}")
+m3.metric("rows dropped", f"{sum(s['dropped'].values()):,}")
+m4.metric(f"events in the {proto.name if proto else 'Japan'} grid", f"{s['n_in_grid']:,}")
+left, right = st.columns([2, 3])
+with left:
+    counts = [s["dropped"].get(r, 0) for r in DROP_REASONS]
+    dropped = pd.DataFrame({"reason": list(DROP_REASONS), "rows dropped": counts})
+    st.dataframe(dropped, hide_index=True, width="stretch")
+with right:
+    st.markdown(
+        f"- time: **{s['time_start'][:10]} … {s['time_end'][:10]}** (UTC)\n"
+        f"- latitude {s['lat_min']:.2f} … {s['lat_max']:.2f} ° N, "
+        f"longitude {s['lon_min']:.2f} … {s['lon_max']:.2f} ° E\n"
+        f"- magnitude {s['mag_min']:.1f} … {s['mag_max']:.1f}; "
+        + ", ".join(f"M≥{k}: {v:,}" for k, v in s["n_mag_ge"].items())
+    )
+    for note in s["notes"]:
+        st.caption(f"note: {note}")
+
+# -- completeness -------------------------------------------------------------------------
+st.subheader("Magnitude of completeness")
+mags = catalog.events["magnitude"].to_numpy()
+c1, c2 = st.columns([1, 2])
+with c1:
+    st.select_slider(
+        "Correction added to maximum curvature",
+        options=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
+        key=keep("mc_correction", 0.2),
+        help="Maximum curvature underestimates Mc; +0.2 is customary (Woessner & Wiemer 2005).",
+    )
+    remember("mc_correction")
+    mc = st.selectbox(
+        "Mc for forecasting (targets are quakes of magnitude ≥ Mc)",
+        [5.0, 4.5, 4.0, 3.5],
+        key=keep("mc", 5.0),
+        help="5.0 is the protocol's headline, 4.5 its second setting.",
+    )
+    remember("mc")
+comp = completeness(catalog, fingerprint)
+if comp is None:
+    c2.warning("No completeness estimate: too few events above the maximum-curvature Mc.")
+if comp is not None:
+    with c2:
+        a, b, c = st.columns(3)
+        a.metric("estimated Mc", f"{comp.mc:.1f}", help=f"maximum curvature {comp.mc_maxc:.1f}"
+                 f" + correction {comp.correction:.1f}")
+        b.metric("b-value (Aki)", f"{comp.b_value:.2f} ± {comp.b_error:.2f}")
+        c.metric("events ≥ estimated Mc", f"{comp.n_above:,}")
+        if mc < comp.mc - 1e-9:
+            st.warning(
+                f"The chosen Mc {mc:.1f} is below the estimated magnitude of completeness "
+                f"{comp.mc:.1f}: the catalog misses part of the quakes of that size, so "
+                "targets are undercounted and scores are not comparable."
+            )
+        else:
+            st.success(f"Mc {mc:.1f} is at or above the estimated completeness {comp.mc:.1f}.")
+
+centres, counts, cumulative = frequency_magnitude(mags)
+g1, g2 = st.columns(2)
+with g1:
+    st.plotly_chart(fmd_figure(centres, counts, cumulative, comp, float(mc), presentation()))
+with g2:
+    mc_levels = sorted({float(mc), 5.0, 6.0})
+    monthly = monthly_counts(catalog.events["time"], catalog.events["magnitude"], mc_levels)
+    st.plotly_chart(monthly_figure(monthly, presentation()))
+
+# -- map ----------------------------------------------------------------------------------
+st.subheader("Where the events are")
+ev = catalog.events
+t_first, t_last = ev["time"].iloc[0].date(), ev["time"].iloc[-1].date()
+m_lo, m_hi = float(np.floor(mags.min() * 10) / 10), float(np.ceil(mags.max() * 10) / 10)
+f1, f2 = st.columns([3, 2])
+with f1:
+    if t_first == t_last:
+        t_first = t_first - timedelta(days=1)
+    span = st.slider(
+        "Time range (UTC)", min_value=t_first, max_value=t_last, value=(t_first, t_last),
+        format="YYYY-MM-DD", key=f"w_map_span_{fingerprint}",
+    )
+with f2:
+    m_default = (max(m_lo, min(5.0, m_hi)), m_hi)
+    mrange = st.slider(
+        "Magnitude range", min_value=m_lo, max_value=m_hi, value=m_default, step=0.1,
+        key=f"w_map_mag_{fingerprint}",
+    )
+times = ev["time"].dt.tz_convert(None)
+sel = (
+    (times >= pd.Timestamp(span[0])) & (times < pd.Timestamp(span[1]) + pd.Timedelta(days=1))
+    & (ev["magnitude"] >= mrange[0] - 1e-9) & (ev["magnitude"] <= mrange[1] + 1e-9)
+)
+shown = ev[sel.to_numpy()]
+st.pydeck_chart(events_deck(shown, proto.grid if proto else None),
+                height=560 if presentation() else 480)
+st.html(legend_html("magnitude (circle size grows with magnitude)", *MAG_RANGE, ramp=VIRIDIS,
+                    log=False, ticks=[3, 4, 5, 6, 7, 8], presentation=presentation(),
+                    extra=[("#969696", "line", "model grid")]))
+n_shown = len(shown)
+st.caption(
+    f"{n_shown:,} events between {span[0]} and {span[1]}, M{mrange[0]:.1f} to M{mrange[1]:.1f}"
+    + (" (the 20,000 largest are drawn)." if n_shown > 20000 else ".")
+    + " Coastlines: Natural Earth (public domain), drawn offline."
+)

@@ -1,0 +1,96 @@
+"""Compare: Table II for every saved model and overlaid ROC / PR / Molchan curves, for slides."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages.common import (
+    cards,
+    colors,
+    curves,
+    ensure_navigation,
+    good_cards,
+    keep,
+    need_models,
+    page_header,
+    presentation,
+    remember,
+)
+from quake.errors import QuakeError
+from quake.viz import molchan_figure, pr_figure, roc_figure
+from quake.workspace import scores_table
+
+ensure_navigation()
+
+page_header(
+    "Compare",
+    "All saved models on the protocol's test period (2011–2019 for japan-usgs-v1): areas under "
+    "the ROC and precision–recall curves for all cells and for active cells (cells with an "
+    "event before the test period), and the probability gain when 1 % of cell-days are "
+    "alarmed (how many times more targets than a random alarm of the same size).",
+)
+models = good_cards()
+if not models:
+    need_models()
+    st.stop()
+pres = presentation()
+palette = colors()
+
+table = scores_table(cards())
+st.subheader("Table II: scores on the test period")
+num = {c: st.column_config.NumberColumn(format="%.4g") for c in table.columns[3:]}
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"Mc": st.column_config.NumberColumn(format="%.1f"), **num})
+st.download_button(
+    "Download the table (CSV)", data=table.to_csv(index=False).encode(),
+    file_name="quake_table2.csv", mime="text/csv", icon=":material/download:",
+)
+st.caption("Each model is scored at its own Mc; compare models within one Mc only.")
+
+st.subheader("Curves")
+mcs = sorted({c.mc for c in models if c.mc is not None}, reverse=True)
+a, b = st.columns(2)
+with a:
+    mc = st.radio("Mc", mcs, key=keep("compare_mc", mcs[0] if mcs else 5.0), horizontal=True,
+                  format_func=lambda v: f"M ≥ {v:.1f}")
+    remember("compare_mc")
+with b:
+    mask = st.radio("Cells", ["all", "active"], key=keep("mask", "all"), horizontal=True)
+    remember("mask")
+
+chosen = {}
+for c in models:
+    if c.mc != mc:
+        continue
+    try:
+        cv = curves(c).get("test", {}).get(mask)
+    except QuakeError as err:
+        st.warning(f"{c.name}: {err}")
+        continue
+    if cv is not None:
+        chosen[c.name] = cv
+if not chosen:
+    st.info(f"No model at Mc {mc} has saved curves for the '{mask}' mask.")
+    st.stop()
+
+suffix = f" — Mc {mc:.1f}, {mask} cells"
+figs: dict[str, go.Figure] = {
+    "roc": roc_figure(chosen, palette, presentation=pres, title="ROC curve" + suffix),
+    "pr": pr_figure(chosen, palette, presentation=pres, title="Precision–recall" + suffix),
+    "molchan": molchan_figure(chosen, palette, presentation=pres, title="Molchan diagram" + suffix),
+}
+cols = st.columns(3)
+for col, (name, fig) in zip(cols, figs.items(), strict=True):
+    with col:
+        st.plotly_chart(fig, key=f"cmp_{name}")
+        st.download_button(
+            f"Download {name.upper() if name != 'molchan' else 'Molchan'} figure (HTML)",
+            data=lambda fig=fig: fig.to_html(include_plotlyjs=True, full_html=True).encode(),
+            file_name=f"quake_{name}_m{mc:.1f}_{mask}.html",
+            mime="text/html",
+            icon=":material/download:",
+            key=f"dl_{name}",
+            on_click="ignore",
+        )
+st.caption("HTML figures are self-contained (plotly.js embedded): they open offline on a laptop.")

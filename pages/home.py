@@ -1,0 +1,82 @@
+"""Home: what the tool does, what is loaded, where to go next."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.common import (
+    PAGES,
+    catalog_source,
+    current_catalog,
+    ensure_navigation,
+    good_cards,
+    try_protocol,
+)
+
+ensure_navigation()
+
+st.title("Quake: mid-term earthquake forecasts for Japan")
+st.markdown(
+    "For every 10 km × 10 km cell of a grid over Japan, Quake estimates the probability "
+    "that an earthquake of magnitude at least Mc strikes **10 to 50 days after** the forecast "
+    "day. It trains and compares forecasting models — from the naive historical rate to "
+    "neural networks — on one fixed protocol, and maps their forecasts next to the quakes "
+    "that then happened."
+)
+
+catalog, fingerprint, error = current_catalog()
+src = catalog_source()
+models = good_cards()
+
+c1, c2, c3 = st.columns(3)
+with c1, st.container(border=True):
+    st.markdown("**Catalog**")
+    if catalog is not None and fingerprint is not None:
+        st.metric("events loaded", f"{len(catalog):,}")
+        st.caption(f"{src['label'] if src else ''} · layout {catalog.report.layout}")
+    else:
+        st.metric("events loaded", "none")
+        st.caption(error or "Load one on the Catalog page (upload, path or USGS download).")
+with c2, st.container(border=True):
+    st.markdown("**Protocol**")
+    proto, why = try_protocol(catalog, fingerprint) if catalog and fingerprint else (None, None)
+    if proto is not None:
+        test = proto.period("test")
+        st.metric("protocol", proto.name)
+        st.caption(f"test period {test.start} … {test.end}; Mc 5.0 (headline) and 4.5")
+    elif why:
+        st.metric("protocol", "—")
+        st.caption(why)
+    else:
+        st.metric("protocol", "—")
+        st.caption("Chosen from the catalog once one is loaded.")
+with c3, st.container(border=True):
+    st.markdown("**Saved models**")
+    st.metric("models in models/", len(models))
+    kinds = sorted({c.kind or "?" for c in models})
+    st.caption(", ".join(kinds) if kinds else "Train one on the Models page.")
+
+st.subheader("Where to go next")
+steps = [
+    ("catalog", ":material/database:", "Catalog",
+     "load or download a catalog; check its magnitude of completeness"),
+    ("models", ":material/model_training:", "Models",
+     "see every saved model's card and scores; train a new one"),
+    ("map", ":material/map:", "Forecast map",
+     "a model's probabilities on a chosen day, with the quakes that followed"),
+    ("threshold", ":material/tune:", "Threshold trade-off",
+     "move the alarm threshold: hits, misses and false alarms"),
+    ("compare", ":material/leaderboard:", "Compare",
+     "Table II and ROC / PR / Molchan curves of all models, for slides"),
+]
+for key, icon, label, what in steps:
+    a, b = st.columns([1, 3], vertical_alignment="center")
+    with a:
+        st.page_link(PAGES[key], label=label, icon=icon)
+    with b:
+        st.markdown(what)
+if catalog is None:
+    st.info(
+        "No catalog is loaded: start on the **Catalog** page. Saved models' cards and "
+        "curves (Models, Threshold, Compare) work without one."
+    )

@@ -1,0 +1,248 @@
+"""Models: every saved model's card, training a new one (live curves, cancellable), deleting."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import (
+    cards,
+    clicked,
+    colors,
+    completeness,
+    current_catalog,
+    ensure_navigation,
+    forecast_data,
+    keep,
+    need_catalog,
+    page_header,
+    presentation,
+    remember,
+    take,
+)
+from quake.errors import QuakeError
+from quake.forecast_cache import drop_cached
+from quake.jobs import (
+    TrainingJob,
+    TrainSpec,
+    is_neural,
+    make_runner,
+    preset_defaults,
+    presets,
+)
+from quake.models import kinds
+from quake.viz import training_figure
+from quake.workspace import ModelCard, delete_model, models_dir, new_model_name
+
+ensure_navigation()
+
+JOB = "train_job"
+STAGES = {
+    "fit": "fitting",
+    "train": "training",
+    "validation": "validation",
+    "test": "scoring the test period",
+}
+
+page_header(
+    "Models",
+    "Every saved model in `models/` with its card: what it is, what it was fitted on, how long "
+    "it took, and its scores on the protocol's test period. Train a new one or delete one.",
+)
+catalog, fingerprint, cat_error = current_catalog()
+all_cards = cards()
+palette = colors()
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "—"
+    if s < 60:
+        return f"{s:.1f} s"
+    if s < 3600:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def score_frame(card: ModelCard) -> pd.DataFrame:
+    rows = []
+    for mask in ("all", "active"):
+        gain = card.scores.get("test", {}).get(mask, {}).get("probability_gain") or {}
+        rows.append(
+            {
+                "cells": "all cells" if mask == "all" else "active cells",
+                "ROC AUC": card.score("roc_auc", "test", mask),
+                "PR AUC": card.score("pr_auc", "test", mask),
+                "gain @1%": gain.get("0.01") if isinstance(gain, dict) else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def show_card(card: ModelCard) -> None:
+    with st.container(border=True):
+        if card.error:
+            st.markdown(f"**{card.name}**")
+            st.error(f"This folder cannot be read: {card.error}")
+        else:
+            dot = palette.get(card.name, "#7F7F7F")
+            st.markdown(
+                f'<span style="color:{dot};font-size:1.4em">●</span> '
+                f"**{card.name}** — {card.label or card.kind} (`{card.kind}`)",
+                unsafe_allow_html=True,
+            )
+            a, b, c = st.columns(3)
+            a.metric("Mc", f"{card.mc:.1f}" if card.mc is not None else "—",
+                     help="targets: quakes of magnitude ≥ Mc")
+            b.metric("training time", fmt_seconds(card.fit_seconds))
+            c.metric("preset", card.preset or "—")
+            same = fingerprint is not None and card.fingerprint == fingerprint
+            st.caption(
+                f"protocol **{card.protocol or '—'}** · data fingerprint `{card.fingerprint}` "
+                + ("(the loaded catalog)" if same else "(not the loaded catalog)")
+                + (f" · saved {card.saved}" if card.saved else "")
+            )
+            if card.scores.get("test"):
+                st.dataframe(
+                    score_frame(card),
+                    hide_index=True,
+                    width="stretch",
+                    column_config={
+                        k: st.column_config.NumberColumn(format="%.4g")
+                        for k in ("ROC AUC", "PR AUC", "gain @1%")
+                    },
+                )
+            else:
+                st.caption("No protocol scores in model.json yet.")
+            with st.expander("model arguments"):
+                st.code(json.dumps(card.model_args, indent=1), language="json")
+        if st.session_state.get("confirm_delete") == card.name:
+            st.warning(f"Delete **{card.name}** and its cached forecasts? This cannot be undone.")
+            y, n, _ = st.columns([1, 1, 2])
+            y.button("Yes, delete", key=f"yes_{card.name}", type="primary",
+                     on_click=delete_now, args=(card,))
+            n.button("Cancel", key=f"no_{card.name}", on_click=st.session_state.pop,
+                     args=("confirm_delete", None))
+        else:
+            st.button("Delete…", key=f"del_{card.name}", icon=":material/delete:",
+                      on_click=st.session_state.__setitem__, args=("confirm_delete", card.name))
+
+
+def delete_now(card: ModelCard) -> None:
+    """Callback of "Yes, delete": remove the folder and its cached forecasts."""
+    st.session_state.pop("confirm_delete", None)
+    try:
+        drop_cached(card.folder)
+        delete_model(card.folder, models_dir())
+    except QuakeError as err:
+        st.session_state["delete_error"] = str(err)
+    else:
+        st.session_state["deleted"] = card.name
+
+
+if st.session_state.get("delete_error"):
+    st.error(f"Nothing deleted: {st.session_state.pop('delete_error')}")
+if st.session_state.get("deleted"):
+    st.success(f"Deleted {st.session_state.pop('deleted')}.")
+
+st.subheader(f"Saved models ({len([c for c in all_cards if not c.error])})")
+if not all_cards:
+    st.info(
+        f"No saved models in `{models_dir()}`. Train one below; the naive baseline takes a "
+        "second and is the reference every other model is compared with."
+    )
+cols = st.columns(2)
+by_mc = sorted(all_cards, key=lambda c: (-(c.mc or 0.0), c.name))  # Mc 5.0 first, as on Compare
+for i, card in enumerate(by_mc):
+    with cols[i % 2]:
+        show_card(card)
+
+# -- training -----------------------------------------------------------------------------
+st.subheader("Train a new model")
+job: TrainingJob | None = st.session_state.get(JOB)
+
+if catalog is None or fingerprint is None:
+    need_catalog("Training needs a catalog.", cat_error)
+else:
+    all_kinds = kinds()
+    a, b, c = st.columns(3)
+    kind = a.selectbox("Kind", all_kinds, key=keep("train_kind", all_kinds[0]))
+    remember("train_kind")
+    mcs = [5.0, 4.5, 4.0, 3.5]
+    chosen = st.session_state.get("mc", 5.0)  # the Catalog page's choice
+    mc = b.selectbox("Mc (targets: M ≥ Mc)", mcs,
+                     key=keep("train_mc", chosen if chosen in mcs else 5.0))
+    remember("train_mc")
+    comp = completeness(catalog, fingerprint)
+    if comp is not None and mc < comp.mc - 1e-9:
+        st.warning(
+            f"Mc {mc:.1f} is below this catalog's estimated magnitude of completeness "
+            f"{comp.mc:.1f} (Catalog page): targets of that size are undercounted."
+        )
+    name = c.text_input("Folder name", value=new_model_name(kind, mc), key=f"w_name_{kind}_{mc}")
+    neural = is_neural(kind)
+    d, e, f = st.columns(3)
+    # presets() imports the neural trainer (torch): only for a neural kind.
+    preset = d.selectbox("Preset", presets() if neural else ["—"], disabled=not neural,
+                         key=f"w_preset_{neural}",
+                         help="quick: 40 km cells, minutes on a CPU; paper: full grid, for a GPU.")
+    dflt = preset_defaults(kind, preset) if neural else {}
+    weight = e.number_input(
+        "Class weight (positives)", 1.0, 100000.0, float(dflt.get("class_weight") or 1000.0),
+        50.0, disabled=not neural, key=f"w_weight_{kind}",
+        help="Weight of the rare positive cell-days in the loss (100–1000 behave alike).",
+    )
+    epochs = f.number_input("Epochs", 1, 500, int(dflt.get("epochs") or 6), 1,
+                            disabled=not neural, key=f"w_epochs_{kind}_{preset}")
+    if not neural:
+        st.caption(
+            "Baselines are fitted on train + validation and scored on the test period; "
+            "preset, class weight and epochs apply to neural models only."
+        )
+    busy = job is not None and job.running
+    st.button("Train", type="primary", disabled=busy, icon=":material/play_arrow:",
+              on_click=clicked("train"))
+    if take("train"):
+        folder = models_dir() / name.strip()
+        if not name.strip() or folder.exists():
+            st.error(f"Choose a new folder name: `{name}` is empty or already taken.")
+        else:
+            try:
+                data = forecast_data(catalog, fingerprint, float(mc))
+                spec = TrainSpec(kind, float(mc), preset if neural else None,
+                                 float(weight) if neural else None, int(epochs) if neural else None)
+                job = TrainingJob(name.strip(), folder, make_runner(spec, data, folder)).start()
+                st.session_state[JOB] = job
+            except QuakeError as err:
+                st.error(f"Cannot start training: {err}")
+
+
+def job_panel() -> None:
+    job: TrainingJob | None = st.session_state.get(JOB)
+    if job is None:
+        return
+    with st.container(border=True):
+        st.markdown(f"**Training {job.name}** — {job.status}, {job.elapsed:.0f} s")
+        if job.running:
+            stage = STAGES.get(job.stage, job.stage or "working")
+            st.progress(job.fraction, text=f"{stage}: {job.step:,} of {job.total or 0:,}")
+            st.button("Cancel training", icon=":material/stop:", on_click=job.cancel)
+        elif job.status == "done":
+            st.success(f"Saved to `{job.folder}`.")
+        elif job.status == "cancelled":
+            st.warning("Training was cancelled; nothing was saved.")
+        elif job.status == "failed":
+            st.error(f"Training failed: {job.error}")
+        if job.history:
+            st.plotly_chart(training_figure(job.history, presentation()), key="train_curves")
+        if not job.running:
+            if st.session_state.get("job_seen") != job.name + job.status:
+                st.session_state["job_seen"] = job.name + job.status
+                st.rerun()  # refresh the list of saved models
+            st.button("Dismiss", on_click=st.session_state.pop, args=(JOB, None))
+
+
+running = st.session_state.get(JOB) is not None and st.session_state[JOB].running
+st.fragment(job_panel, run_every=1.0 if running else None)()

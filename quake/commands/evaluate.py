@@ -1,0 +1,94 @@
+"""``python -m quake evaluate --model NAME_OR_DIR``: score a model on the protocol's test period."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from quake.commands._common import (
+    TqdmProgress,
+    add_data_arguments,
+    fit_model,
+    load_data,
+    parse_model_args,
+    resolve_model,
+)
+from quake.evaluate import check_compatible, evaluate, score_model, scorer_for
+from quake.models import create, load_model
+
+NAME = "evaluate"
+HELP = (
+    "score a model kind (fitted fresh) or a saved model folder: ROC/PR AUC, confusion counts, "
+    "Molchan skill, probability gain (JSON)"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="a model kind (naive, ri, ...) or a folder")
+    add_data_arguments(p)
+    p.add_argument("--mask", choices=("all", "active"), default="all")
+    p.add_argument("--period", choices=("test", "validation"), default="test")
+    p.add_argument("--args", default=None, help="JSON model_args for a fresh model")
+    p.add_argument("--json", type=Path, default=None, help="also write the JSON to this file")
+
+
+def result_json(model, data, period: str, mask: str, summary: dict, extra: dict) -> dict:
+    """The command's JSON: one (model, protocol, Mc, period, mask) score."""
+    start, stop = data.days(period)
+    rows = [{k: r[k] for k in ("threshold", "tp", "fn", "fp", "tn")} for r in summary["thresholds"]]
+    matched = summary.get("matched_tp") or {}
+    if matched.get("tp") is not None:
+        rows.append({k: matched[k] for k in ("threshold", "tp", "fn", "fp", "tn")})
+    return {
+        "model": model.meta.get("name") or model.kind,
+        "kind": model.kind,
+        "protocol": data.protocol.name,
+        "mc": data.mc,
+        "mask": mask,
+        "period": period,
+        "days": [str(data.protocol.day_to_date(start)), str(data.protocol.day_to_date(stop - 1))],
+        "roc_auc": summary["roc_auc"],
+        "pr_auc": summary["pr_auc"],
+        "n_pairs": summary["n_pairs"],
+        "n_positive": summary["n_positive"],
+        "thresholds": rows,
+        "matched_tp": matched,
+        "molchan_area_skill": summary["molchan_area_skill"],
+        "probability_gain": summary["probability_gain"],
+        "molchan_area_skill_weighted": summary["molchan_area_skill_weighted"],
+        "probability_gain_weighted": summary["probability_gain_weighted"],
+        "fit_final": model.meta.get("final"),
+        **extra,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    kind, folder = resolve_model(args.model)
+    data = load_data(args.catalog, args.mc)
+    progress = TqdmProgress()
+    extra = {}
+    if folder is not None:
+        model = load_model(folder)
+        check_compatible(model, data)
+        model.meta["name"] = folder.name
+    else:
+        model = create(kind, **parse_model_args(args.args))
+        fit_model(model, data, final=args.period == "test", progress=progress)
+        extra["fit_seconds"] = model.meta["fit_seconds"]
+    scorer, extra["scored_by"] = scorer_for(model, data, args.period)
+    t0 = time.perf_counter()
+    curves = evaluate(
+        scorer, data, args.period, (args.mask,), on_progress=progress.for_stage(args.period)
+    )
+    extra["eval_seconds"] = round(time.perf_counter() - t0, 2)
+    progress.close()
+    summary = score_model(curves, data, args.period)[args.mask]
+    out = result_json(model, data, args.period, args.mask, summary, extra)
+    text = json.dumps(out, indent=1)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+    print(text)
+    return 0

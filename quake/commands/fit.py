@@ -1,0 +1,37 @@
+"""``python -m quake fit --model KIND --out models/NAME``: fit for the test period, score, save."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from quake.commands._common import TqdmProgress, add_data_arguments, load_data, parse_model_args
+from quake.evaluate import fit_score_save
+from quake.models import create, kinds
+
+NAME = "fit"
+HELP = (
+    "fit a model (final: train + validation), score it on test and validation (both masks) "
+    "and save the folder with scores and curves"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, choices=kinds(), help="model kind")
+    add_data_arguments(p)
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--args", default=None, help="JSON model_args, e.g. '{\"neg_rate\": 0.005}'")
+
+
+def run(args: argparse.Namespace) -> int:
+    data = load_data(args.catalog, args.mc)
+    model = create(args.model, **parse_model_args(args.args))
+    progress = TqdmProgress()
+    scores = fit_score_save(model, data, args.out, on_progress=progress.stage)
+    progress.close()
+    print(f"{model.kind} Mc {data.mc:g} on {data.protocol.name} -> {args.out}")
+    print(f"fit {model.meta.get('fit_seconds')} s, eval {model.meta.get('eval_seconds')} s")
+    for period, per_mask in scores.items():
+        for mask, s in per_mask.items():
+            print(f"  {period:<10} {mask:<6} ROC AUC {s['roc_auc']:.4f}  PR AUC {s['pr_auc']:.5f}")
+    return 0

@@ -1,0 +1,24 @@
+"""``python -m quake report``: regenerate docs/RESULTS.md from the saved model folders."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from quake.report import write_report
+
+NAME = "report"
+HELP = "regenerate docs/RESULTS.md (Tables I-III, timings) from models/*/model.json"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models-dir", type=Path, default=Path("models"))
+    p.add_argument("--out", type=Path, default=Path("docs/RESULTS.md"))
+    p.add_argument("--table1", type=Path, default=Path("docs/table1.json"))
+    p.add_argument("--paper", type=Path, default=None, help="paper.md (default ../shared/paper.md)")
+
+
+def run(args: argparse.Namespace) -> int:
+    path = write_report(args.models_dir, args.out, args.table1, args.paper)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,127 @@
+"""``python -m quake sweep-weights --mc 5``: the paper's Table I (class weights) on VALIDATION.
+
+For each minority-class weight w a neural model is trained (``final=False``: weights and
+prior from the train period, early stopping on validation) and scored on the validation
+period, both masks, by `quake.evaluate.evaluate` (a full pass from day 0, so the recurrent
+state is warm). The test period is never read. Rows go to ``docs/table1.json``
+(``{"rows": [...]}``, rendered by ``python -m quake report``) and to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from quake.commands._common import add_data_arguments, load_data, parse_model_args
+from quake.presets import NEURAL_KINDS, PRESETS
+
+NAME = "sweep-weights"
+HELP = "Table I: train a neural model per class weight and score it on the validation period"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_data_arguments(p)
+    p.add_argument("--weights", type=float, nargs="+", default=[1, 10, 1e3, 1e5, 1e7])
+    p.add_argument(
+        "--model",
+        default="convlstm-resid",
+        choices=NEURAL_KINDS,
+        help="model kind (the paper's Table I used CNN+LSTM, i.e. convlstm)",
+    )
+    p.add_argument("--preset", default="quick", choices=list(PRESETS))
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--args", default=None, help="JSON model_args overrides")
+    p.add_argument("--train-args", default=None, help="JSON training overrides")
+    p.add_argument("--out", type=Path, default=Path("docs/table1.json"))
+
+
+def sweep(
+    data,
+    weights,
+    kind="convlstm-resid",
+    preset="quick",
+    model_args=None,
+    train_args=None,
+    on_row=None,
+) -> list[dict]:
+    """One row per weight: validation ROC/PR AUC per mask, epochs, seconds."""
+    from quake.evaluate import evaluate, naive_curves
+    from quake.train import build
+
+    rows = []
+    base = naive_curves(data, "validation")
+    rows.append({"weight": "naive prior", **_scores(base), "best_epoch": None, "seconds": None})
+    if on_row:
+        on_row(rows[-1])
+    for w in weights:
+        t0 = time.perf_counter()
+        model = build(kind, preset, {**(model_args or {}), "class_weight": float(w)}, train_args)
+        model.fit(data, final=False)
+        curves = evaluate(model, data, "validation")
+        rows.append(
+            {
+                "weight": float(w),
+                **_scores(curves),
+                "best_epoch": model.meta.get("best_epoch"),
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+        if on_row:
+            on_row(rows[-1])
+    return rows
+
+
+def _scores(curves) -> dict:
+    out = {}
+    for m in ("all", "active"):
+        out[f"roc_auc_{m}"] = round(curves[m].roc_auc(), 4)
+        out[f"pr_auc_{m}"] = round(curves[m].pr_auc(), 6)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    data = load_data(args.catalog, args.mc)
+    targs = parse_model_args(args.train_args)
+    if args.epochs is not None:
+        targs["epochs"] = args.epochs
+    if args.device is not None:
+        targs["device"] = args.device
+    cols = [
+        "weight",
+        "roc_auc_all",
+        "pr_auc_all",
+        "roc_auc_active",
+        "pr_auc_active",
+        "best_epoch",
+        "seconds",
+    ]
+    print(" ".join(f"{c:>14}" for c in cols), flush=True)
+    rows = sweep(
+        data,
+        args.weights,
+        args.model,
+        args.preset,
+        parse_model_args(args.args),
+        targs,
+        on_row=lambda r: print(" ".join(f"{r[c]!s:>14}" for c in cols), flush=True),
+    )
+    doc = {
+        "table": "I",
+        "period": "validation",
+        "protocol": data.protocol.name,
+        "note": "each weight: fit on train, early stopping on validation, scored on validation "
+        "(never test); the paper's Table I reports CNN+LSTM (convlstm) on its own catalog",
+        "rows": [{"model": args.model, "preset": args.preset, "mc": data.mc, **r} for r in rows],
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.is_file():  # keep the rows of other (model, preset, Mc) sweeps
+        mine = (args.model, args.preset, data.mc)
+        old = json.loads(args.out.read_text()).get("rows", [])
+        keep = [r for r in old if (r.get("model"), r.get("preset"), r.get("mc")) != mine]
+        doc["rows"] = keep + doc["rows"]
+    args.out.write_text(json.dumps(doc, indent=1))
+    print(f"-> {args.out}")
+    return 0

@@ -1,0 +1,107 @@
+"""``python -m quake train --model convlstm-resid --mc 5 --preset quick --out models/NAME``.
+
+Trains a neural forecaster (`quake.train.train`): weights on the train period with early
+stopping on validation, the prior of train + validation for the test-period model; then
+scores test and validation (both masks) and saves the model folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from quake.commands._common import TqdmProgress, add_data_arguments, load_data, parse_model_args
+from quake.presets import NEURAL_KINDS, PRESETS
+
+NAME = "train"
+HELP = (
+    "train a neural forecaster (cnn, convlstm, *-resid) with a preset, score it on test and "
+    "validation and save the model folder"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="convlstm-resid", choices=NEURAL_KINDS)
+    add_data_arguments(p)
+    p.add_argument(
+        "--preset",
+        default="quick",
+        choices=list(PRESETS),
+        help="quick: 40 km cells, minutes on a CPU; paper: full grid, for a GPU",
+    )
+    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--device", default=None, help="cpu (default) or cuda")
+    p.add_argument("--epochs", type=int, default=None, help="most epochs (early stopping)")
+    p.add_argument("--class-weight", type=float, default=None, help="minority-class weight")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--resume", type=Path, default=None, help="checkpoint folder to continue")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="checkpoint folder (default artifacts/checkpoints/<out name>)",
+    )
+    p.add_argument("--args", default=None, help='JSON model_args overrides, e.g. {"pool": 2}')
+    p.add_argument("--train-args", default=None, help='JSON training overrides, e.g. {"lr": 0.001}')
+    p.add_argument("--no-score", action="store_true", help="save without scoring")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.5g}" if math.isfinite(v) else "nan"
+    return str(v)
+
+
+def run(args: argparse.Namespace) -> int:
+    from quake.train import train  # torch is imported only when a command needs it
+
+    data = load_data(args.catalog, args.mc)
+    targs = parse_model_args(args.train_args)
+    for key in ("threads", "seed"):
+        if getattr(args, key) is not None:
+            targs[key] = getattr(args, key)
+    progress = TqdmProgress()
+
+    def on_progress(step: int, total: int, metrics: dict) -> None:
+        metrics = dict(metrics)
+        stage = metrics.pop("stage", "train")
+        if stage == "validation":  # one line per epoch
+            from tqdm import tqdm
+
+            epoch = metrics.pop("epoch", "?")
+            tqdm.write(f"epoch {epoch}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
+            return
+        progress.stage(stage, step, total, {k: _fmt(v) for k, v in metrics.items()})
+
+    checkpoint = args.checkpoint or Path("artifacts/checkpoints") / args.out.name
+    model = train(
+        args.model,
+        data,
+        preset=args.preset,
+        out=args.out,
+        class_weight=args.class_weight,
+        epochs=args.epochs,
+        device=args.device,
+        resume=args.resume,
+        checkpoint_dir=checkpoint,
+        on_progress=on_progress,
+        score=not args.no_score,
+        model_args=parse_model_args(args.args),
+        train_args=targs,
+    )
+    progress.close()
+    if model.meta.get("cancelled"):
+        print(f"training stopped early; checkpoint in {checkpoint} (resume with --resume)")
+        return 1
+    print(f"{model.kind} ({args.preset}) Mc {data.mc:g} on {data.protocol.name} -> {args.out}")
+    meta = model.meta
+    print(
+        f"trained {meta.get('train_seconds')} s, best epoch {meta.get('best_epoch')} of "
+        f"{len(meta.get('train_history', []))}; eval {meta.get('eval_seconds')} s"
+    )
+    for period, per_mask in model.meta.get("scores", {}).items():
+        for mask, s in per_mask.items():
+            print(f"  {period:<10} {mask:<6} ROC AUC {s['roc_auc']:.4f}  PR AUC {s['pr_auc']:.5f}")
+    return 0

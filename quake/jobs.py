@@ -1,0 +1,224 @@
+"""Training started from the dashboard: a background thread the UI watches and can cancel.
+
+`make_runner` picks the trainer for a model kind: the neural trainer (`quake.train.train`)
+when the kind is a neural one and that module is present, otherwise fit + score + save by
+`quake.evaluate.fit_score_save`. Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quake.data import ForecastData
+from quake.errors import QuakeError
+
+
+class Cancelled(QuakeError):
+    """Training was cancelled by the person who started it."""
+
+
+Progress = Callable[[int, int, dict], None]
+Runner = Callable[[Progress, Callable[[], bool]], Any]
+"""``runner(on_progress, should_stop)``: trains and saves; ``on_progress(step, total,
+metrics)``; ``should_stop()`` is True once the person cancelled (a trainer's cancel hook)."""
+
+
+@dataclass
+class TrainingJob:
+    """One long run (training, or forecasting a period) in a background thread, watched
+    (and cancellable) from the UI; it goes on when the person leaves the page.
+
+    ``history`` gets one dict per training progress call that carries numbers (with the
+    trainer's ``step``), so a page can draw live loss and validation curves. Cancelling
+    sets the trainer's ``should_stop`` and raises `Cancelled` inside the next progress call
+    (for trainers without a cancel hook); a half-written model folder of this job is removed.
+    """
+
+    name: str
+    folder: Path | None
+    runner: Runner
+    status: str = "pending"  # pending, running, done, cancelled, failed
+    step: int = 0
+    total: int = 0
+    stage: str = ""
+    error: str | None = None
+    history: list[dict] = field(default_factory=list)
+    started: float = 0.0
+    finished: float = 0.0
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start(self) -> TrainingJob:
+        existed = self.folder is None or self.folder.exists()
+        self.status, self.started = "running", time.time()
+        self._thread = threading.Thread(
+            target=self._run, args=(existed,), name=f"train-{self.name}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> TrainingJob:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("pending", "running")
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total) if self.total else 0.0
+
+    @property
+    def elapsed(self) -> float:
+        return (self.finished or time.time()) - self.started if self.started else 0.0
+
+    def on_progress(self, step: int, total: int, metrics: dict | None = None) -> None:
+        if self._cancel.is_set():
+            raise Cancelled("cancelled")
+        metrics = dict(metrics or {})
+        self.stage = str(metrics.pop("stage", self.stage))
+        self.step, self.total = int(step), int(total)
+        numeric = {
+            k: float(v)
+            for k, v in metrics.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and k != "step"
+        }
+        if numeric:
+            self.history.append({"step": self.step, **numeric})
+
+    def _clean(self, existed: bool) -> None:
+        if not existed and self.folder is not None and self.folder.exists():
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _run(self, existed: bool) -> None:
+        try:
+            self.runner(self.on_progress, self._cancel.is_set)
+            if self._cancel.is_set():
+                raise Cancelled("cancelled")
+            self.status = "done"
+        except Cancelled:
+            self.status = "cancelled"
+            self._clean(existed)
+        except Exception as err:  # shown to the person; the thread must never die silently
+            self.status = "failed"
+            self.error = f"{type(err).__name__}: {err}"
+            self._clean(existed)
+        finally:
+            self.finished = time.time()
+
+
+def _presets_module() -> Any:
+    try:  # plain data, no torch: cheap to read on every rerun
+        from quake import presets as module
+    except ImportError:
+        return None
+    return module
+
+
+NEURAL_KINDS: tuple[str, ...] = getattr(
+    _presets_module(), "NEURAL_KINDS", ("cnn", "convlstm", "cnn-resid", "convlstm-resid")
+)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """What a person asked for on the Models page."""
+
+    kind: str
+    mc: float
+    preset: str | None = None
+    class_weight: float | None = None
+    epochs: int | None = None
+
+
+def is_neural(kind: str) -> bool:
+    return kind in NEURAL_KINDS
+
+
+def _preset_table() -> dict[str, Any]:
+    return getattr(_presets_module(), "PRESETS", None) or {}
+
+
+def presets() -> list[str]:
+    """Training presets of the neural models (`quake.presets.PRESETS`)."""
+    return list(_preset_table()) or ["quick", "paper"]
+
+
+def preset_defaults(kind: str, preset: str | None) -> dict[str, Any]:
+    """``epochs`` and ``class_weight`` a neural ``kind`` gets from ``preset`` (None if unknown).
+
+    The class weight is the model config's default (reading it imports the model module).
+    """
+    out: dict[str, Any] = {"epochs": None, "class_weight": None}
+    table = _preset_table()
+    if preset in table:
+        out["epochs"] = table[preset].get("train", {}).get("epochs")
+    try:
+        from quake.models import model_class
+
+        out["class_weight"] = getattr(model_class(kind).config_cls(), "class_weight", None)
+    except (QuakeError, TypeError, ImportError):
+        pass
+    return out
+
+
+def _train_module() -> Any:
+    try:
+        from quake import train as module
+    except ImportError:  # the neural trainer is optional (torch)
+        return None
+    return module
+
+
+def _call_with_known(fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call ``fn`` with the keyword arguments it accepts (trainer signatures differ)."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return fn(**kwargs)
+    return fn(**{k: v for k, v in kwargs.items() if k in params and v is not None})
+
+
+def make_runner(spec: TrainSpec, data: ForecastData, folder: Path) -> Runner:
+    """A runner that trains ``spec`` on ``data``, scores it and saves it to ``folder``."""
+    module = _train_module() if is_neural(spec.kind) else None
+    if module is not None and hasattr(module, "train"):
+
+        def neural(on_progress: Progress, should_stop: Callable[[], bool]) -> Any:
+            return _call_with_known(
+                module.train,
+                kind=spec.kind,
+                data=data,
+                out=folder,
+                preset=spec.preset,
+                class_weight=spec.class_weight,
+                epochs=spec.epochs,
+                on_progress=on_progress,
+                should_stop=should_stop,
+            )
+
+        return neural
+
+    from quake.evaluate import fit_score_save
+    from quake.models import create
+
+    def baseline(on_progress: Progress, should_stop: Callable[[], bool]) -> Any:
+        model = create(spec.kind)
+
+        def staged(stage: str, step: int, total: int, metrics: dict) -> None:
+            on_progress(step, total, {**metrics, "stage": stage})
+
+        return fit_score_save(model, data, folder, on_progress=staged)
+
+    return baseline

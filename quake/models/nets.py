@@ -1,0 +1,179 @@
+"""Torch modules of the paper's neural forecasters (Kail, Zaytsev & Burnaev, III-D, Fig. 3).
+
+Every net maps a window of daily heat maps to one logit difference per day and cell::
+
+    x      float (B, T + lag, h, w)   transformed heat maps (see `quake.models.neural`)
+    delta  float (B, T, h, w)         class-1 logit minus class-0 logit of the 2-class head
+
+``lag`` is the number of extra leading days a net needs (``days - 1`` for the CNN, 0 for
+the recurrent net, which carries a state instead). A 2-class softmax equals the sigmoid of
+the logit difference, so the heads have 2 output channels like the paper's and the nets
+return ``logit_1 - logit_0``: the residual prior (paper III-E) and the weighted loss are
+then well-posed in one logit (`quake.models.neural`).
+
+Activations are ELU, never ReLU: with ReLU in the head the units died and the model stayed
+at the prior (docs NOTES.md).
+
+References: Shi, X. et al. (2015), Convolutional LSTM network: a machine learning approach
+for precipitation nowcasting, NeurIPS. Tallec, C. & Ollivier, Y. (2018), Can recurrent
+neural networks warp time?, ICLR ("chrono" initialisation of the gate biases).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+State = tuple[Tensor, Tensor] | None
+"""ConvLSTM state ``(hidden, cell)``, each float (B, hidden, h, w); None for a fresh start."""
+
+
+def _head(c_in: int, c_mid: int) -> nn.Sequential:
+    """3x3 conv + ELU + 1x1 conv to the two class logits.
+
+    The last conv starts at zero: an untrained net outputs delta = 0, so a residual model
+    starts exactly at its prior (the gradient of that layer is not zero, so it learns).
+    """
+    out = nn.Conv2d(c_mid, 2, 1)
+    nn.init.zeros_(out.weight)
+    nn.init.zeros_(out.bias)
+    return nn.Sequential(nn.Conv2d(c_in, c_mid, 3, padding=1), nn.ELU(), out)
+
+
+def _diff(logits: Tensor) -> Tensor:
+    """(N, 2, h, w) class logits -> (N, h, w) class-1 minus class-0."""
+    return logits[:, 1] - logits[:, 0]
+
+
+class CNNNet(nn.Module):
+    """A stack of 3x3 convolutions over the last ``days`` heat maps (channels = days).
+
+    The paper's "CNN": no state; each forecast day sees ``days`` maps ending on that day.
+    """
+
+    def __init__(
+        self,
+        days: int = 30,
+        channels: int = 32,
+        layers: int = 3,
+        head: int = 16,
+        out_scale: float = 1.0,
+    ):
+        super().__init__()
+        self.out_scale = out_scale
+        self.lag = days - 1
+        self.days = days
+        convs: list[nn.Module] = []
+        c_in = days
+        for _ in range(layers):
+            convs += [nn.Conv2d(c_in, channels, 3, padding=1), nn.ELU()]
+            c_in = channels
+        self.body = nn.Sequential(*convs)
+        self.head = _head(channels, head)
+
+    def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
+        """x (B, T + days - 1, h, w) -> delta (B, T, h, w); the state passes through (None)."""
+        b, n, h, w = x.shape
+        t = n - self.lag
+        win = x.unfold(1, self.days, 1)  # (B, T, h, w, days): day k's window ends at k + lag
+        win = win.permute(0, 1, 4, 2, 3).reshape(b * t, self.days, h, w)
+        out = _diff(self.head(self.body(win.contiguous()))) * self.out_scale
+        return out.reshape(b, t, h, w), None
+
+
+class ConvLSTMNet(nn.Module):
+    """Conv embedding -> ConvLSTM cell -> conv head (paper Fig. 3; Shi et al. 2015).
+
+    Per day t: ``e_t = embed(x_t)`` (``embed`` channels), gates
+    ``[i, f, o, g] = W_x * e_t + W_h * h_{t-1} + b`` with 3x3 convolutions (the conv over
+    the concatenation ``[e_t, h_{t-1}]`` split in two, which is the same linear map but lets
+    ``W_x * e`` run for all T days at once), ``c_t = f c_{t-1} + i g``,
+    ``h_t = o tanh(c_t)``; ``delta_t = head(h_t)``. Hidden and cell state: ``hidden``
+    channels at the (coarse) grid size.
+
+    The forget-gate biases get a chrono initialisation (Tallec & Ollivier 2018): bias
+    ``log u`` with u log-uniform in [1, memory_days - 1] per channel, so channels start with
+    memories from a day to ``memory_days`` (aftershock rates decay over years). Unlike
+    chrono, the input gate starts half open (bias 0), not at ``-log u``: the input is a
+    sparse train of events, not a steady signal, and each event should enter the state.
+    """
+
+    def __init__(
+        self,
+        embed: int = 16,
+        hidden: int = 32,
+        head: int = 16,
+        memory_days: float = 1000.0,
+        out_scale: float = 1.0,
+    ):
+        super().__init__()
+        self.out_scale = out_scale
+        self.lag = 0
+        self.hidden = hidden
+        # No biases in the embedding and zero gate biases (but the forget gate's): a day
+        # without events embeds to exactly 0, so a quiet region keeps a zero state and the
+        # state holds only what events put there (no constant drift to saturate the cell).
+        self.embed = nn.Sequential(
+            nn.Conv2d(1, embed, 3, padding=1, bias=False),
+            nn.ELU(),
+            nn.Conv2d(embed, embed, 3, padding=1, bias=False),
+            nn.ELU(),
+        )
+        self.gates_x = nn.Conv2d(embed, 4 * hidden, 3, padding=1)
+        self.gates_h = nn.Conv2d(hidden, 4 * hidden, 3, padding=1, bias=False)
+        self.head = _head(hidden, head)
+        self._chrono(memory_days)
+
+    @torch.no_grad()
+    def _chrono(self, memory_days: float) -> None:
+        hd = self.hidden
+        b = self.gates_x.bias
+        b.zero_()
+        if memory_days > 2:
+            # log-uniform memories: as many channels per decade of days
+            u = torch.exp(torch.empty(hd).uniform_(0.0, math.log(memory_days - 1.0)))
+            b[hd : 2 * hd] = torch.log(u)  # forget gate
+
+    def zero_state(self, b: int, h: int, w: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        z = like.new_zeros((b, self.hidden, h, w))
+        return z, z.clone()
+
+    def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
+        """x (B, T, h, w) -> delta (B, T, h, w) and the state after the last day."""
+        b, t, h, w = x.shape
+        hs, cs = state if state is not None else self.zero_state(b, h, w, x)
+        gx = self.gates_x(self.embed(x.reshape(b * t, 1, h, w)))
+        # unbind, not gx[:, k]: the backward of T selects would fill T full-size zero tensors.
+        steps = gx.reshape(b, t, 4 * self.hidden, h, w).unbind(1)
+        outs = []
+        for gk in steps:
+            # The cell update stays float32 under bf16 autocast: a forget gate of 0.999 is
+            # 1.0 in bf16, which would turn a long memory into an unbounded sum.
+            g = gk.float() + self.gates_h(hs).float()
+            i, f, o, c_new = torch.split(g, self.hidden, dim=1)
+            cs = torch.sigmoid(f) * cs + torch.sigmoid(i) * torch.tanh(c_new)
+            hs = torch.sigmoid(o) * torch.tanh(cs)
+            outs.append(hs)
+        seq = torch.stack(outs, 1).reshape(b * t, self.hidden, h, w)
+        delta = _diff(self.head(seq)) * self.out_scale
+        return delta.reshape(b, t, h, w), (hs, cs)
+
+
+def output_layer(net: nn.Module) -> nn.Conv2d:
+    """The last convolution (the 2-class logits): its biases start the model at its base."""
+    layer = net.head[-1]
+    assert isinstance(layer, nn.Conv2d)
+    return layer
+
+
+def n_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def log_weight(w: float) -> float:
+    """log of a class weight, with a clear error for a non-positive one."""
+    if not w > 0:
+        raise ValueError(f"class weight must be > 0, got {w}")
+    return math.log(w)

@@ -1,0 +1,320 @@
+"""The paper's neural forecasters as `Forecaster`s: CNN, CNN+LSTM, and their residual forms.
+
+Kinds (Kail, Zaytsev & Burnaev, Table II): ``cnn``, ``convlstm`` (the paper's CNN+LSTM),
+``cnn-resid`` and ``convlstm-resid`` (III-E). The torch modules are in `quake.models.nets`;
+training is `quake.train`.
+
+Logits. The nets give ``delta`` = class-1 minus class-0 logit of a 2-class head (a 2-class
+softmax is the sigmoid of that difference). The training logit of a pair (T, cell) is::
+
+    z = logit(base) + c + up(delta)
+
+- ``base``: the naive prior ``p`` of the fitting period on the protocol's 10 km grid
+  (``*-resid``, paper III-E ``o = log p + c``: its class-1 minus class-0 form is
+  ``log p - log(1 - p) + c``), or for plain ``cnn``/``convlstm`` the prior's mean rate,
+  one number for every cell. It is saved with the model.
+- ``c`` (``prior_shift``, default ``log w`` for class weight ``w``): the optimum of a
+  constant shift under weighted cross-entropy, so the untrained model ranks cells exactly
+  like its base (docs NOTES.md; the same as "class-1 output bias starts at log w", with
+  the net's own biases starting at 0).
+- ``up``: the net runs on cells ``pool`` times coarser (input maps max-pooled, i.e. the
+  largest magnitude per coarse cell-day); its output is repeated (nearest) back to the
+  10 km grid, so every model is trained and scored on the protocol's grid.
+
+Loss: cross-entropy with weight ``w`` on the minority class (paper IV-C: 1000), i.e.
+``w y softplus(-z) + (1 - y) softplus(z)``.
+
+Probabilities. Weighting inflates them: the weighted-loss optimum has odds ``w`` times the
+true odds. With ``calibrate`` (default) ``predict`` undoes it, ``p = sigmoid(z - log w)``
+(= ``q / (q + w (1 - q))`` for ``q = sigmoid(z)``), so probabilities are on the prior's
+scale and a zero net output reproduces the prior exactly. Ranking scores (ROC, PR AUC) are
+the same either way; only thresholds move. ``calibrate=False`` gives the paper's inflated
+probabilities (its Table III thresholds 0.1 ... 0.99 were meant for those).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from quake.data import ForecastData
+from quake.errors import ModelError
+from quake.events import GriddedEvents
+from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
+from quake.models.nets import CNNNet, ConvLSTMNet, State
+from quake.targets import naive_prior
+
+WEIGHTS_FILE = "weights.safetensors"
+TRANSFORMS = ("raw", "energy")
+
+
+@dataclass
+class NeuralConfig(ModelConfig):
+    """Architecture and loss of one neural forecaster (saved as ``model_args``).
+
+    pool: coarse cells of ``pool`` x ``pool`` protocol cells (1 = 10 km, 4 = 40 km).
+    input_transform: ``raw`` magnitude (0 = no event) or ``energy``,
+        ``log10(1 + 10^(1.5 (m - 4))) / 1.5`` (about ``m - 4`` above M4, about 0 below:
+        a log-energy-like scale that damps the small events). Never ``m / 10`` (NOTES.md).
+    embed, hidden, head: ConvLSTM channels (paper: 16, 32, head 16).
+    memory_days: upper end of the chrono initialisation of the forget gates.
+    days, channels, layers: CNN input days, channels and conv layers.
+    class_weight: weight ``w`` of the minority class in the cross-entropy.
+    prior_shift: ``c``; None means ``log(class_weight)``.
+    calibrate: predict ``sigmoid(z - log w)`` (True) or ``sigmoid(z)`` (False).
+    alpha: smoothing of the prior, as in the naive baseline.
+    """
+
+    pool: int = 1
+    input_transform: str = "raw"
+    embed: int = 16
+    hidden: int = 32
+    head: int = 16
+    memory_days: float = 1000.0
+    out_scale: float = 10.0
+    days: int = 30
+    channels: int = 32
+    layers: int = 3
+    class_weight: float = 1000.0
+    prior_shift: float | None = None
+    calibrate: bool = True
+    alpha: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.pool < 1:
+            raise ModelError(f"pool must be >= 1, got {self.pool}")
+        if self.input_transform not in TRANSFORMS:
+            raise ModelError(f"input_transform must be one of {TRANSFORMS}")
+        if not self.class_weight > 0:
+            raise ModelError(f"class_weight must be > 0, got {self.class_weight}")
+
+    @property
+    def shift(self) -> float:
+        """``c``, the constant added to the base logit."""
+        return math.log(self.class_weight) if self.prior_shift is None else self.prior_shift
+
+    @property
+    def out_offset(self) -> float:
+        """Added to ``z`` for the reported probability (exactly 0.0 for the default c)."""
+        return self.shift - (math.log(self.class_weight) if self.calibrate else 0.0)
+
+
+def transform(mag: np.ndarray, kind: str) -> np.ndarray:
+    """Heat maps of magnitudes (0 = no event) -> network input, same shape, float32."""
+    if kind == "raw":
+        return mag.astype(np.float32, copy=False)
+    e = np.log10(1.0 + 10.0 ** (1.5 * (mag.astype(np.float64) - 4.0))) / 1.5
+    return np.where(mag > 0, e, 0.0).astype(np.float32)
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """float64 log(p / (1 - p))."""
+    p = np.asarray(p, dtype=np.float64)
+    return np.log(p) - np.log1p(-p)
+
+
+class NeuralForecaster(Forecaster):
+    """Common wrapper: coarse inputs, the residual base, prediction, safetensors weights.
+
+    ``train_config`` (a `quake.train.TrainConfig`) drives `fit`; set it before fitting.
+    """
+
+    config_cls = NeuralConfig
+    resid: ClassVar[bool] = False
+    recurrent: ClassVar[bool] = False
+
+    def __init__(self, config: NeuralConfig | None = None) -> None:
+        super().__init__(config)
+        self.net = self.build_net()
+        self.base: np.ndarray | None = None  # float32 (ny, nx)
+        self.train_config: Any = None
+        self._coarse: tuple[int, GriddedEvents] | None = None
+
+    # -- construction ---------------------------------------------------------------------
+    def build_net(self) -> nn.Module:
+        c = self.config
+        if self.recurrent:
+            return ConvLSTMNet(c.embed, c.hidden, c.head, c.memory_days, c.out_scale)
+        return CNNNet(c.days, c.channels, c.layers, c.head, c.out_scale)
+
+    @property
+    def lag(self) -> int:
+        return int(self.net.lag)
+
+    def set_base(self, data: ForecastData, final: bool) -> None:
+        """The prior of the fitting period (``*-resid``) or its mean rate (plain kinds)."""
+        prior = naive_prior(data.targets, *data.protocol.fit_days(final), self.config.alpha)
+        if not self.resid:
+            prior = np.full_like(prior, prior.mean())
+        self.base = prior.astype(np.float32)
+        self.meta["base_final"] = bool(final)
+
+    def base_logit(self) -> np.ndarray:
+        """float64 (ny, nx) ``logit(base)``."""
+        if self.base is None:
+            raise ModelError("fit or load the model first (it has no prior)")
+        return logit(self.base)
+
+    # -- inputs ---------------------------------------------------------------------------
+    def coarse_events(self, data: ForecastData) -> GriddedEvents:
+        """``data.events`` on cells ``pool`` times larger (cached per events object)."""
+        if self.config.pool == 1:
+            return data.events
+        if self._coarse is None or self._coarse[0] != id(data.events):
+            self._coarse = (id(data.events), data.events.coarsen(self.config.pool))
+        return self._coarse[1]
+
+    def inputs(self, events: GriddedEvents, start: int, stop: int) -> np.ndarray:
+        """Transformed coarse maps of days ``[start, stop)``: float32 (n, h, w); days < 0 are 0."""
+        return transform(events.dense(start, stop), self.config.input_transform)
+
+    def upsample(self, delta: Tensor, shape: tuple[int, int]) -> Tensor:
+        """(..., h, w) coarse -> (..., ny, nx) by nearest repetition, cropped to the grid."""
+        k = self.config.pool
+        if k > 1:
+            delta = delta.repeat_interleave(k, dim=-2).repeat_interleave(k, dim=-1)
+        return delta[..., : shape[0], : shape[1]]
+
+    # -- forward --------------------------------------------------------------------------
+    def run(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
+        """Net on transformed coarse maps x (B, T + lag, h, w) -> delta (B, T, h, w), state."""
+        return self.net(x, state)
+
+    def block_days(self, shape: tuple[int, int]) -> int:
+        """Days per forward pass that keep the widest activation under ~256 MB (float32)."""
+        c = self.config
+        width = 4 * c.hidden if self.recurrent else max(c.days, c.channels)
+        return max(1, min(256, (1 << 26) // (width * shape[0] * shape[1])))
+
+    def run_days(
+        self, events: GriddedEvents, start: int, stop: int, state: State, dev: torch.device
+    ) -> tuple[Tensor, State]:
+        """The net over days ``[start, stop)`` of one stream in blocks: delta (n, h, w), state."""
+        step = self.block_days(events.grid.shape)
+        out = []
+        for a in range(start, stop, step):
+            b = min(a + step, stop)
+            x = torch.from_numpy(self.inputs(events, a - self.lag, b))[None].to(dev)
+            delta, state = self.run(x, state)
+            out.append(delta[0])
+        return torch.cat(out) if out else torch.zeros(0, *events.grid.shape), state
+
+    @torch.no_grad()
+    def predict_days(
+        self, data: ForecastData, start: int, stop: int, chunk: int = 64
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Probabilities of days ``[start, stop)`` in blocks, float32 (n, ny, nx).
+
+        A recurrent model first runs through every day from the protocol's day 0 to
+        ``start`` so that its state is warm (PROTOCOL.md), then through the period.
+        Predictions are float32 on every device (no autocast).
+        """
+        z0 = self.base_logit() + self.config.out_offset
+        dev = next(self.net.parameters()).device
+        events = self.coarse_events(data)
+        was_training = self.net.training
+        self.net.eval()
+        state: State = None
+        try:
+            if self.recurrent and start > 0:
+                _, state = self.run_days(events, 0, start, state, dev)
+            for a in range(start, stop, chunk):
+                b = min(a + chunk, stop)
+                delta, state = self.run_days(events, a, b, state, dev)
+                d = self.upsample(delta.float(), data.grid.shape).cpu().numpy()
+                yield a, _sigmoid32(z0 + d)
+        finally:
+            self.net.train(was_training)
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(
+        self,
+        data: ForecastData,
+        final: bool = False,
+        on_progress: Progress | None = None,
+        **train_kwargs: Any,
+    ) -> NeuralForecaster:
+        """Train with `quake.train.fit_network` (``train_config`` or its defaults).
+
+        The weights are always trained on the train period with early stopping on
+        validation. ``final`` (the test-period model) then swaps the base for the
+        train + validation prior, as the naive baseline's final fit does: the net's
+        residual is a log-odds correction on whatever prior it is given. ``train_kwargs``:
+        ``should_stop``, ``checkpoint_dir``, ``resume`` (see `fit_network`).
+        """
+        from quake.train import fit_network
+
+        fit_network(self, data, self.train_config, on_progress=on_progress, **train_kwargs)
+        self.set_base(data, final)
+        self.bind(data, fit_seconds=self.meta.get("train_seconds"))
+        self.meta["final"] = bool(final)
+        return self
+
+    # -- persistence ----------------------------------------------------------------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """The net's weights as float32 arrays named ``net.<parameter>``."""
+        sd = self.net.state_dict()
+        return {f"net.{k}": v.detach().cpu().float().numpy() for k, v in sd.items()}
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray], where: str) -> None:
+        own = self.net.state_dict()
+        got = {k[4:]: v for k, v in arrays.items() if k.startswith("net.")}
+        bad = sorted(set(own) ^ set(got))
+        bad += [k for k in own if k in got and tuple(own[k].shape) != got[k].shape]
+        if bad:
+            raise ModelError(f"{where}: weights do not fit this {self.kind} config: {bad[:5]}")
+        self.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in got.items()})
+
+    def _save_arrays(self, folder: Path) -> None:
+        if self.base is None:
+            raise ModelError("nothing to save: the model has not been fitted")
+        save_arrays(folder / WEIGHTS_FILE, {"base": self.base, **self.state_arrays()})
+
+    def _load_arrays(self, folder: Path) -> None:
+        path = folder / WEIGHTS_FILE
+        arrays = load_arrays(path)  # safetensors only: refuses pickles without running them
+        if "base" not in arrays:
+            raise ModelError(f"{path}: no 'base' prior array")
+        self.load_state_arrays(arrays, str(path))
+        grid = self.meta.get("protocol", {}).get("grid", {})
+        base = arrays["base"]
+        if grid and base.shape != (grid.get("ny"), grid.get("nx")):
+            raise ModelError(f"{path}: prior of shape {base.shape} does not fit the grid")
+        self.base = base.astype(np.float32)
+
+
+def _sigmoid32(z: np.ndarray) -> np.ndarray:
+    """float64 logits -> float32 probabilities (exp of a non-positive number only)."""
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.float32)
+
+
+class CNNModel(NeuralForecaster):
+    kind = "cnn"
+    label = "CNN"
+
+
+class ConvLSTMModel(NeuralForecaster):
+    kind = "convlstm"
+    label = "CNN+LSTM"
+    recurrent = True
+
+
+class CNNResidModel(NeuralForecaster):
+    kind = "cnn-resid"
+    label = "CNN, resid."
+    resid = True
+
+
+class ConvLSTMResidModel(NeuralForecaster):
+    kind = "convlstm-resid"
+    label = "CNN+LSTM, resid."
+    resid = True
+    recurrent = True

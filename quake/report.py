@@ -1,0 +1,242 @@
+"""docs/RESULTS.md from the saved model folders: every number read from a file.
+
+Sources: each ``models/*/model.json`` (``scores``, ``fit_seconds``, ``eval_seconds``,
+``params``/``selection``, protocol, Mc), the folder sizes, ``docs/table1.json`` if the
+class-weight sweep wrote it, and the paper's Table II parsed from ``paper.md`` (JMA
+catalog; shown for orientation only).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from quake.errors import ModelError
+
+PAPER_CANDIDATES = ("../shared/paper.md", "paper.md", "docs/paper.md")
+# Our model kind -> the paper's Table II method it reproduces.
+PAPER_METHOD = {
+    "naive": "Baseline",
+    "xgb-indicator": "GradBoost, indicator",
+    "xgb-rtl": "GradBoost, RTL",
+    "cnn": "CNN",
+    "convlstm": "CNN+LSTM",
+    "cnn-resid": "CNN, resid.",
+    "convlstm-resid": "CNN+LSTM, resid.",
+}
+
+
+def collect(models_dir: str | Path) -> list[dict[str, Any]]:
+    """One record per saved model folder that has scores, sorted by (row name, Mc)."""
+    out = []
+    for path in sorted(Path(models_dir).glob("*/model.json")):
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ModelError(f"{path}: cannot read ({err})") from None
+        if not doc.get("scores"):
+            continue
+        folder = path.parent
+        doc["name"] = folder.name
+        doc["row"] = re.sub(r"-m\d+(\.\d+)?$", "", folder.name)
+        doc["size_bytes"] = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        out.append(doc)
+    return sorted(out, key=lambda d: (d["row"], -float(d.get("mc", 0))))
+
+
+def paper_table2(path: str | Path | None = None) -> dict[str, dict[str, float]]:
+    """The paper's Table II: ``{method: {"roc_3.5", "pr_3.5", "roc_5", "pr_5"}}`` ({} if absent)."""
+    paths = [Path(path)] if path else [Path(p) for p in PAPER_CANDIDATES]
+    text = next((p.read_text() for p in paths if p.is_file()), None)
+    if text is None:
+        return {}
+    end = text.find("TABLE II")
+    start = text.rfind("Method", 0, end)
+    if start < 0 or end < 0:
+        return {}
+    table = {}
+    for line in text[start:end].splitlines()[1:]:
+        cells = [c.strip() for c in line.split("\t") if c.strip()]
+        if len(cells) == 5:
+            try:
+                nums = [float(c) for c in cells[1:]]
+            except ValueError:
+                continue
+            table[cells[0]] = dict(zip(("roc_3.5", "pr_3.5", "roc_5", "pr_5"), nums, strict=True))
+    return table
+
+
+def _f(x: Any, digits: int) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    return f"{x:.{digits}f}"
+
+
+def _score(doc: dict, mask: str) -> dict:
+    return doc.get("scores", {}).get("test", {}).get(mask, {})
+
+
+def _table2(models: list[dict], mcs: list[float], paper: dict) -> list[str]:
+    head = "| model |"
+    rule = "|---|"
+    for mc in mcs:
+        for mask in ("all", "active"):
+            head += f" Mc {mc:g} {mask} ROC | PR |"
+            rule += "---:|---:|"
+    if paper:
+        head += " paper Mc 5 ROC (JMA) | PR (JMA) |"
+        rule += "---:|---:|"
+    lines = [head, rule]
+    for row in dict.fromkeys(d["row"] for d in models):
+        docs = {float(d["mc"]): d for d in models if d["row"] == row}
+        kind = next(iter(docs.values()))["kind"]
+        line = f"| {row} |" if row == kind else f"| {row} ({kind}) |"
+        for mc in mcs:
+            for mask in ("all", "active"):
+                s = _score(docs[mc], mask) if mc in docs else {}
+                line += f" {_f(s.get('roc_auc'), 3)} | {_f(s.get('pr_auc'), 5)} |"
+        if paper:
+            p = paper.get(PAPER_METHOD.get(kind, ""), {})
+            line += f" {_f(p.get('roc_5'), 3)} | {_f(p.get('pr_5'), 5)} |"
+        lines.append(line)
+    return lines
+
+
+def _table3(models: list[dict], mc: float) -> list[str]:
+    lines = [
+        "| model | threshold | TP | FN | FP | alarm fraction |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for d in (d for d in models if float(d["mc"]) == mc):
+        s = _score(d, "all")
+        rows = list(s.get("thresholds", []))
+        m = s.get("matched_tp")
+        if m and m.get("tp") is not None:
+            rows.append({**m, "label": f"{_g(m['threshold'])} (naive-TP match)"})
+        for r in rows:
+            label = r.get("label", _g(r["threshold"]))
+            frac = r.get("alarm_fraction")
+            lines.append(
+                f"| {d['name']} | {label} | {r['tp']:,} | {r['fn']:,} | {r['fp']:,} | "
+                f"{_f(frac, 5)} |"
+            )
+    return lines
+
+
+def _g(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3g}"
+
+
+def _table1(path: Path) -> list[str]:
+    doc = json.loads(path.read_text())
+    rows = doc.get("rows", doc) if isinstance(doc, dict) else doc
+    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+        return [f"(`{path}` is not a list of records; not shown)"]
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for r in rows:
+        cells = [_f(v, 5) if isinstance(v, float) else str(v) for v in (r.get(k) for k in keys)]
+        lines.append("| " + " | ".join(c if c != "None" else "–" for c in cells) + " |")
+    return lines
+
+
+def _timings(models: list[dict]) -> list[str]:
+    lines = [
+        "| model | Mc | fit s | eval test s | eval validation s | folder size | fitted |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for d in models:
+        ev = d.get("eval_seconds") or {}
+        fitted = _fitted(d)
+        lines.append(
+            f"| {d['name']} | {float(d['mc']):g} | {_f(d.get('fit_seconds'), 1)} | "
+            f"{_f(ev.get('test'), 1)} | {_f(ev.get('validation'), 1)} | "
+            f"{d['size_bytes'] / 1e6:.2f} MB | {fitted or '–'} |"
+        )
+    return lines
+
+
+def _fitted(d: dict) -> str:
+    """What the fit chose: ri's (tau, r, beta), boosting's number of trees."""
+    if d.get("params"):
+        p = d["params"]
+        return f"tau {p['tau_days']:g} d, r {p['radius']} cells, beta {p['beta']:g}"
+    sel = d.get("selection") or {}
+    if "n_trees" in sel:
+        return f"{sel['n_trees']} trees (validation logloss {sel.get('validation_logloss')})"
+    return ""
+
+
+def _paper_block(paper: dict) -> list[str]:
+    lines = [
+        "The paper's Table II at Mc = 5 (**JMA catalog**, 1990–2016, 247,204 events; a "
+        "different catalog, for orientation only, not comparable digit by digit):",
+        "",
+        "| method (paper) | ROC AUC | PR AUC |",
+        "|---|---:|---:|",
+    ]
+    for method, v in paper.items():
+        lines.append(f"| {method} | {_f(v['roc_5'], 3)} | {_f(v['pr_5'], 5)} |")
+    return lines
+
+
+def render(
+    models: list[dict],
+    paper: dict | None = None,
+    table1: Path | None = None,
+) -> str:
+    """The RESULTS.md text."""
+    if not models:
+        raise ModelError("no saved model folder with scores; run `python -m quake fit` first")
+    protocols = {d["protocol"]["name"]: d["protocol"] for d in models}
+    proto = next(iter(protocols.values()))
+    test = next(p for p in proto["periods"] if p["name"] == "test")
+    mcs = sorted({float(d["mc"]) for d in models}, reverse=True)
+    out = [
+        "# Results",
+        "",
+        "Generated by `python -m quake report` from the saved model folders; do not edit by hand.",
+        "",
+        f"Protocol **{', '.join(protocols)}**: test forecast days {test['start']} … {test['end']}"
+        f" (every day, every cell), target window T + {proto['lead_days']} … "
+        f"T + {proto['horizon_days']} days. Masks: `all` = every grid cell, `active` = cells "
+        "with an event before the test period. Scores are on the test period.",
+        "",
+        "## Table II: ROC AUC and PR AUC",
+        "",
+        *_table2(models, mcs, paper or {}),
+        "",
+    ]
+    if paper:
+        out += [*_paper_block(paper), ""]
+    for mc in mcs:
+        out += [
+            f"## Table III: confusion counts, Mc {mc:g} (test, all cells)",
+            "",
+            "Alarm = p ≥ threshold. The last row of each model is the threshold where it "
+            "catches as many targets (TP) as the naive baseline at its best-F1 threshold.",
+            "",
+            *_table3(models, mc),
+            "",
+        ]
+    if table1 is not None and table1.is_file():
+        out += ["## Table I: class-weight sweep", "", *_table1(table1), ""]
+    out += ["## Timings, sizes and fitted parameters", "", *_timings(models), ""]
+    return "\n".join(out)
+
+
+def write_report(
+    models_dir: str | Path = "models",
+    out: str | Path = "docs/RESULTS.md",
+    table1: str | Path = "docs/table1.json",
+    paper: str | Path | None = None,
+) -> Path:
+    """Regenerate the report; returns its path."""
+    text = render(collect(models_dir), paper_table2(paper), Path(table1))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return out

@@ -1,0 +1,394 @@
+"""Training of the neural forecasters: a function, not a script.
+
+`fit_network` trains a `quake.models.neural.NeuralForecaster` on the train period:
+
+- Truncated back-propagation through time (BPTT) over ``bptt`` consecutive days (20-30;
+  detaching the state every day, as the paper's code did, throws the temporal signal away;
+  docs NOTES.md). The period (from day 0 for recurrent nets, whose state is warmed by the
+  history years) is cut into ``streams`` contiguous stretches run side by side as one batch;
+  each stream carries its state from chunk to chunk, and at the next epoch stream s starts
+  from the state stream s - 1 ended with (it ended where s begins). Chunk boundaries move
+  by a random (seeded) offset each epoch.
+- Adam, linear warm-up then cosine learning-rate decay, gradient clipping at 1.0.
+- After each epoch the validation period is scored (PR AUC, `quake.metrics.OperatingCurve`,
+  masks all and active); the recurrent state is warmed by running on from the end of the
+  train period, so no validation label is seen. The best epoch's weights are kept (early
+  stopping after ``patience`` epochs without a better PR AUC).
+- Seeded (`torch.manual_seed`, deterministic algorithms): the same seed, data and thread
+  count give the same weights. Checkpoints (`quake.checkpoint`) after every epoch make it
+  resumable; ``should_stop()`` (or an exception from ``on_progress``) cancels it.
+- CPU or CUDA (bf16 autocast and channels_last on CUDA; the CUDA path is untested here).
+
+`train` is the entry point of the CLI and the dashboard: preset -> model -> fit -> score
+(`quake.evaluate.fit_score_save`) -> saved model folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from quake.checkpoint import (
+    arrays_state,
+    load_checkpoint,
+    load_optimizer,
+    optimizer_arrays,
+    save_checkpoint,
+    state_arrays,
+)
+from quake.curves import OperatingCurve
+from quake.data import ForecastData
+from quake.errors import ModelError
+from quake.models.base import Progress
+from quake.models.nets import State
+from quake.presets import PRESETS
+
+__all__ = ["PRESETS", "TrainConfig", "TrainResult", "build", "fit_network", "train", "validate"]
+
+
+@dataclass
+class TrainConfig:
+    """How a neural forecaster is trained (saved in model.json as ``train_args``)."""
+
+    epochs: int = 40
+    bptt: int = 30
+    streams: int = 4
+    lr: float = 1e-3
+    lr_final: float = 0.1  # cosine decay to lr * lr_final
+    warmup_steps: int = 10
+    clip: float = 1.0
+    patience: int = 8
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = 2
+    select_mask: str = "all"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        if set(d) - known:
+            raise ModelError(f"unknown training options {sorted(set(d) - known)}")
+        return cls(**d)
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float = -math.inf
+    epochs_run: int = 0
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+def _lr(cfg: TrainConfig, step: int, total: int) -> float:
+    warm = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    cos = 0.5 * (1.0 + math.cos(math.pi * min(1.0, step / max(1, total))))
+    return cfg.lr * warm * (cfg.lr_final + (1.0 - cfg.lr_final) * cos)
+
+
+def _chunks(length: int, bptt: int, offset: int) -> list[tuple[int, int]]:
+    """Relative ``[a, b)`` chunks of a stream of ``length`` days; the first is ``offset`` long."""
+    edges = [0, *range(offset, length, bptt), length]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+@contextlib.contextmanager
+def _deterministic(device: torch.device):
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _batch(model, data: ForecastData, events, starts: list[int], a: int, b: int, dev):
+    """Inputs (S, b - a + lag, h, w) and labels (S, b - a, ny, nx) of each stream's window."""
+    lag = model.lag
+    x = np.stack([model.inputs(events, s + a - lag, s + b) for s in starts])
+    y = np.stack([data.targets.dense(s + a, s + b) for s in starts])
+    return torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
+
+
+@torch.no_grad()
+def validate(model, data: ForecastData, events, state: State, dev, chunk: int = 64) -> dict:
+    """Validation ROC/PR AUC per mask; a recurrent net runs on from the train period's end."""
+    z0 = torch.from_numpy(model.base_logit() + model.config.out_offset).to(dev)
+    _, t1 = data.protocol.fit_days(False)
+    v0, v1 = data.days("validation")
+    first = t1 if model.recurrent else v0
+    masks = {m: torch.from_numpy(data.mask(m)).to(dev) for m in ("all", "active")}
+    curves = {m: OperatingCurve.empty() for m in masks}
+    model.net.eval()
+    for a in range(first, v1, chunk):
+        b = min(a + chunk, v1)
+        with _autocast(dev):
+            delta, state = model.run_days(events, a, b, state, dev)
+        if b <= v0:
+            continue
+        k = max(a, v0) - a
+        d = model.upsample(delta[k:].double(), data.grid.shape)
+        z = z0 + d
+        p = torch.sigmoid(z).float()
+        y = torch.from_numpy(data.targets.dense(a + k, b)).to(dev).bool()
+        for m, keep in masks.items():
+            curves[m].update(y[:, keep].cpu().numpy(), p[:, keep].cpu().numpy())
+    model.net.train()
+    out = {}
+    for m, c in curves.items():
+        out[f"val_roc_auc_{m}"], out[f"val_pr_auc_{m}"] = c.roc_auc(), c.pr_auc()
+    return out
+
+
+def fit_network(
+    model,
+    data: ForecastData,
+    cfg: TrainConfig | None = None,
+    on_progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    checkpoint_dir: str | Path | None = None,
+    resume: str | Path | None = None,
+) -> TrainResult:
+    """Train ``model.net`` in place; the best-on-validation weights are loaded at the end.
+
+    ``on_progress(step, total, metrics)`` after every step (metrics: stage, epoch, loss,
+    lr) and after every validation (val_roc_auc_<mask>, val_pr_auc_<mask>).
+    ``should_stop()`` is polled every step; True stops at once (weights: best so far).
+    ``checkpoint_dir`` gets a checkpoint after every epoch; ``resume`` continues one
+    (the same kind and model_args; ``epochs`` may be raised).
+    """
+    cfg = cfg or TrainConfig()
+    t_start = time.perf_counter()
+    dev = torch.device(cfg.device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda asked for, but torch sees no CUDA device")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    model.net = model.build_net()  # a fresh, seeded initialisation
+    model.set_base(data, final=False)
+    net = model.net.to(dev)
+    if dev.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    events = model.coarse_events(data)
+    z0 = torch.from_numpy((model.base_logit() + model.config.shift).astype(np.float32)).to(dev)
+    pos_weight = torch.tensor(model.config.class_weight, device=dev)
+
+    t0, t1 = data.protocol.fit_days(False)
+    first = 0 if model.recurrent else t0  # recurrent nets: the history years warm the state
+    n_streams = max(1, min(cfg.streams, (t1 - first) // max(cfg.bptt, 1)))
+    seg = (t1 - first) // n_streams
+    starts = [t1 - (n_streams - s) * seg for s in range(n_streams)]
+    per_epoch = math.ceil(seg / cfg.bptt) + 1
+    total = cfg.epochs * per_epoch
+
+    res = TrainResult()
+    end_state: State = None
+    best: dict[str, torch.Tensor] | None = None
+    since_best, step, epoch0 = 0, 0, 0
+    if resume is not None:
+        arrays, doc = load_checkpoint(resume)
+        if doc.get("kind") != model.kind or doc.get("model_args") != model.config.to_dict():
+            raise ModelError(f"{resume}: checkpoint of another model ({doc.get('kind')})")
+        model.load_state_arrays(arrays, str(resume))
+        net.to(dev)
+        load_optimizer(opt, arrays)
+        end_state = arrays_state(arrays, dev)
+        best_np = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")}
+        best = {k: torch.from_numpy(np.array(v)) for k, v in best_np.items()} or None
+        epoch0, step, since_best = doc["epoch"], doc["step"], doc["since_best"]
+        res.history, res.best_epoch = doc["history"], doc["best_epoch"]
+        res.best_score = doc["best_score"] if doc["best_score"] is not None else -math.inf
+
+    def report(metrics: dict[str, Any]) -> None:
+        if on_progress is not None:
+            on_progress(min(step, total), total, metrics)
+
+    with _deterministic(dev):
+        for epoch in range(epoch0, cfg.epochs):
+            rng = np.random.default_rng([cfg.seed, epoch])
+            offset = int(rng.integers(0, cfg.bptt))
+            state: State = None
+            if end_state is not None:  # stream s starts where stream s - 1 ended
+                state = tuple(torch.cat([torch.zeros_like(s[:1]), s[:-1]]) for s in end_state)
+            net.train()
+            losses = []
+            for a, b in _chunks(seg, cfg.bptt, offset):
+                if should_stop is not None and should_stop():
+                    res.cancelled = True
+                    break
+                x, y = _batch(model, data, events, starts, a, b, dev)
+                days = torch.tensor([[s + d for d in range(a, b)] for s in starts], device=dev)
+                labelled = (days >= t0).float()
+                for g in opt.param_groups:
+                    g["lr"] = _lr(cfg, step, total)
+                with _autocast(dev):
+                    delta, state = model.run(x, state)
+                d = model.upsample(delta.float(), data.grid.shape)
+                z = z0 + d
+                el = F.binary_cross_entropy_with_logits(
+                    z, y.float(), pos_weight=pos_weight, reduction="none"
+                ).mean((2, 3))
+                loss = (el * labelled).sum() / labelled.sum().clamp(min=1.0)
+                opt.zero_grad(set_to_none=True)
+                if labelled.any():
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+                    opt.step()
+                if state is not None:
+                    state = tuple(s.detach() for s in state)
+                step += 1
+                losses.append(float(loss.detach()))
+                report(
+                    {
+                        "stage": "train",
+                        "epoch": epoch + 1,
+                        "loss": losses[-1],
+                        "lr": opt.param_groups[0]["lr"],
+                    }
+                )
+            if res.cancelled:
+                break
+            end_state = state
+            last = None if state is None else tuple(s[-1:] for s in state)
+            scores = validate(model, data, events, last, dev)
+            score = scores[f"val_pr_auc_{cfg.select_mask}"]
+            row = {
+                "epoch": epoch + 1,
+                "loss": float(np.mean(losses)) if losses else math.nan,
+                **scores,
+                "seconds": round(time.perf_counter() - t_start, 1),
+            }
+            res.history.append(row)
+            since_best += 1
+            if score > res.best_score:  # NaN never wins
+                res.best_score, res.best_epoch, since_best = score, epoch + 1, 0
+                best = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+            report({"stage": "validation", **row})
+            if checkpoint_dir is not None:
+                arrays = {**model.state_arrays(), **optimizer_arrays(opt), **state_arrays(state)}
+                if best is not None:
+                    arrays.update({f"best.{k}": v.float().numpy() for k, v in best.items()})
+                doc = {
+                    "kind": model.kind,
+                    "model_args": model.config.to_dict(),
+                    "train_config": asdict(cfg),
+                    "epoch": epoch + 1,
+                    "step": step,
+                    "history": res.history,
+                    "best_epoch": res.best_epoch,
+                    "best_score": res.best_score if math.isfinite(res.best_score) else None,
+                    "since_best": since_best,
+                }
+                save_checkpoint(Path(checkpoint_dir), arrays, doc)
+            if since_best >= cfg.patience:
+                break
+    if best is not None:
+        net.load_state_dict(best)
+    res.epochs_run = len(res.history)
+    res.seconds = round(time.perf_counter() - t_start, 2)
+    model.meta.update(
+        train_args=asdict(cfg),
+        train_history=res.history,
+        best_epoch=res.best_epoch,
+        train_seconds=res.seconds,
+        cancelled=res.cancelled,
+    )
+    return res
+
+
+def build(
+    kind: str = "convlstm-resid",
+    preset: str = "quick",
+    model_args: dict[str, Any] | None = None,
+    train_args: dict[str, Any] | None = None,
+):
+    """A new neural model of ``kind`` with a preset's sizes, overridden by the dicts."""
+    from quake.models import create
+    from quake.models.neural import NeuralForecaster
+
+    if preset not in PRESETS:
+        raise ModelError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    margs = {**PRESETS[preset]["model"], **(model_args or {})}
+    if not kind.startswith("cnn"):
+        margs = {k: v for k, v in margs.items() if k not in ("days", "channels")}
+    model = create(kind, **margs)
+    if not isinstance(model, NeuralForecaster):
+        raise ModelError(f"{kind} is not a neural model kind")
+    model.train_config = TrainConfig.from_dict({**PRESETS[preset]["train"], **(train_args or {})})
+    model.meta["preset"] = preset
+    return model
+
+
+def train(
+    kind: str = "convlstm-resid",
+    data: ForecastData | None = None,
+    preset: str | None = "quick",
+    out: str | Path | None = None,
+    class_weight: float | None = None,
+    epochs: int | None = None,
+    device: str | None = None,
+    resume: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
+    on_progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    score: bool = True,
+    model_args: dict[str, Any] | None = None,
+    train_args: dict[str, Any] | None = None,
+):
+    """Build, train (the test-period model: ``final=True``), score and save a neural model.
+
+    Returns the trained model. With ``out`` the model folder is written and, if ``score``,
+    test and validation are scored by `quake.evaluate.fit_score_save` (model.json scores,
+    curves.json). A cancelled run (``should_stop``) saves nothing; its checkpoint (if
+    ``checkpoint_dir`` was given) can be resumed.
+    """
+    if data is None:
+        raise ModelError("train needs data (a quake.data.ForecastData)")
+    margs = dict(model_args or {})
+    if class_weight is not None:
+        margs["class_weight"] = float(class_weight)
+    targs = dict(train_args or {})
+    if epochs is not None:
+        targs["epochs"] = int(epochs)
+    if device is not None:
+        targs["device"] = device
+    model = build(kind, preset or "quick", margs, targs)
+    model.fit(
+        data,
+        final=True,
+        on_progress=on_progress,
+        should_stop=should_stop,
+        checkpoint_dir=checkpoint_dir,
+        resume=resume,
+    )
+    if out is None or model.meta.get("cancelled"):
+        return model
+    if score:
+        from quake.evaluate import fit_score_save
+
+        def staged(stage: str, step: int, total: int, metrics: dict) -> None:
+            if on_progress is not None:
+                on_progress(step, total, {**metrics, "stage": stage})
+
+        model.meta["scores"] = fit_score_save(model, data, out, fit=False, on_progress=staged)
+    else:
+        model.save(out)
+    return model

@@ -1,0 +1,37 @@
+"""Plot helpers for the dashboard: take data, return a plotly figure or a pydeck deck.
+
+Pure functions with no streamlit import; the pages decide where a figure goes.
+"""
+
+from quake.viz.charts import (
+    fmd_figure,
+    misses_figure,
+    molchan_figure,
+    monthly_counts,
+    monthly_figure,
+    operating_points,
+    pr_figure,
+    roc_figure,
+    style_figure,
+    training_figure,
+)
+from quake.viz.maps import events_deck, forecast_deck, select_cells
+from quake.viz.style import legend_html, model_colors
+
+__all__ = [
+    "events_deck",
+    "fmd_figure",
+    "forecast_deck",
+    "legend_html",
+    "misses_figure",
+    "model_colors",
+    "molchan_figure",
+    "monthly_counts",
+    "monthly_figure",
+    "operating_points",
+    "pr_figure",
+    "roc_figure",
+    "select_cells",
+    "style_figure",
+    "training_figure",
+]

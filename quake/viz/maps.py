@@ -1,0 +1,374 @@
+"""pydeck maps that draw with no network: coastlines from the bundled GeoJSON, no base map.
+
+Every deck uses ``map_provider=None`` (nothing is fetched) and gives each layer type its
+own ``id`` (reusing an id across layer types broke the map when switching between them).
+Only a bounded number of cells is drawn (a probability floor and a top-k), so the JSON
+a page sends stays at a few hundred kB. All tooltips read one ``tip`` field.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+from pydeck.bindings.json_tools import default_serialize
+
+from quake.coastline import coastline_paths_for_pydeck
+from quake.grid import Grid
+from quake.viz.style import (
+    COAST_COLOR,
+    GRID_COLOR,
+    HIT_COLOR,
+    MISS_COLOR,
+    RDBU,
+    VIRIDIS,
+    YLORRD,
+    fmt_prob,
+    ramp_colors,
+)
+
+JAPAN_VIEW = {"latitude": 38.6, "longitude": 140.0, "zoom": 3.55}
+TOOLTIP_STYLE = {"backgroundColor": "rgba(20,20,20,0.88)", "color": "white", "fontSize": "13px"}
+PIXELS = "'pixels'"  # quoted: pydeck turns a bare string into a JS accessor expression
+DEFAULT_TOP_K = 3000
+DEFAULT_FLOOR = 1e-5
+PROB_RANGE = (1e-4, 0.1)
+GAIN_RANGE = (0.01, 100.0)
+
+
+def view_state(grid: Grid | None = None, zoom: float | None = None) -> pdk.ViewState:
+    """A view centred on the grid (the Japan view by default)."""
+    if grid is None:
+        return pdk.ViewState(**{**JAPAN_VIEW, **({"zoom": zoom} if zoom else {})})
+    cx = grid.x0_km + grid.nx * grid.cell_km / 2
+    cy = grid.y0_km + grid.ny * grid.cell_km / 2
+    lat, lon = grid.unproject(np.array([cx]), np.array([cy]))
+    span_km = max(grid.nx, grid.ny) * grid.cell_km
+    auto = float(np.clip(math.log2(40000.0 / max(span_km, 1.0)) + 0.6, 2.0, 11.0))
+    return pdk.ViewState(latitude=float(lat[0]), longitude=float(lon[0]), zoom=zoom or auto)
+
+
+def coastline_layer(width_px: float = 1.2) -> pdk.Layer:
+    """Coastlines (Natural Earth 1:10m, bundled) as a PathLayer."""
+    return pdk.Layer(
+        "PathLayer",
+        id="coastline-path",
+        data=_coastline_raw(),
+        get_path="path",
+        get_color=list(COAST_COLOR),
+        width_units=PIXELS,
+        get_width=width_px,
+        pickable=False,
+    )
+
+
+def grid_outline_layer(grid: Grid) -> pdk.Layer:
+    """The outline of the model grid (dashed look by a thin grey line)."""
+    n = 24
+    xs = grid.x0_km + np.linspace(0, grid.nx * grid.cell_km, n)
+    ys = grid.y0_km + np.linspace(0, grid.ny * grid.cell_km, n)
+    x = np.concatenate([xs, np.full(n, xs[-1]), xs[::-1], np.full(n, xs[0])])
+    y = np.concatenate([np.full(n, ys[0]), ys, np.full(n, ys[-1]), ys[::-1]])
+    lat, lon = grid.unproject(x, y)
+    path = np.round(np.stack([lon, lat], axis=-1), 3).tolist()
+    return pdk.Layer(
+        "PathLayer",
+        id="grid-outline-path",
+        data=[{"path": path}],
+        get_path="path",
+        get_color=list(GRID_COLOR),
+        width_units=PIXELS,
+        get_width=1,
+        pickable=False,
+    )
+
+
+class CompactDeck(pdk.Deck):
+    """A Deck serialised without indentation (pydeck indents by 2: ~4x larger for polygons)
+    and with pre-encoded layer data spliced in (see `RawData`), so a large, unchanged data
+    list is encoded once, not on every rerun."""
+
+    def to_json(self) -> str:
+        raw: dict[str, str] = {}
+        for layer in self.layers:
+            if isinstance(layer.data, RawData):
+                token = f"@@quake-raw-{len(raw)}"
+                raw[json.dumps(token)] = layer.data.json
+                layer.data = token
+        try:
+            out = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+        finally:
+            for layer in self.layers:
+                if isinstance(layer.data, str) and layer.data.startswith("@@quake-raw-"):
+                    layer.data = RawData(raw[json.dumps(layer.data)])
+        for token, text in raw.items():
+            out = out.replace(token, text, 1)
+        return out
+
+
+@dataclass(frozen=True)
+class RawData:
+    """A layer's data list already encoded as compact JSON text."""
+
+    json: str
+
+    @classmethod
+    def of(cls, records: list) -> RawData:
+        return cls(json.dumps(records, separators=(",", ":")))
+
+
+def _deck(layers: list[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
+    return CompactDeck(
+        layers=layers,
+        initial_view_state=view,
+        map_provider=None,
+        map_style=None,
+        tooltip={"html": "{tip}", "style": TOOLTIP_STYLE},
+    )
+
+
+@lru_cache(maxsize=1)
+def _coastline_raw() -> RawData:
+    return RawData.of(coastline_paths_for_pydeck())
+
+
+# -- catalog events -----------------------------------------------------------------------
+MAG_RANGE = (3.0, 8.0)
+
+
+def events_deck(
+    events: pd.DataFrame, grid: Grid | None = None, max_points: int = 20000
+) -> pdk.Deck:
+    """Events as circles sized and coloured by magnitude (viridis, M3 to M8).
+
+    ``events``: canonical columns ``time, latitude, longitude, magnitude`` (already
+    filtered by the page). The largest ``max_points`` events are drawn.
+    """
+    ev = events
+    if len(ev) > max_points:
+        ev = ev.nlargest(max_points, "magnitude")
+    ev = ev.sort_values("magnitude")  # large events drawn last, on top
+    mag = ev["magnitude"].to_numpy(np.float64)
+    color = ramp_colors(mag, *MAG_RANGE, ramp=VIRIDIS, log=False, alpha=190)
+    t = ev["time"].dt.strftime("%Y-%m-%d %H:%M UTC").to_numpy()
+    # Radius (m) grows like the rupture length, ~10^(0.5 M); floor keeps M3 visible.
+    radius = np.round(800.0 * 10 ** (0.35 * (mag - 3.0))).astype(int).tolist()
+    tips = [f"M{m:.1f}<br/>{s}" for m, s in zip(mag, t, strict=True)]
+    data = [
+        {"lon": lo, "lat": la, "r": r, "c": c, "tip": tip}
+        for lo, la, r, c, tip in zip(
+            ev["longitude"].round(3).tolist(), ev["latitude"].round(3).tolist(), radius,
+            color.tolist(), tips, strict=True,
+        )
+    ]
+    layers = [coastline_layer()]
+    if grid is not None:
+        layers.append(grid_outline_layer(grid))
+    layers.append(
+        pdk.Layer(
+            "ScatterplotLayer",
+            id="catalog-events-scatter",
+            data=data,
+            get_position=["lon", "lat"],
+            get_radius="r",
+            radius_min_pixels=1.5,
+            radius_max_pixels=40,
+            get_fill_color="c",
+            stroked=True,
+            get_line_color=[255, 255, 255, 160],
+            line_width_min_pixels=0.3,
+            pickable=True,
+        )
+    )
+    return _deck(layers, view_state(None))
+
+
+# -- forecast cells -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class CellSelection:
+    """The cells a forecast map draws: indices into the flat grid and why."""
+
+    cells: np.ndarray
+    n_above_floor: int
+    top_k: int
+
+
+def select_cells(
+    probs: np.ndarray, floor: float = DEFAULT_FLOOR, top_k: int = DEFAULT_TOP_K
+) -> CellSelection:
+    """Cells with p >= floor, at most the ``top_k`` most likely (``probs``: ``(ny, nx)``).
+
+    The same cells are drawn whether they are coloured by probability or by gain: picking
+    the largest gains instead would leave holes where a likely cell has a high prior.
+    """
+    p = np.asarray(probs, dtype=np.float64).ravel()
+    cand = np.flatnonzero(p >= floor)
+    if len(cand) > top_k:
+        keep = np.argpartition(p[cand], len(cand) - top_k)[len(cand) - top_k :]
+        cand = cand[keep]
+    return CellSelection(np.sort(cand), int((p >= floor).sum()), top_k)
+
+
+def cell_polygons(grid: Grid, cells: np.ndarray) -> list[list[list[float]]]:
+    """Lon/lat corners (3 decimals, ~100 m) of each cell: ``[[lon, lat] x 4]`` per cell."""
+    return np.round(grid.cell_corners(cells), 3).tolist()
+
+
+@dataclass(frozen=True)
+class PreparedCells:
+    """The cells of one forecast map, encoded once: a threshold move only changes the fill
+    accessor (``p >= threshold`` decides faded or not in the browser), not the data.
+
+    ``data`` holds per cell ``polygon``, colour ``r, g, b``, probability ``p`` and ``tip``.
+    """
+
+    data: RawData
+    selection: CellSelection
+    probs: np.ndarray  # (n,) probability of each drawn cell
+
+
+def prepare_cells(
+    grid: Grid,
+    probs: np.ndarray,
+    prior: np.ndarray | None = None,
+    mode: str = "probability",
+    floor: float = DEFAULT_FLOOR,
+    top_k: int = DEFAULT_TOP_K,
+    prob_range: tuple[float, float] = PROB_RANGE,
+    gain_range: tuple[float, float] = GAIN_RANGE,
+) -> PreparedCells:
+    """Select and encode the cells of a forecast map: coloured by probability (log YlOrRd)
+    or by gain p / prior (log RdBu), each with its tooltip."""
+    sel = select_cells(probs, floor, top_k)
+    cells = sel.cells
+    p = np.asarray(probs, dtype=np.float64).ravel()[cells]
+    pr = np.asarray(prior, dtype=np.float64).ravel()[cells] if prior is not None else None
+    ratio = p / np.maximum(pr, 1e-12) if pr is not None else None
+    if mode == "gain" and ratio is not None:
+        color = ramp_colors(ratio, *gain_range, ramp=RDBU, log=True)
+    else:
+        color = ramp_colors(p, *prob_range, ramp=YLORRD, log=True)
+    iy, ix = np.divmod(cells, grid.nx)
+    tips = []
+    for k in range(len(cells)):
+        tip = f"cell {int(ix[k])},{int(iy[k])}<br/>P = {fmt_prob(p[k])}"
+        if pr is not None and ratio is not None:
+            tip += f"<br/>prior {fmt_prob(pr[k])}<br/>{ratio[k]:.3g}× prior"
+        tips.append(tip)
+    # float32 text keeps the JSON short; the comparison with the threshold stays exact
+    # enough for colouring (the counts come from the operating curve, not from here).
+    pv = p.astype(np.float32).tolist()
+    records = [
+        {"polygon": poly, "r": c[0], "g": c[1], "b": c[2], "p": float(f"{q:.6g}"), "tip": tip}
+        for poly, c, q, tip in zip(cell_polygons(grid, cells), color.tolist(), pv, tips,
+                                   strict=True)
+    ]
+    return PreparedCells(RawData.of(records), sel, p)
+
+
+def cells_layer(cells: PreparedCells, threshold: float | None = None) -> pdk.Layer:
+    """The cell polygons; with a ``threshold``, cells below it are faded."""
+    alpha = "215" if threshold is None else f"(p >= {float(threshold)!r} ? 215 : 50)"
+    return pdk.Layer(
+        "PolygonLayer",
+        id="forecast-cells-polygon",
+        data=cells.data,
+        get_polygon="polygon",
+        get_fill_color=f"[r, g, b, {alpha}]",
+        stroked=False,
+        filled=True,
+        pickable=True,
+        update_triggers={"getFillColor": [alpha]},
+    )
+
+
+def forecast_layers(
+    grid: Grid,
+    probs: np.ndarray,
+    prior: np.ndarray | None = None,
+    mode: str = "probability",
+    threshold: float | None = None,
+    floor: float = DEFAULT_FLOOR,
+    top_k: int = DEFAULT_TOP_K,
+) -> tuple[list[pdk.Layer], CellSelection]:
+    """`prepare_cells` + `cells_layer` in one call."""
+    cells = prepare_cells(grid, probs, prior, mode, floor, top_k)
+    return [cells_layer(cells, threshold)], cells.selection
+
+
+def target_events_layer(window: pd.DataFrame, mc: float) -> pdk.Layer | None:
+    """The window's quakes: hits as filled blue dots, misses as black rings (pixel radius).
+
+    ``window``: columns ``time, latitude, longitude, magnitude, hit, p``
+    (see `quake.forecast_cache.mark_hits`).
+    """
+    if window.empty:
+        return None
+    mag = window["magnitude"].to_numpy(np.float64)
+    hit = window["hit"].to_numpy(bool)
+    fill = np.where(hit[:, None], [*HIT_COLOR, 230], [255, 255, 255, 90])
+    line = np.where(hit[:, None], [255, 255, 255, 255], [*MISS_COLOR, 255])
+    t = window["time"].dt.strftime("%Y-%m-%d").to_numpy()
+    p = window["p"].to_numpy(np.float64)
+    tips = [
+        f"M{m:.1f} on {s}<br/>{'hit (cell alarmed)' if h else 'missed'}<br/>P in its cell = "
+        f"{fmt_prob(q) if math.isfinite(q) else 'outside grid'}"
+        for m, s, h, q in zip(mag, t, hit, p, strict=True)
+    ]
+    radius = np.round(3.0 + 2.0 * np.clip(mag - mc, 0, 4), 1).tolist()
+    data = [
+        {"lon": lo, "lat": la, "r": r, "f": f, "l": li, "tip": tip}
+        for lo, la, r, f, li, tip in zip(
+            window["longitude"].round(3).tolist(), window["latitude"].round(3).tolist(), radius,
+            fill.tolist(), line.tolist(), tips, strict=True,
+        )
+    ]
+    return pdk.Layer(
+        "ScatterplotLayer",
+        id="target-events-scatter",
+        data=data,
+        get_position=["lon", "lat"],
+        get_radius="r",
+        radius_units=PIXELS,
+        get_fill_color="f",
+        get_line_color="l",
+        stroked=True,
+        line_width_units=PIXELS,
+        get_line_width=1.5,
+        pickable=True,
+    )
+
+
+def forecast_deck(
+    grid: Grid,
+    probs: np.ndarray | PreparedCells,
+    prior: np.ndarray | None = None,
+    mode: str = "probability",
+    threshold: float | None = None,
+    window: pd.DataFrame | None = None,
+    mc: float = 5.0,
+    floor: float = DEFAULT_FLOOR,
+    top_k: int = DEFAULT_TOP_K,
+    zoom: float | None = None,
+) -> tuple[pdk.Deck, CellSelection]:
+    """The forecast map of one day: cells (faded below the threshold), the window's quakes
+    (hit or missed), the grid outline and coastlines.
+
+    ``probs``: the ``(ny, nx)`` probabilities, or cells already made by `prepare_cells`
+    (a page caches those per day, so a threshold move re-encodes nothing).
+    """
+    cells = probs if isinstance(probs, PreparedCells) else prepare_cells(
+        grid, probs, prior, mode, floor, top_k
+    )
+    layers = [grid_outline_layer(grid), cells_layer(cells, threshold), coastline_layer()]
+    if window is not None:
+        ev = target_events_layer(window, mc)
+        if ev is not None:
+            layers.append(ev)
+    view = view_state(None, zoom) if grid.nx * grid.ny >= 10000 else view_state(grid, zoom)
+    return _deck(layers, view), cells.selection

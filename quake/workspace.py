@@ -1,0 +1,316 @@
+"""The saved models a person works with: folders in ``models/``, their cards and curves.
+
+A model folder holds ``model.json`` (see `quake.models.base`) and, once scored,
+``curves.json`` with one operating curve per (period, mask). This module reads
+both without loading weights, builds the comparison table and answers the
+alarm-budget question; nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quake.curves import OperatingCurve
+from quake.errors import ModelError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODELS_ENV = "QUAKE_MODELS_DIR"
+MODEL_FILE = "model.json"
+CURVES_FILE = "curves.json"
+
+
+def models_dir() -> Path:
+    """Where saved models live: ``$QUAKE_MODELS_DIR`` or ``models/`` in the project."""
+    env = os.environ.get(MODELS_ENV)
+    return Path(env) if env else PROJECT_ROOT / "models"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What ``model.json`` says about a saved model (no weights loaded).
+
+    ``error`` is set (and most fields are None) when the file cannot be read, so one
+    broken folder never hides the others.
+    """
+
+    name: str
+    folder: Path
+    kind: str | None = None
+    label: str | None = None
+    mc: float | None = None
+    preset: str | None = None
+    protocol: str | None = None
+    fingerprint: str | None = None
+    fit_seconds: float | None = None
+    saved: str | None = None
+    final: bool | None = None
+    model_args: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def score(self, key: str, period: str = "test", mask: str = "all") -> float | None:
+        """A number from ``scores[period][mask][key]`` (None when absent)."""
+        value = self.scores.get(period, {}).get(mask, {}).get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def has_curves(self) -> bool:
+        return (self.folder / CURVES_FILE).is_file()
+
+
+def _float(x: Any) -> float | None:
+    try:
+        return float(x) if x is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def read_card(folder: str | Path) -> ModelCard:
+    """The card of one saved model folder (an error card if ``model.json`` is unreadable)."""
+    folder = Path(folder)
+    try:
+        doc = json.loads((folder / MODEL_FILE).read_text())
+        if not isinstance(doc, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as err:
+        return ModelCard(name=folder.name, folder=folder, error=f"cannot read {MODEL_FILE}: {err}")
+    args = doc.get("model_args") if isinstance(doc.get("model_args"), dict) else {}
+    proto = doc.get("protocol")
+    times = [_float(doc.get(k)) for k in ("fit_seconds", "train_seconds")]
+    fit_seconds = next((v for v in times if v is not None), None)
+    return ModelCard(
+        name=folder.name,
+        folder=folder,
+        kind=doc.get("kind"),
+        label=doc.get("label"),
+        mc=_float(doc.get("mc")),
+        preset=doc.get("preset") or args.get("preset"),
+        protocol=proto.get("name") if isinstance(proto, dict) else proto,
+        fingerprint=doc.get("fingerprint"),
+        fit_seconds=fit_seconds,
+        saved=doc.get("saved"),
+        final=doc.get("final"),
+        model_args=args,
+        scores=doc.get("scores") if isinstance(doc.get("scores"), dict) else {},
+    )
+
+
+def list_models(root: str | Path | None = None) -> list[ModelCard]:
+    """Every folder under ``root`` with a ``model.json``, sorted by name."""
+    root = Path(root) if root is not None else models_dir()
+    if not root.is_dir():
+        return []
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / MODEL_FILE).is_file())
+    return [read_card(p) for p in folders]
+
+
+def best_model(cards: list[ModelCard], mc: float = 5.0) -> ModelCard | None:
+    """The model with the highest test PR AUC (all cells) at ``mc``; else the first card."""
+    ok = [c for c in cards if c.error is None]
+    scored = [c for c in ok if c.mc == mc and c.score("pr_auc") is not None]
+    if scored:
+        return max(scored, key=lambda c: c.score("pr_auc") or 0.0)
+    return ok[0] if ok else None
+
+
+def models_signature(root: str | Path | None = None) -> tuple[tuple[str, float], ...]:
+    """``(name, mtime)`` of each model.json and curves.json: changes when a model changes."""
+    root = Path(root) if root is not None else models_dir()
+    if not root.is_dir():
+        return ()
+    out = []
+    for p in sorted(root.iterdir()):
+        for f in (p / MODEL_FILE, p / CURVES_FILE):
+            if f.is_file():
+                out.append((f"{p.name}/{f.name}", f.stat().st_mtime))
+    return tuple(out)
+
+
+def delete_model(folder: str | Path, root: str | Path | None = None) -> None:
+    """Delete a saved model folder; refuses anything that is not a model folder in ``root``."""
+    root = (Path(root) if root is not None else models_dir()).resolve()
+    folder = Path(folder).resolve()
+    if folder.parent != root or not (folder / MODEL_FILE).is_file():
+        raise ModelError(f"{folder}: not a saved model folder in {root}; nothing deleted")
+    shutil.rmtree(folder)
+
+
+def new_model_name(kind: str, mc: float, root: str | Path | None = None) -> str:
+    """A fresh folder name such as ``cnn-m5.0-20240131-1205`` (suffixed if taken)."""
+    root = Path(root) if root is not None else models_dir()
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", kind).strip("-") or "model"
+    base = f"{safe}-m{mc:.1f}-{time.strftime('%Y%m%d-%H%M', time.gmtime())}"
+    name, i = base, 1
+    while (root / name).exists():
+        i += 1
+        name = f"{base}-{i}"
+    return name
+
+
+# -- curves -------------------------------------------------------------------------------
+def _parse_curves(doc: Any) -> dict[str, dict[str, OperatingCurve]]:
+    """``{period: {mask: curve}}`` from the JSON of curves.json (nested or "period/mask" keys)."""
+    out: dict[str, dict[str, OperatingCurve]] = {}
+    if not isinstance(doc, dict):
+        return out
+    doc = doc.get("curves", doc)
+    for key, value in doc.items():
+        if not isinstance(value, dict):
+            continue
+        if "format" in value and "/" in str(key):
+            period, mask = str(key).split("/", 1)
+            out.setdefault(period, {})[mask] = OperatingCurve.from_dict(value)
+            continue
+        for mask, cd in value.items():
+            if isinstance(cd, dict) and "format" in cd:
+                out.setdefault(str(key), {})[str(mask)] = OperatingCurve.from_dict(cd)
+    return out
+
+
+def load_curves(folder: str | Path) -> dict[str, dict[str, OperatingCurve]]:
+    """A model's saved operating curves as ``{period: {mask: OperatingCurve}}`` ({} if none).
+
+    Prefers `quake.evaluate.load_curves` when present (the evaluator owns the format).
+    """
+    folder = Path(folder)
+    try:
+        from quake.evaluate import load_curves as _evaluate_load  # type: ignore[attr-defined]
+    except ImportError:
+        _evaluate_load = None
+    if _evaluate_load is not None:
+        try:
+            got = _evaluate_load(folder)
+        except Exception as err:  # a broken file is reported as a ModelError, never a crash
+            raise ModelError(f"{folder}: cannot read the operating curves ({err})") from None
+        return _normalise_curves(got)
+    path = folder / CURVES_FILE
+    if not path.is_file():
+        return {}
+    try:
+        return _parse_curves(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"{path}: cannot read the operating curves ({err})") from None
+
+
+def _normalise_curves(got: Any) -> dict[str, dict[str, OperatingCurve]]:
+    if not isinstance(got, dict):
+        return {}
+    out: dict[str, dict[str, OperatingCurve]] = {}
+    for key, value in got.items():
+        if isinstance(value, OperatingCurve):
+            if isinstance(key, tuple) and len(key) == 2:
+                out.setdefault(str(key[0]), {})[str(key[1])] = value
+            elif "/" in str(key):
+                period, mask = str(key).split("/", 1)
+                out.setdefault(period, {})[mask] = value
+        elif isinstance(value, dict):
+            for mask, curve in value.items():
+                if isinstance(curve, OperatingCurve):
+                    out.setdefault(str(key), {})[str(mask)] = curve
+    return out
+
+
+# -- the comparison table -----------------------------------------------------------------
+TABLE_COLUMNS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC"}
+"""The paper's Table II scores (the Molchan diagram is drawn, not tabulated: its area skill
+is close to the ROC AUC when targets are rare)."""
+
+
+def scores_table(cards: list[ModelCard], period: str = "test") -> pd.DataFrame:
+    """Table II: one row per model, ROC and PR AUC for each mask.
+
+    Columns: ``model, kind, Mc`` then ``"<score> (<mask>)"`` for masks all and active,
+    then ``probability gain @1% (all)``. Missing scores are NaN.
+    """
+    rows = []
+    for c in cards:
+        if c.error:
+            continue
+        row: dict[str, Any] = {"model": c.name, "kind": c.kind, "Mc": c.mc}
+        for mask in ("all", "active"):
+            for key, title in TABLE_COLUMNS.items():
+                v = c.score(key, period, mask)
+                row[f"{title} ({mask})"] = math.nan if v is None else v
+        gain = c.scores.get(period, {}).get("all", {}).get("probability_gain") or {}
+        g1 = gain.get("0.01") if isinstance(gain, dict) else None
+        row["gain @1% (all)"] = _float(g1) if g1 is not None else math.nan
+        rows.append(row)
+    cols = (
+        ["model", "kind", "Mc"]
+        + [f"{t} ({m})" for m in ("all", "active") for t in TABLE_COLUMNS.values()]
+        + ["gain @1% (all)"]
+    )
+    df = pd.DataFrame(rows, columns=cols)
+    return df.sort_values(["Mc", "model"], ascending=[False, True], kind="stable").reset_index(
+        drop=True
+    )
+
+
+# -- alarm budget -------------------------------------------------------------------------
+def threshold_for_alarm_fraction(curve: OperatingCurve, fraction: float) -> float:
+    """The highest bin edge whose alarms (p >= edge) cover at least ``fraction`` of the pairs.
+
+    That is the sparsest alarm set with alarm fraction >= ``fraction`` (ties within a bin
+    are alarmed together, so the fraction reached may be a little higher). O(log n_bins).
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"alarm fraction must lie in (0, 1], got {fraction}")
+    pts = curve.operating_points()
+    alarms = (pts["tp"] + pts["fp"]).astype(np.float64)  # non-increasing in the edge index
+    need = fraction * curve.n_pairs
+    r = int(np.searchsorted(alarms[::-1], need, side="left"))
+    k = max(0, len(alarms) - 1 - r)
+    return float(curve.edges[k])
+
+
+def operating_row(curve: OperatingCurve, threshold: float) -> dict[str, float | int]:
+    """Counts at ``threshold`` plus alarm fraction, miss rate, precision and recall."""
+    c = curve.counts_at(float(threshold))
+    tp, fn, fp, tn = c["tp"], c["fn"], c["fp"], c["tn"]
+    n = curve.n_pairs
+    return {
+        "threshold": float(threshold),
+        "edge": c["edge"],
+        "tp": tp,
+        "fn": fn,
+        "fp": fp,
+        "tn": tn,
+        "alarm_fraction": (tp + fp) / n if n else math.nan,
+        "miss_rate": fn / (tp + fn) if tp + fn else math.nan,
+        "precision": tp / (tp + fp) if tp + fp else math.nan,
+        "recall": tp / (tp + fn) if tp + fn else math.nan,
+    }
+
+
+def alarm_budget_table(curves: dict[str, OperatingCurve], fraction: float) -> pd.DataFrame:
+    """For each model's curve, the operating point at a fixed alarm fraction (misses compared)."""
+    rows = []
+    for name, curve in curves.items():
+        thr = threshold_for_alarm_fraction(curve, fraction)
+        rows.append({"model": name, **operating_row(curve, thr)})
+    cols = [
+        "model",
+        "threshold",
+        "edge",
+        "tp",
+        "fn",
+        "fp",
+        "tn",
+        "alarm_fraction",
+        "miss_rate",
+        "precision",
+        "recall",
+    ]
+    return pd.DataFrame(rows, columns=cols)
+

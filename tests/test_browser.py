@@ -1,0 +1,206 @@
+"""The dashboard in a real browser: every page renders without an exception block, the maps
+draw something, the threshold slider reacts to the keyboard; one screenshot per page.
+
+Runs ``streamlit run app.py`` in a subprocess and drives Debian's Chromium through
+Playwright (sync API). Without Chromium or Playwright this test FAILS with what to install:
+CI installs both (``make browser``). Screenshots go to ``artifacts/screenshots/``
+(``QUAKE_SCREENSHOTS`` overrides).
+
+``QUAKE_BROWSER_MODELS=models`` shows the repository's saved models instead of the
+fixture's naive baselines (that is how the README screenshots are made).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# README images: QUAKE_SCREENSHOTS=docs/screenshots; by default they stay out of the tree.
+SHOTS = ROOT / os.environ.get("QUAKE_SCREENSHOTS", "artifacts/screenshots")
+CHROMIUM = os.environ.get("QUAKE_CHROMIUM", "/usr/bin/chromium")
+PAGES = {  # url path -> screenshot name
+    "": "home",
+    "catalog": "catalog",
+    "models": "models",
+    "forecast_map": "forecast_map",
+    "threshold": "threshold",
+    "compare": "compare",
+}
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+]
+
+
+def _require_browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail(
+            "the browser test needs the playwright Python package: "
+            "pip install -r requirements-dev.txt (it never downloads a browser here)"
+        )
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.fail(
+            f"the browser test needs Chromium at {CHROMIUM}: apt-get install chromium "
+            "(or `make browser`), or set QUAKE_CHROMIUM to its path"
+        )
+    return sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, dashboard_models) -> Iterator[str]:
+    _require_browser()
+    port = _free_port()
+    models = os.environ.get("QUAKE_BROWSER_MODELS")
+    env = {
+        **os.environ,
+        "QUAKE_MODELS_DIR": str(ROOT / models) if models else str(dashboard_models),
+        "QUAKE_CACHE_DIR": os.environ.get("QUAKE_CACHE_DIR")
+        or str(tmp_path_factory.mktemp("cache")),
+    }
+    log = tmp_path_factory.mktemp("server") / "streamlit.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _settle(page, timeout: float = 180.0) -> int:
+    """Wait until the app stops running and the page height stops changing; the height."""
+    t0, last, same = time.time(), -1, 0
+    while time.time() - t0 < timeout:
+        busy = page.locator('[data-testid="stStatusWidget"]').count()
+        height = page.evaluate(
+            "Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"],"
+            "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 0)"
+        )
+        pending = page.locator('[data-testid="stSkeleton"]').count()
+        same = same + 1 if (not busy and not pending and height == last) else 0
+        if same >= 4:
+            return int(height)
+        last = height
+        time.sleep(0.5)
+    return int(last)
+
+
+def _no_exception(page, name: str) -> None:
+    blocks = page.locator('[data-testid="stException"]')
+    if blocks.count():
+        pytest.fail(f"{name}: Streamlit exception on the page:\n{blocks.first.inner_text()}")
+
+
+def _canvas_variance(page) -> float:
+    from PIL import Image
+
+    canvas = page.locator('[data-testid="stDeckGlJsonChart"] canvas').first
+    canvas.wait_for(state="visible", timeout=60_000)
+    time.sleep(2.0)  # software WebGL draws a few frames later
+    img = Image.open(io.BytesIO(canvas.screenshot())).convert("L")
+    return float(np.asarray(img, dtype=np.float64).var())
+
+
+def _metric(page, label: str) -> str:
+    tile = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return tile.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_every_page_in_a_real_browser(server):
+    sync_playwright = _require_browser()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"quake-chromium-{os.getpid()}"
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            user_data_dir=str(profile), executable_path=CHROMIUM, headless=True,
+            args=BROWSER_ARGS, viewport={"width": 1500, "height": 1000},
+        )
+        try:
+            page = ctx.new_page()
+            for path, name in PAGES.items():
+                page.set_viewport_size({"width": 1500, "height": 1000})
+                page.goto(f"{server}/{path}")
+                page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
+                try:  # every page starts with a title
+                    page.wait_for_selector("h1", timeout=120_000)
+                except Exception:
+                    _no_exception(page, name)
+                    pytest.fail(f"{name}: no title after 120 s")
+                height = _settle(page)
+                _no_exception(page, name)
+                if name in ("catalog", "forecast_map", "threshold"):
+                    var = _canvas_variance(page)
+                    assert var > 20.0, f"{name}: the map canvas looks blank (variance {var:.1f})"
+                if name == "threshold":
+                    before = (_metric(page, "misses (FN)"), _metric(page, "false alarms (FP)"))
+                    thumb = page.get_by_role("slider", name=re.compile("Alarm threshold")).first
+                    value = thumb.get_attribute("aria-valuetext")
+                    thumb.focus()
+                    # Steps of 0.1 decade to the right (1e-4 -> 1e-3), then on until the
+                    # counts change: the naive prior is flat from 7e-5 to 6e-3.
+                    after = before
+                    for i in range(40):
+                        thumb.press("ArrowRight")
+                        time.sleep(0.1)
+                        if i < 9:
+                            continue
+                        t0 = time.time()
+                        while after == before and time.time() - t0 < 8:
+                            time.sleep(0.5)
+                            after = (_metric(page, "misses (FN)"),
+                                     _metric(page, "false alarms (FP)"))
+                        if after != before:
+                            break
+                    assert thumb.get_attribute("aria-valuetext") != value, "slider did not move"
+                    assert after != before, f"the threshold slider did not move the counts {before}"
+                    _no_exception(page, name)
+                    height = _settle(page)
+                page.set_viewport_size({"width": 1500, "height": min(height + 200, 6000)})
+                _settle(page)
+                time.sleep(1.5)
+                page.screenshot(path=str(SHOTS / f"{name}.png"))
+        finally:
+            ctx.close()
+            shutil.rmtree(profile, ignore_errors=True)

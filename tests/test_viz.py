@@ -1,0 +1,391 @@
+"""Plot helpers, completeness, the forecast cache and the workspace, on hand-made data."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pydeck as pdk
+import pytest
+
+from quake.completeness import (
+    b_value_aki,
+    estimate_completeness,
+    frequency_magnitude,
+    mc_max_curvature,
+)
+from quake.curves import OperatingCurve
+from quake.data import ForecastData
+from quake.errors import CatalogError, ModelError
+from quake.forecast_cache import cached_forecast, drop_cached, lookup, mark_hits, target_events
+from quake.grid import Grid
+from quake.jobs import TrainingJob
+from quake.models import create
+from quake.viz import (
+    events_deck,
+    fmd_figure,
+    forecast_deck,
+    legend_html,
+    misses_figure,
+    model_colors,
+    molchan_figure,
+    monthly_counts,
+    monthly_figure,
+    operating_points,
+    pr_figure,
+    roc_figure,
+    select_cells,
+    training_figure,
+)
+from quake.viz.style import BASELINE_COLOR, fmt_count, fmt_prob, ramp_colors
+from quake.workspace import (
+    alarm_budget_table,
+    best_model,
+    delete_model,
+    list_models,
+    operating_row,
+    read_card,
+    scores_table,
+    threshold_for_alarm_fraction,
+)
+
+
+# -- completeness -------------------------------------------------------------------------
+def gr_sample(n: int, b: float, m_min: float, seed: int = 0) -> np.ndarray:
+    """Gutenberg-Richter magnitudes above m_min, rounded to 0.1 like a catalog."""
+    rng = np.random.default_rng(seed)
+    # Continuous magnitudes above m_min - 0.05 round to bins from m_min upwards.
+    return np.round(m_min - 0.05 + rng.exponential(1 / (b * np.log(10)), n), 1)
+
+
+def test_b_value_recovers_the_true_value():
+    mags = gr_sample(20000, b=1.0, m_min=3.0)
+    b, err, n = b_value_aki(mags, 3.0)
+    assert n == 20000
+    assert abs(b - 1.0) < 3 * err + 0.02
+    assert 0 < err < 0.02
+
+
+def test_maximum_curvature_finds_the_mode_of_an_incomplete_catalog():
+    complete = gr_sample(20000, b=1.0, m_min=2.0, seed=1)
+    # Complete from M3; below it each 0.1 step down detects half as many events.
+    rng = np.random.default_rng(2)
+    keep = rng.random(len(complete)) < 0.5 ** np.clip((3.0 - complete) / 0.1, 0, None)
+    mags = complete[keep]
+    assert mc_max_curvature(mags) == pytest.approx(3.0, abs=0.15)
+    est = estimate_completeness(mags, correction=0.2)
+    assert est.mc == pytest.approx(est.mc_maxc + 0.2)
+    assert abs(est.b_value - 1.0) < 0.1
+    assert est.expected_count(est.mc) == pytest.approx(est.n_above)
+
+
+def test_frequency_magnitude_counts_and_cumulative():
+    centres, counts, cum = frequency_magnitude(np.array([4.0, 4.0, 4.1, 4.3, 4.45]))
+    assert centres.tolist() == [4.0, 4.1, 4.2, 4.3, 4.4, 4.5]
+    assert counts.tolist() == [2, 1, 0, 1, 0, 1]  # 4.45 bins to 4.5
+    assert cum.tolist() == [5, 3, 2, 2, 1, 1]
+    assert frequency_magnitude(np.array([]))[0].size == 0
+
+
+def test_completeness_refuses_too_few_events():
+    with pytest.raises(CatalogError, match="at least"):
+        estimate_completeness(np.array([4.0, 4.1, 4.2]))
+    with pytest.raises(CatalogError):
+        mc_max_curvature(np.array([]))
+
+
+# -- style ----------------------------------------------------------------------------------
+def test_model_colors_grey_baseline_one_colour_per_kind():
+    c = model_colors(["zeta", "naive-m5", "alpha", "zeta-m4.5"], ["cnn", "naive", "ri", "cnn"],
+                     [5.0, 5.0, 5.0, 4.5])
+    assert c["naive-m5"] == BASELINE_COLOR
+    assert c["alpha"] != c["zeta"]
+    assert c["zeta"] == c["zeta-m4.5"]  # same kind, another Mc: same colour
+    again = model_colors(["alpha", "zeta"], ["ri", "cnn"], [5.0, 5.0])
+    assert again == {"alpha": c["alpha"], "zeta": c["zeta"]}
+    twins = model_colors(["a", "b"], ["cnn", "cnn"], [5.0, 5.0])
+    assert twins["a"] != twins["b"]  # two runs of one kind at one Mc stay apart
+
+
+def test_ramp_colors_log_scale_ends():
+    rgba = ramp_colors(np.array([1e-6, 1e-4, 1e-2, 1.0]), 1e-4, 1e-2)
+    assert rgba.shape == (4, 4) and rgba.dtype == np.uint8
+    assert (rgba[0] == rgba[1]).all() and (rgba[2] == rgba[3]).all()  # clipped
+    assert not (rgba[1] == rgba[2]).all()
+
+
+def test_formatting_helpers():
+    assert fmt_prob(0.0123) == "1.23 %"
+    assert fmt_prob(3.4e-5) == "3.4e-05"
+    assert fmt_prob(float("nan")) == "n/a"
+    assert fmt_count(11_631_400) == "11.6 M"
+    assert fmt_count(144_420) == "144,420"
+    html = legend_html("P", 1e-4, 0.1, extra=[("#000", "ring", "missed")])
+    assert "linear-gradient" in html and "missed" in html and "<script" not in html
+
+
+# -- plotly ---------------------------------------------------------------------------------
+def toy_curve(seed: int = 0, skill: float = 2.0) -> OperatingCurve:
+    rng = np.random.default_rng(seed)
+    y = rng.random(200_000) < 0.002
+    logit = rng.normal(-7, 1.5, y.size) + skill * y
+    return OperatingCurve.empty().update(y, 1 / (1 + np.exp(-logit)))
+
+
+def test_curve_figures_have_curves_and_points():
+    curves = {"good": toy_curve(0, 3.0), "naive": toy_curve(1, 0.5)}
+    colors = model_colors(list(curves), ["cnn", "naive"])
+    pts = operating_points(curves, {"good": 1e-3, "naive": 1e-3})
+    for fn, key in ((roc_figure, "roc"), (pr_figure, "pr"), (molchan_figure, "molchan")):
+        fig = fn(curves, colors, pts[key], presentation=True)
+        assert isinstance(fig, go.Figure)
+        names = [t.name for t in fig.data]
+        assert "good" in names and "naive" in names
+        markers = [t for t in fig.data if t.mode == "markers"]
+        assert len(markers) == 2
+        assert fig.layout.font.size == 20  # presentation mode
+    roc = pts["roc"]["good"]
+    c = curves["good"].counts_at(1e-3)
+    assert roc[1] == pytest.approx(c["tp"] / curves["good"].n_positive)
+
+
+def test_catalog_figures(aftershock_catalog):
+    mags = aftershock_catalog.events["magnitude"].to_numpy()
+    est = estimate_completeness(mags, correction=0.0, min_events=10)
+    fig = fmd_figure(*frequency_magnitude(mags), est, chosen_mc=3.2)
+    assert fig.layout.yaxis.type == "log"
+    assert len(fig.layout.shapes) == 2  # estimated and chosen Mc
+    ev = aftershock_catalog.events
+    counts = monthly_counts(ev["time"], ev["magnitude"], [3.0, 4.0])
+    assert list(counts.columns) == ["M≥3", "M≥4"]
+    assert counts["M≥3"].sum() == (mags >= 3.0).sum()
+    assert counts.index.is_monotonic_increasing
+    assert len(monthly_figure(counts).data) == 2
+
+
+def test_training_and_misses_figures():
+    hist = [{"step": i, "loss": 1.0 / (i + 1), "lr": 1e-3, "epoch": 1} for i in range(5)]
+    hist.append({"step": 5, "val_pr_auc_all": 0.01})
+    fig = training_figure(hist)
+    assert {t.name for t in fig.data} == {"loss", "validation pr auc all"}
+    assert len(training_figure([]).data) == 0
+    table = alarm_budget_table({"a": toy_curve(0, 3.0), "b": toy_curve(1, 0.5)}, 0.01)
+    fig = misses_figure(table, {"a": "#000"}, 0.01)
+    assert list(fig.data[0].x) == ["a", "b"]
+
+
+# -- pydeck ---------------------------------------------------------------------------------
+def deck_json(deck: pdk.Deck) -> dict:
+    return json.loads(deck.to_json())
+
+
+def test_forecast_deck_is_offline_bounded_and_has_distinct_layer_ids():
+    grid = Grid(lat0=35.0, lon0=139.0, cell_km=10.0, nx=40, ny=30)
+    rng = np.random.default_rng(0)
+    probs = (rng.random(grid.shape) ** 8 * 0.2).astype(np.float32)
+    prior = np.full(grid.shape, 1e-3, dtype=np.float32)
+    window = pd.DataFrame({
+        "time": pd.to_datetime(["2011-03-11", "2011-03-12"], utc=True),
+        "latitude": [35.2, 35.5], "longitude": [139.2, 139.6], "magnitude": [5.5, 6.1],
+        "cell": [0, 5], "p": [0.1, np.nan], "hit": [True, False],
+    })
+    deck, sel = forecast_deck(grid, probs, prior, "probability", 0.15, window, top_k=100)
+    doc = deck_json(deck)
+    assert doc.get("mapProvider") in (None, "") or deck.map_provider is None
+    ids = [layer["id"] for layer in doc["layers"]]
+    types = [layer["@@type"] for layer in doc["layers"]]
+    assert len(set(ids)) == len(ids)
+    assert "PathLayer" in types and "PolygonLayer" in types and "ScatterplotLayer" in types
+    cells = next(layer for layer in doc["layers"] if layer["id"] == "forecast-cells-polygon")
+    assert len(cells["data"]) == len(sel.cells) == 100
+    assert len(cells["data"][0]["polygon"]) == 4
+    # Cells below the threshold are faded by an accessor on p (data encoded once).
+    assert cells["getFillColor"] == "@@=[r, g, b, (p >= 0.15 ? 215 : 50)]"
+    ps = [d["p"] for d in cells["data"]]
+    assert min(ps) < 0.15 < max(ps)
+    assert "\n" not in deck.to_json()  # compact JSON
+    assert deck.to_json() == deck.to_json()  # encoding leaves the deck as it was
+    tips = [d["tip"] for d in cells["data"]]
+    assert all("prior" in t for t in tips)
+    pix = next(layer for layer in doc["layers"] if layer["id"] == "target-events-scatter")
+    assert pix["radiusUnits"] == "pixels"
+
+
+def test_cell_selection_and_gain_colours():
+    grid = Grid(nx=10, ny=10, cell_km=10.0, lat0=35, lon0=139)
+    probs = np.full(grid.shape, 1e-3)
+    probs[0, 0] = 1e-1  # 100x the prior
+    probs[9, 9] = 1e-5  # 1/100 of it
+    prior = np.full(grid.shape, 1e-3)
+    sel = select_cells(probs, floor=1e-4, top_k=1)
+    assert sel.cells.tolist() == [0] and sel.n_above_floor == 99
+    assert len(select_cells(probs, floor=1e-6, top_k=1000).cells) == 100
+    deck, _ = forecast_deck(grid, probs, prior, "gain", top_k=100, floor=1e-6)
+    cells = next(x for x in deck_json(deck)["layers"] if x["id"] == "forecast-cells-polygon")
+    by_p = {d["p"]: (d["r"], d["g"], d["b"]) for d in cells["data"]}
+    assert by_p[0.1][0] > by_p[0.1][2]  # gain 100: red
+    assert by_p[1e-05][2] > by_p[1e-05][0]  # gain 0.01: blue
+    assert "100× prior" in next(d["tip"] for d in cells["data"] if d["p"] == 0.1)
+
+
+def test_events_deck(aftershock_catalog):
+    deck = events_deck(aftershock_catalog.events, max_points=50)
+    doc = deck_json(deck)
+    scatter = next(layer for layer in doc["layers"] if layer["@@type"] == "ScatterplotLayer")
+    assert len(scatter["data"]) == 50
+    mags = [float(d["tip"].split("<")[0][1:]) for d in scatter["data"]]
+    assert min(mags) >= np.sort(aftershock_catalog.events["magnitude"].to_numpy())[-50] - 1e-9
+
+
+# -- forecast cache, hits -------------------------------------------------------------------
+@pytest.fixture
+def tiny_data(aftershock_catalog, tiny_protocol) -> ForecastData:
+    return ForecastData.build(aftershock_catalog, 4.0, tiny_protocol)
+
+
+def test_forecast_cache_round_trip(tiny_data, tmp_path):
+    model = create("naive").fit(tiny_data, final=True)
+    folder = model.save(tmp_path / "models" / "naive")
+    root = tmp_path / "cache"
+    assert lookup(folder, tiny_data, "test", root) is None
+    calls = []
+    got = cached_forecast(model, folder, tiny_data, "test", root,
+                          on_progress=lambda d, n: calls.append((d, n)), chunk=16)
+    start, stop = tiny_data.days("test")
+    assert calls[-1] == (stop - start, stop - start)
+    again = lookup(folder, tiny_data, "test", root)
+    assert again is not None and again.path == got.path
+    day = got.day(start + 3)
+    assert day.dtype == np.float32 and day.shape == tiny_data.grid.shape
+    np.testing.assert_allclose(day, model.prior, rtol=2e-3)
+    with pytest.raises(ValueError):
+        got.day(stop)
+    # A retrained model (new model.json) gets new forecasts; the old ones are removed.
+    model.meta["note"] = "retrained"
+    model.save(folder)
+    assert lookup(folder, tiny_data, "test", root) is None
+    fresh = cached_forecast(model, folder, tiny_data, "test", root, chunk=16)
+    assert fresh.path != got.path and not got.path.exists()
+    assert len(list(root.glob("*.npy"))) == 1
+    assert drop_cached(folder, root) == 2  # the .npy and its sidecar
+    assert not list(root.glob(".*.tmp.npy"))
+
+
+def test_drop_cached_removes_files(tiny_data, tmp_path):
+    model = create("naive").fit(tiny_data, final=True)
+    folder = model.save(tmp_path / "m")
+    cached_forecast(model, folder, tiny_data, "test", tmp_path / "c")
+    assert drop_cached(folder, tmp_path / "c") == 2
+    assert not list((tmp_path / "c").glob("*.npy"))
+
+
+def test_target_events_window_and_hits(aftershock_catalog, tiny_data):
+    t = tiny_data.days("test")[0] + 5
+    win = target_events(aftershock_catalog.events, tiny_data, t)
+    epoch = pd.Timestamp(tiny_data.protocol.epoch, tz="UTC")
+    assert (win["time"] >= epoch + pd.Timedelta(days=t + 10)).all()
+    assert (win["time"] < epoch + pd.Timedelta(days=t + 50)).all()
+    assert (win["magnitude"] >= 4.0).all()
+    probs = np.zeros(tiny_data.grid.shape, dtype=np.float32)
+    inside = win["cell"].to_numpy()
+    inside = inside[inside >= 0]
+    if len(inside):
+        probs.ravel()[inside[0]] = 0.5
+    marked = mark_hits(win, probs, 0.1)
+    assert marked["hit"].sum() == (win["cell"] == (inside[0] if len(inside) else -2)).sum()
+
+
+# -- workspace ------------------------------------------------------------------------------
+def save_naive(data: ForecastData, folder, curve: OperatingCurve | None = None):
+    from quake.evaluate import save_scores
+
+    model = create("naive").fit(data, final=True)
+    model.save(folder)
+    if curve is not None:
+        save_scores(folder, {"test": {"all": {"roc_auc": 0.7, "pr_auc": 0.01}}},
+                    {"test": {"all": curve}})
+    return folder
+
+
+def test_list_models_cards_table_and_delete(tiny_data, tmp_path):
+    root = tmp_path / "models"
+    save_naive(tiny_data, root / "a", toy_curve())
+    save_naive(tiny_data, root / "b")
+    (root / "broken").mkdir()
+    (root / "broken" / "model.json").write_text("{not json")
+    (root / "empty").mkdir()
+    cards = list_models(root)
+    assert [c.name for c in cards] == ["a", "b", "broken"]
+    assert cards[2].error and "cannot read" in cards[2].error
+    assert cards[0].kind == "naive" and cards[0].mc == 4.0 and cards[0].has_curves
+    assert cards[0].score("roc_auc") == 0.7 and cards[1].score("roc_auc") is None
+    table = scores_table(cards)
+    assert list(table["model"]) == ["a", "b"]
+    assert table.loc[0, "ROC AUC (all)"] == 0.7 and math.isnan(table.loc[1, "ROC AUC (all)"])
+    assert best_model(cards, mc=4.0).name == "a"
+    with pytest.raises(ModelError):
+        delete_model(root / "empty", root)
+    with pytest.raises(ModelError):
+        delete_model(tmp_path, root)
+    delete_model(root / "b", root)
+    assert [c.name for c in list_models(root)] == ["a", "broken"]
+    assert read_card(root / "nope").error
+
+
+def test_alarm_budget_threshold_reaches_the_fraction():
+    curve = toy_curve(3, 2.0)
+    for frac in (0.001, 0.01, 0.1):
+        thr = threshold_for_alarm_fraction(curve, frac)
+        row = operating_row(curve, thr)
+        assert row["alarm_fraction"] >= frac
+        # One bin higher alarms less than the budget.
+        k = np.searchsorted(curve.edges, thr)
+        higher = operating_row(curve, float(curve.edges[k + 1]))
+        assert higher["alarm_fraction"] < frac
+    with pytest.raises(ValueError):
+        threshold_for_alarm_fraction(curve, 0.0)
+
+
+# -- training jobs --------------------------------------------------------------------------
+def test_training_job_runs_reports_and_cancels(tmp_path):
+    import threading
+
+    release = threading.Event()
+
+    def runner(on_progress, should_stop):
+        for i in range(100):
+            on_progress(i + 1, 100, {"loss": 1.0 / (i + 1), "stage": "train"})
+            if i == 2:
+                release.wait(5)
+            if should_stop():
+                return None
+        (tmp_path / "done").mkdir()
+        return None
+
+    job = TrainingJob("x", tmp_path / "done", runner).start()
+    release.set()
+    job.wait(10)
+    assert job.status == "done" and job.history[0] == {"step": 1, "loss": 1.0}
+
+    gate = threading.Event()
+
+    def slow(on_progress, should_stop):
+        (tmp_path / "partial").mkdir()
+        for i in range(1000):
+            gate.wait(5)
+            on_progress(i, 1000, {"loss": 1.0})
+
+    job = TrainingJob("y", tmp_path / "partial", slow).start()
+    job.cancel()
+    gate.set()
+    job.wait(10)
+    assert job.status == "cancelled" and not (tmp_path / "partial").exists()
+
+    def broken(on_progress, should_stop):
+        raise ValueError("no data")
+
+    job = TrainingJob("z", tmp_path / "z", broken).start().wait(10)
+    assert job.status == "failed" and "no data" in job.error
