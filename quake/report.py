@@ -130,16 +130,31 @@ def _g(x: float | None) -> str:
     return "–" if x is None else f"{x:.3g}"
 
 
+def _cell(key: str, v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        if "pr_auc" in key:
+            return _f(v, 5)
+        if "roc_auc" in key:
+            return _f(v, 3)
+        return f"{v:g}"
+    return str(v)
+
+
 def _table1(path: Path) -> list[str]:
     doc = json.loads(path.read_text())
     rows = doc.get("rows", doc) if isinstance(doc, dict) else doc
     if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
         return [f"(`{path}` is not a list of records; not shown)"]
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines = []
+    if isinstance(doc, dict):
+        what = ", ".join(f"{k} {doc[k]}" for k in ("protocol", "period") if k in doc)
+        lines += [f"From `{path.name}` ({what}). {doc.get('note', '')}".strip(), ""]
+    lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for r in rows:
-        cells = [_f(v, 5) if isinstance(v, float) else str(v) for v in (r.get(k) for k in keys)]
-        lines.append("| " + " | ".join(c if c != "None" else "–" for c in cells) + " |")
+        lines.append("| " + " | ".join(_cell(k, r.get(k)) for k in keys) + " |")
     return lines
 
 

@@ -152,6 +152,13 @@ def test_report_from_saved_models(tiny_data, tmp_path):
     text = path.read_text()
     assert "Table II" in text and "Table III" in text and tiny_data.protocol.name in text
     assert "| ri |" in text and "naive-TP match" in text and "tau 30 d" in text
+    assert "Table I:" not in text
+    rows = [{"weight": 1000.0, "roc_auc_all": 0.8251, "pr_auc_all": 0.001432}]
+    (tmp_path / "table1.json").write_text(json.dumps({"period": "validation", "rows": rows}))
+    text = write_report(
+        tmp_path / "models", tmp_path / "R.md", tmp_path / "table1.json"
+    ).read_text()
+    assert "Table I:" in text and "| 1000 | 0.825 | 0.00143 |" in text
 
 
 def test_paper_table2_is_parsed_from_the_paper():
