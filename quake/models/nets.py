@@ -98,6 +98,7 @@ class ConvLSTMNet(nn.Module):
     memories from a day to ``memory_days`` (aftershock rates decay over years). Unlike
     chrono, the input gate starts half open (bias 0), not at ``-log u``: the input is a
     sparse train of events, not a steady signal, and each event should enter the state.
+    ``out_scale`` multiplies the head's output (see `quake.models.neural.NeuralConfig`).
     """
 
     def __init__(

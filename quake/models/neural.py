@@ -65,6 +65,9 @@ class NeuralConfig(ModelConfig):
         a log-energy-like scale that damps the small events). Never ``m / 10`` (NOTES.md).
     embed, hidden, head: ConvLSTM channels (paper: 16, 32, head 16).
     memory_days: upper end of the chrono initialisation of the forget gates.
+    out_scale: fixed factor on the head's logit difference (10: under Adam the same as a
+        10x learning rate on the output layer, so boosts of several log-odds units are
+        reachable in the few hundred steps of a CPU run; docs/NEURAL.md).
     days, channels, layers: CNN input days, channels and conv layers.
     class_weight: weight ``w`` of the minority class in the cross-entropy.
     prior_shift: ``c``; None means ``log(class_weight)``.
