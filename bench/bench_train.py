@@ -96,6 +96,10 @@ def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) 
         "epoch_s": round(steps_per_epoch * step_s + val_s, 1),
         "extrapolated": preset == "paper" or steps < steps_per_epoch,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "peak_gpu_mb": (
+            round(torch.cuda.max_memory_allocated() / 2**20, 1) if dev.type == "cuda" else None
+        ),
+        "gpu": torch.cuda.get_device_name(0) if dev.type == "cuda" else None,
     }
 
 
@@ -132,7 +136,8 @@ def main() -> int:
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     keys = [
         "preset", "threads", "params", "coarse_grid", "train_days_per_s", "epoch_train_s",
-        "epoch_validation_s", "epoch_s", "infer_days_per_s", "peak_rss_mb", "extrapolated",
+        "epoch_validation_s", "epoch_s", "infer_days_per_s", "peak_rss_mb", "peak_gpu_mb",
+        "extrapolated",
     ]  # fmt: skip
     print(" | ".join(keys))
     for r in rows:

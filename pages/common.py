@@ -26,6 +26,7 @@ from quake.viz.style import model_colors
 from quake.workspace import (
     ModelCard,
     best_model,
+    full_resolution_net,
     list_models,
     load_curves,
     models_dir,
@@ -296,17 +297,37 @@ def threshold_slider(label: str = "Alarm threshold (probability, log scale)") ->
 
 
 def choose_model(
-    label: str, options: list[ModelCard], key: str, allow_none: bool = False
+    label: str,
+    options: list[ModelCard],
+    key: str,
+    allow_none: bool = False,
+    prefer_fast: bool = False,
 ) -> ModelCard | None:
-    """A model picker remembered across pages (by name); the best Mc 5 model by default."""
+    """A model picker remembered across pages (by name); the best Mc 5 model by default.
+
+    ``prefer_fast`` (the map): the default is the best model that forecasts in seconds, and
+    a full-resolution net that another page picked by default (not the person) gives way
+    to it (see `best_model`).
+    """
     names = [c.name for c in options]
     choices = (["(none)"] if allow_none else []) + names
-    best = best_model(options)
+    best = best_model(options, prefer_fast=prefer_fast)
     default = "(none)" if allow_none else (best.name if best else (choices[0] if choices else None))
     wkey = keep(key, default)
-    if st.session_state[wkey] not in choices:
+    chosen = f"{key}__by_person"
+    current = next((c for c in options if c.name == st.session_state[wkey]), None)
+    if st.session_state[wkey] not in choices or (
+        prefer_fast
+        and not st.session_state.get(chosen)
+        and current is not None
+        and full_resolution_net(current)
+    ):
         st.session_state[wkey] = default
-    name = st.selectbox(label, choices, key=wkey)
+
+    def picked() -> None:
+        st.session_state[chosen] = True
+
+    name = st.selectbox(label, choices, key=wkey, on_change=picked)
     remember(key)
     return next((c for c in options if c.name == name), None)
 

@@ -19,7 +19,7 @@ from pages.common import (
 )
 from quake.errors import QuakeError
 from quake.viz import molchan_figure, pr_figure, roc_figure
-from quake.workspace import scores_table
+from quake.workspace import default_curves, scores_table
 
 ensure_navigation()
 
@@ -72,6 +72,16 @@ for c in models:
         chosen[c.name] = cv
 if not chosen:
     st.info(f"No model at Mc {mc} has saved curves for the '{mask}' mask.")
+    st.stop()
+shown = st.multiselect(
+    "Models on the curves", list(chosen), default=default_curves(chosen),
+    key=f"compare_models_{mc}_{mask}",
+    help="Fewer curves read better on a slide; the table above keeps every model. "
+    "Default: the naive baseline and the five best by PR AUC.",
+)
+chosen = {name: cv for name, cv in chosen.items() if name in shown}
+if not chosen:
+    st.info("Pick at least one model to draw its curves.")
     st.stop()
 
 suffix = f" — Mc {mc:.1f}, {mask} cells"

@@ -58,13 +58,16 @@ if catalog is None or fingerprint is None:
 
 c1, c2, c3 = st.columns([2, 2, 2])
 with c1:
-    card_a = choose_model("Model", models, "model_a")
+    card_a = choose_model("Model", models, "model_a", prefer_fast=True)
 with c2:
-    card_b = choose_model("Side by side with", [c for c in models if c is not card_a], "model_b",
-                          allow_none=True)
+    card_b = choose_model(
+        "Side by side with", [c for c in models if c is not card_a], "model_b", allow_none=True
+    )
 with c3:
     mode = st.radio(
-        "Colour by", ["probability", "gain over the prior"], key=keep("map_mode", "probability"),
+        "Colour by",
+        ["probability", "gain over the prior"],
+        key=keep("map_mode", "probability"),
         horizontal=True,
         help="Gain = the model's probability divided by the naive prior of the same cell.",
     )
@@ -112,8 +115,9 @@ def draw(card: ModelCard, t: int, threshold: float, gain: bool, height: int, zoo
         return
     window = mark_hits(window_events(catalog, data, t), probs, threshold)
     cells = map_cells(card, data, t, "gain" if gain else "probability", probs, pri)
-    deck, sel = forecast_deck(data.grid, cells, threshold=threshold, window=window, mc=data.mc,
-                              zoom=zoom)
+    deck, sel = forecast_deck(
+        data.grid, cells, threshold=threshold, window=window, mc=data.mc, zoom=zoom
+    )
     n_hit = int(window["hit"].sum())
     n_alarm = int((probs >= threshold).sum())
     st.markdown(f"**{card.name}** · Mc {data.mc:.1f}")
@@ -138,8 +142,14 @@ def day_view() -> None:
     s1.button("−7 d", on_click=step, args=(-7,), help="one week earlier", width="stretch")
     s2.button("−1 d", on_click=step, args=(-1,), help="one day earlier", width="stretch")
     with s3:
-        day = st.slider("Forecast day T (test period)", min_value=first, max_value=last,
-                        key=day_key, step=timedelta(days=1), format="YYYY-MM-DD")
+        day = st.slider(
+            "Forecast day T (test period)",
+            min_value=first,
+            max_value=last,
+            key=day_key,
+            step=timedelta(days=1),
+            format="YYYY-MM-DD",
+        )
     s4.button("+1 d", on_click=step, args=(1,), help="one day later", width="stretch")
     s5.button("+7 d", on_click=step, args=(7,), help="one week later", width="stretch")
     remember("forecast_day")
@@ -163,12 +173,21 @@ def day_view() -> None:
             draw(card_b, t, threshold, gain, height - 40, zoom=3.45)
 
     if gain:
-        legend = legend_html("gain over the naive prior (P / prior, log scale)", *GAIN_RANGE,
-                             ramp=RDBU, presentation=presentation(), extra=MAP_SWATCHES)
+        legend = legend_html(
+            "gain over the naive prior (P / prior, log scale)",
+            *GAIN_RANGE,
+            ramp=RDBU,
+            presentation=presentation(),
+            extra=MAP_SWATCHES,
+        )
     else:
-        legend = legend_html("probability of a target quake in the cell (log scale)",
-                             *PROB_RANGE, ramp=YLORRD, presentation=presentation(),
-                             extra=MAP_SWATCHES)
+        legend = legend_html(
+            "probability of a target quake in the cell (log scale)",
+            *PROB_RANGE,
+            ramp=YLORRD,
+            presentation=presentation(),
+            extra=MAP_SWATCHES,
+        )
     st.html(legend)
 
 

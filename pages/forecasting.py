@@ -25,7 +25,7 @@ from quake.forecast_cache import (
     target_events,
 )
 from quake.grid import Grid
-from quake.jobs import TrainingJob
+from quake.jobs import TrainingJob, eta_text
 from quake.models import Forecaster
 from quake.viz.maps import PreparedCells, prepare_cells
 
@@ -74,8 +74,9 @@ def forecast_source(card: ModelCard, m: Forecaster, data: ForecastData) -> Cache
     if job is None or job.status in ("done", "cancelled"):
 
         def run(on_progress, should_stop) -> CachedForecast:
-            return cached_forecast(m, card.folder, data, "test",
-                                   on_progress=lambda d, n: on_progress(d, n, {}))
+            return cached_forecast(
+                m, card.folder, data, "test", on_progress=lambda d, n: on_progress(d, n, {})
+            )
 
         job = jobs[key] = TrainingJob(f"forecast {card.name}", None, run).start()
     if job.status == "failed":
@@ -95,7 +96,7 @@ def show_pending(err: ForecastPending, name: str) -> None:
         st.progress(
             job.fraction,
             text=f"Forecasting every test day with {name} (first time only, then cached): "
-            f"day {job.step:,} of {job.total or 0:,}",
+            f"{job.step:,} of {job.total or 0:,} days{eta_text(job.elapsed, job.fraction)}",
         )
 
     st.fragment(panel, run_every=1.0)()
@@ -114,8 +115,14 @@ def forecast_for_day(card: ModelCard, m: Forecaster, data: ForecastData, t: int)
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _prepared(
-    folder: str, mtime: float, data_key: str, t: int, mode: str,
-    _grid: Grid, _probs: np.ndarray, _prior: np.ndarray,
+    folder: str,
+    mtime: float,
+    data_key: str,
+    t: int,
+    mode: str,
+    _grid: Grid,
+    _probs: np.ndarray,
+    _prior: np.ndarray,
 ) -> PreparedCells:
     return prepare_cells(_grid, _probs, _prior, mode)
 
@@ -125,8 +132,9 @@ def map_cells(
 ) -> PreparedCells:
     """The encoded cells of a model's map for day t (cached: moving the threshold or the
     presentation setting re-encodes nothing)."""
-    return _prepared(str(card.folder), mtime(card.folder), data_key(data), int(t), mode,
-                     data.grid, probs, pri)
+    return _prepared(
+        str(card.folder), mtime(card.folder), data_key(data), int(t), mode, data.grid, probs, pri
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

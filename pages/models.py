@@ -27,10 +27,12 @@ from quake.forecast_cache import drop_cached
 from quake.jobs import (
     TrainingJob,
     TrainSpec,
+    eta_text,
     is_neural,
     make_runner,
     preset_defaults,
     presets,
+    training_device,
 )
 from quake.models import kinds
 from quake.viz import training_figure
@@ -43,7 +45,8 @@ STAGES = {
     "fit": "fitting",
     "train": "training",
     "validation": "validation",
-    "test": "scoring the test period",
+    "score test": "scoring the test period",
+    "score validation": "scoring the validation period",
 }
 
 page_header(
@@ -94,15 +97,24 @@ def show_card(card: ModelCard) -> None:
                 unsafe_allow_html=True,
             )
             a, b, c = st.columns(3)
-            a.metric("Mc", f"{card.mc:.1f}" if card.mc is not None else "—",
-                     help="targets: quakes of magnitude ≥ Mc")
-            b.metric("training time", fmt_seconds(card.fit_seconds))
+            a.metric(
+                "Mc",
+                f"{card.mc:.1f}" if card.mc is not None else "—",
+                help="targets: quakes of magnitude ≥ Mc",
+            )
+            where = {"cuda": "on a GPU", "cpu": "on a CPU"}.get(card.device or "", "")
+            b.metric(
+                "training time",
+                fmt_seconds(card.fit_seconds),
+                help=f"Trained {where} ({card.device})." if where else None,
+            )
             c.metric("preset", card.preset or "—")
             same = fingerprint is not None and card.fingerprint == fingerprint
             st.caption(
                 f"protocol **{card.protocol or '—'}** · data fingerprint `{card.fingerprint}` "
                 + ("(the loaded catalog)" if same else "(not the loaded catalog)")
                 + (f" · saved {card.saved}" if card.saved else "")
+                + (f" · trained {where}" if where else "")
             )
             if card.scores.get("test"):
                 st.dataframe(
@@ -121,13 +133,27 @@ def show_card(card: ModelCard) -> None:
         if st.session_state.get("confirm_delete") == card.name:
             st.warning(f"Delete **{card.name}** and its cached forecasts? This cannot be undone.")
             y, n, _ = st.columns([1, 1, 2])
-            y.button("Yes, delete", key=f"yes_{card.name}", type="primary",
-                     on_click=delete_now, args=(card,))
-            n.button("Cancel", key=f"no_{card.name}", on_click=st.session_state.pop,
-                     args=("confirm_delete", None))
+            y.button(
+                "Yes, delete",
+                key=f"yes_{card.name}",
+                type="primary",
+                on_click=delete_now,
+                args=(card,),
+            )
+            n.button(
+                "Cancel",
+                key=f"no_{card.name}",
+                on_click=st.session_state.pop,
+                args=("confirm_delete", None),
+            )
         else:
-            st.button("Delete…", key=f"del_{card.name}", icon=":material/delete:",
-                      on_click=st.session_state.__setitem__, args=("confirm_delete", card.name))
+            st.button(
+                "Delete…",
+                key=f"del_{card.name}",
+                icon=":material/delete:",
+                on_click=st.session_state.__setitem__,
+                args=("confirm_delete", card.name),
+            )
 
 
 def delete_now(card: ModelCard) -> None:
@@ -172,8 +198,9 @@ else:
     remember("train_kind")
     mcs = [5.0, 4.5, 4.0, 3.5]
     chosen = st.session_state.get("mc", 5.0)  # the Catalog page's choice
-    mc = b.selectbox("Mc (targets: M ≥ Mc)", mcs,
-                     key=keep("train_mc", chosen if chosen in mcs else 5.0))
+    mc = b.selectbox(
+        "Mc (targets: M ≥ Mc)", mcs, key=keep("train_mc", chosen if chosen in mcs else 5.0)
+    )
     remember("train_mc")
     comp = completeness(catalog, fingerprint)
     if comp is not None and mc < comp.mc - 1e-9:
@@ -185,25 +212,52 @@ else:
     neural = is_neural(kind)
     d, e, f = st.columns(3)
     # presets() imports the neural trainer (torch): only for a neural kind.
-    preset = d.selectbox("Preset", presets() if neural else ["—"], disabled=not neural,
-                         key=f"w_preset_{neural}",
-                         help="quick: 40 km cells, minutes on a CPU; paper: full grid, for a GPU.")
+    preset = d.selectbox(
+        "Preset",
+        presets() if neural else ["—"],
+        disabled=not neural,
+        key=f"w_preset_{neural}",
+        help="quick: 40 km cells, minutes on a CPU; paper: full grid, for a GPU.",
+    )
+    if neural and preset == "paper" and training_device() == "cpu":
+        st.warning(
+            "The paper preset (full 10 km grid) trains at about 2 days/s on a CPU: about an "
+            "hour per epoch. Use quick here, or train it on a GPU with `python -m quake train "
+            "--preset paper --device cuda` (docs/NEURAL.md: ~9 s per epoch on an H100)."
+        )
     dflt = preset_defaults(kind, preset) if neural else {}
     weight = e.number_input(
-        "Class weight (positives)", 1.0, 100000.0, float(dflt.get("class_weight") or 1000.0),
-        50.0, disabled=not neural, key=f"w_weight_{kind}",
+        "Class weight (positives)",
+        1.0,
+        100000.0,
+        float(dflt.get("class_weight") or 1000.0),
+        50.0,
+        disabled=not neural,
+        key=f"w_weight_{kind}",
         help="Weight of the rare positive cell-days in the loss (100–1000 behave alike).",
     )
-    epochs = f.number_input("Epochs", 1, 500, int(dflt.get("epochs") or 6), 1,
-                            disabled=not neural, key=f"w_epochs_{kind}_{preset}")
+    epochs = f.number_input(
+        "Epochs",
+        1,
+        500,
+        int(dflt.get("epochs") or 6),
+        1,
+        disabled=not neural,
+        key=f"w_epochs_{kind}_{preset}",
+    )
     if not neural:
         st.caption(
             "Baselines are fitted on train + validation and scored on the test period; "
             "preset, class weight and epochs apply to neural models only."
         )
     busy = job is not None and job.running
-    st.button("Train", type="primary", disabled=busy, icon=":material/play_arrow:",
-              on_click=clicked("train"))
+    st.button(
+        "Train",
+        type="primary",
+        disabled=busy,
+        icon=":material/play_arrow:",
+        on_click=clicked("train"),
+    )
     if take("train"):
         folder = models_dir() / name.strip()
         if not name.strip() or folder.exists():
@@ -211,8 +265,13 @@ else:
         else:
             try:
                 data = forecast_data(catalog, fingerprint, float(mc))
-                spec = TrainSpec(kind, float(mc), preset if neural else None,
-                                 float(weight) if neural else None, int(epochs) if neural else None)
+                spec = TrainSpec(
+                    kind,
+                    float(mc),
+                    preset if neural else None,
+                    float(weight) if neural else None,
+                    int(epochs) if neural else None,
+                )
                 job = TrainingJob(name.strip(), folder, make_runner(spec, data, folder)).start()
                 st.session_state[JOB] = job
             except QuakeError as err:
@@ -227,7 +286,10 @@ def job_panel() -> None:
         st.markdown(f"**Training {job.name}** — {job.status}, {job.elapsed:.0f} s")
         if job.running:
             stage = STAGES.get(job.stage, job.stage or "working")
-            st.progress(job.fraction, text=f"{stage}: {job.step:,} of {job.total or 0:,}")
+            # the training stage starts the job: its elapsed time is the stage's
+            training = job.stage in ("train", "validation")
+            eta = eta_text(job.elapsed, job.fraction) if training else ""
+            st.progress(job.fraction, text=f"{stage}: {job.step:,} of {job.total or 0:,}{eta}")
             st.button("Cancel training", icon=":material/stop:", on_click=job.cancel)
         elif job.status == "done":
             st.success(f"Saved to `{job.folder}`.")

@@ -70,7 +70,7 @@ if not scored:
 
 c1, c2, c3 = st.columns([2, 1, 1])
 with c1:
-    card = choose_model("Model", scored, "model_a")
+    card = choose_model("Model", scored, "model_a", prefer_fast=True)
 with c2:
     mask = st.radio("Cells", ["all", "active"], key=keep("mask", "all"), horizontal=True,
                     help="active: cells with at least one event before the test period.")

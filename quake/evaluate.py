@@ -97,7 +97,7 @@ def evaluate(
     """One operating curve per mask over every (forecast day, cell) pair of ``period``.
 
     Pairs are weighted by `prior_for` ``(data, period)``. ``on_progress(done_days,
-    total_days, {})`` after each block.
+    total_days, {})`` after each block (days a recurrent net runs through first included).
     """
     start, stop = data.days(period)
     weight = prior_for(data, period).astype(np.float64)
@@ -110,7 +110,12 @@ def evaluate(
     keep = {m: data.mask(m) for m in masks}
     curves = {m: OperatingCurve.empty() for m in masks}
     expect = start
-    for a, p in model.predict_days(data, start, stop, chunk):
+    # a recurrent net first runs through every day before the period: progress counts it
+    warm = int(model.warmup_days(start)) if hasattr(model, "warmup_days") else 0
+    extra = {}
+    if warm and on_progress:
+        extra["on_warmup"] = lambda d, _total: on_progress(d, warm + stop - start, {})
+    for a, p in model.predict_days(data, start, stop, chunk, **extra):
         n = p.shape[0]
         if a != expect or p.shape[1:] != data.grid.shape:
             raise ModelError(
@@ -126,7 +131,7 @@ def evaluate(
                 curves[m].update(y[:, k], pk, np.broadcast_to(weight[k], pk.shape))
         expect = a + n
         if on_progress:
-            on_progress(expect - start, stop - start, {})
+            on_progress(warm + expect - start, warm + stop - start, {})
     if expect != stop:
         raise ModelError(f"{model.kind}.predict_days stopped at day {expect}, not {stop}")
     return curves
@@ -250,7 +255,7 @@ def fit_score_save(
     trained, e.g. by the neural ``train`` command), score it on ``periods`` x ``masks``, and
     save the folder with model.json ``scores``, ``fit_seconds``, ``eval_seconds``,
     ``scored_by`` (see `scorer_for`) and curves.json. ``on_progress(stage, step, total,
-    metrics)``, stage "fit" or a period.
+    metrics)``, stage "fit" or "score <period>".
     """
 
     def stage(name: str) -> Progress | None:
@@ -269,7 +274,7 @@ def fit_score_save(
     for period in periods:
         scorer, scored_by[period] = scorer_for(model, data, period)
         t0 = time.perf_counter()
-        curves[period] = evaluate(scorer, data, period, masks, on_progress=stage(period))
+        curves[period] = evaluate(scorer, data, period, masks, on_progress=stage(f"score {period}"))
         eval_seconds[period] = round(time.perf_counter() - t0, 2)
         scores[period] = score_model(curves[period], data, period)
     model.meta["eval_seconds"] = eval_seconds

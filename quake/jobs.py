@@ -190,6 +190,15 @@ def _call_with_known(fn: Callable[..., Any], **kwargs: Any) -> Any:
     return fn(**{k: v for k, v in kwargs.items() if k in params and v is not None})
 
 
+def training_device() -> str:
+    """``cuda`` when torch sees a GPU, else ``cpu``: the dashboard trains where it runs."""
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def make_runner(spec: TrainSpec, data: ForecastData, folder: Path) -> Runner:
     """A runner that trains ``spec`` on ``data``, scores it and saves it to ``folder``."""
     module = _train_module() if is_neural(spec.kind) else None
@@ -204,6 +213,7 @@ def make_runner(spec: TrainSpec, data: ForecastData, folder: Path) -> Runner:
                 preset=spec.preset,
                 class_weight=spec.class_weight,
                 epochs=spec.epochs,
+                device=training_device(),
                 on_progress=on_progress,
                 should_stop=should_stop,
             )
@@ -222,3 +232,11 @@ def make_runner(spec: TrainSpec, data: ForecastData, folder: Path) -> Runner:
         return fit_score_save(model, data, folder, on_progress=staged)
 
     return baseline
+
+
+def eta_text(elapsed: float, fraction: float) -> str:
+    """The time left of a run as text (', about 3 min left'); empty while too early to say."""
+    if fraction < 0.02 or elapsed < 5.0 or fraction >= 1.0:
+        return ""
+    left = elapsed * (1.0 - fraction) / fraction
+    return f", about {left / 60:.0f} min left" if left >= 90 else f", about {left:.0f} s left"

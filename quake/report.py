@@ -30,7 +30,7 @@ PAPER_METHOD = {
 
 
 def collect(models_dir: str | Path) -> list[dict[str, Any]]:
-    """One record per saved model folder that has scores, sorted by (row name, Mc)."""
+    """One record per saved model folder that has scores, sorted by (kind, row name, Mc)."""
     out = []
     for path in sorted(Path(models_dir).glob("*/model.json")):
         try:
@@ -44,7 +44,15 @@ def collect(models_dir: str | Path) -> list[dict[str, Any]]:
         doc["row"] = re.sub(r"-m\d+(\.\d+)?$", "", folder.name)
         doc["size_bytes"] = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
         out.append(doc)
-    return sorted(out, key=lambda d: (d["row"], -float(d.get("mc", 0))))
+    return sorted(out, key=lambda d: (_kind_rank(d.get("kind")), d["row"], -float(d.get("mc", 0))))
+
+
+ROW_ORDER = ("naive", "ri", "xgb-rtl", "xgb-indicator", *PAPER_METHOD)
+
+
+def _kind_rank(kind: Any) -> int:
+    """Rows in the paper's order: baselines, boosting, then the networks."""
+    return ROW_ORDER.index(kind) if kind in ROW_ORDER else len(ROW_ORDER)
 
 
 def paper_table2(path: str | Path | None = None) -> dict[str, dict[str, float]]:
@@ -175,13 +183,21 @@ def _timings(models: list[dict]) -> list[str]:
 
 
 def _fitted(d: dict) -> str:
-    """What the fit chose: ri's (tau, r, beta), boosting's number of trees."""
+    """What the fit chose: ri's (tau, r, beta), boosting's number of trees, a network's
+    best epoch (preset, device, why training stopped)."""
     if d.get("params"):
         p = d["params"]
         return f"tau {p['tau_days']:g} d, r {p['radius']} cells, beta {p['beta']:g}"
     sel = d.get("selection") or {}
     if "n_trees" in sel:
         return f"{sel['n_trees']} trees (validation logloss {sel.get('validation_logloss')})"
+    if d.get("train_history"):
+        targs = d.get("train_args") or {}
+        stop = f", stopped by {d['stopped_by']}" if d.get("stopped_by") else ""
+        return (
+            f"{d.get('preset', '?')} preset on {targs.get('device', 'cpu')}: best epoch "
+            f"{d.get('best_epoch')} of {len(d['train_history'])}{stop}"
+        )
     return ""
 
 

@@ -71,6 +71,10 @@ class TrainConfig:
     device: str = "cpu"
     threads: int | None = 2
     select_mask: str = "all"
+    # Time budget of the whole fit in seconds (None: none). After the first epoch the run
+    # plans as many epochs as fit (at most ``epochs``; the learning-rate schedule is fitted
+    # to them), and it never starts an epoch it cannot finish within the budget.
+    max_seconds: float | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -100,6 +104,32 @@ def _chunks(length: int, bptt: int, offset: int) -> list[tuple[int, int]]:
     """Relative ``[a, b)`` chunks of a stream of ``length`` days; the first is ``offset`` long."""
     edges = [0, *range(offset, length, bptt), length]
     return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _plan(
+    cfg: TrainConfig,
+    epoch: int,
+    epoch0: int,
+    planned: int,
+    t_start: float,
+    t_loop: float,
+    per_epoch: int,
+) -> tuple[int, int]:
+    """Epochs that fit ``cfg.max_seconds`` after ``epoch`` ended: ``(planned, total steps)``.
+
+    The plan is made once, after the first epoch of this run, from its duration; later the
+    plan only shrinks, when the mean epoch so far would not fit the time left.
+    """
+    now = time.perf_counter()
+    done = epoch + 1 - epoch0
+    per = (now - t_loop) / done
+    left = cfg.max_seconds - (now - t_start)
+    fit = epoch + 1 + max(0, int(left // per))
+    if done == 1:
+        planned = max(epoch + 1, min(cfg.epochs, fit))
+    else:
+        planned = max(epoch + 1, min(planned, fit))
+    return planned, planned * per_epoch
 
 
 @contextlib.contextmanager
@@ -197,7 +227,8 @@ def fit_network(
     seg = (t1 - first) // n_streams
     starts = [t1 - (n_streams - s) * seg for s in range(n_streams)]
     per_epoch = math.ceil(seg / cfg.bptt) + 1
-    total = cfg.epochs * per_epoch
+    planned = cfg.epochs
+    total = planned * per_epoch
 
     res = TrainResult()
     end_state: State = None
@@ -214,6 +245,8 @@ def fit_network(
         best_np = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")}
         best = {k: torch.from_numpy(np.array(v)) for k, v in best_np.items()} or None
         epoch0, step, since_best = doc["epoch"], doc["step"], doc["since_best"]
+        planned = min(cfg.epochs, doc.get("planned_epochs") or cfg.epochs)
+        total = planned * per_epoch
         res.history, res.best_epoch = doc["history"], doc["best_epoch"]
         res.best_score = doc["best_score"] if doc["best_score"] is not None else -math.inf
 
@@ -221,8 +254,13 @@ def fit_network(
         if on_progress is not None:
             on_progress(min(step, total), total, metrics)
 
+    stopped_by = "epochs"
+    t_loop = time.perf_counter()
     with _deterministic(dev):
         for epoch in range(epoch0, cfg.epochs):
+            if epoch >= planned:
+                stopped_by = "time budget"
+                break
             rng = np.random.default_rng([cfg.seed, epoch])
             offset = int(rng.integers(0, cfg.bptt))
             state: State = None
@@ -265,6 +303,7 @@ def fit_network(
                     }
                 )
             if res.cancelled:
+                stopped_by = "cancelled"
                 break
             end_state = state
             last = None if state is None else tuple(s[-1:] for s in state)
@@ -282,6 +321,8 @@ def fit_network(
                 res.best_score, res.best_epoch, since_best = score, epoch + 1, 0
                 best = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
             report({"stage": "validation", **row})
+            if cfg.max_seconds:
+                planned, total = _plan(cfg, epoch, epoch0, planned, t_start, t_loop, per_epoch)
             if checkpoint_dir is not None:
                 arrays = {**model.state_arrays(), **optimizer_arrays(opt), **state_arrays(state)}
                 if best is not None:
@@ -296,9 +337,11 @@ def fit_network(
                     "best_epoch": res.best_epoch,
                     "best_score": res.best_score if math.isfinite(res.best_score) else None,
                     "since_best": since_best,
+                    "planned_epochs": planned,
                 }
                 save_checkpoint(Path(checkpoint_dir), arrays, doc)
             if since_best >= cfg.patience:
+                stopped_by = "patience"
                 break
     if best is not None:
         net.load_state_dict(best)
@@ -310,6 +353,8 @@ def fit_network(
         best_epoch=res.best_epoch,
         train_seconds=res.seconds,
         cancelled=res.cancelled,
+        planned_epochs=planned,
+        stopped_by=stopped_by,
     )
     return res
 

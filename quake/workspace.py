@@ -23,6 +23,7 @@ import pandas as pd
 
 from quake.curves import OperatingCurve
 from quake.errors import ModelError
+from quake.presets import NEURAL_KINDS
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MODELS_ENV = "QUAKE_MODELS_DIR"
@@ -57,6 +58,7 @@ class ModelCard:
     final: bool | None = None
     model_args: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None  # where a neural model was trained (train_args.device)
     error: str | None = None
 
     def score(self, key: str, period: str = "test", mask: str = "all") -> float | None:
@@ -103,6 +105,9 @@ def read_card(folder: str | Path) -> ModelCard:
         final=doc.get("final"),
         model_args=args,
         scores=doc.get("scores") if isinstance(doc.get("scores"), dict) else {},
+        device=(doc.get("train_args") or {}).get("device")
+        if isinstance(doc.get("train_args"), dict)
+        else None,
     )
 
 
@@ -115,13 +120,36 @@ def list_models(root: str | Path | None = None) -> list[ModelCard]:
     return [read_card(p) for p in folders]
 
 
-def best_model(cards: list[ModelCard], mc: float = 5.0) -> ModelCard | None:
-    """The model with the highest test PR AUC (all cells) at ``mc``; else the first card."""
+def full_resolution_net(card: ModelCard) -> bool:
+    """A neural model run on the 10 km cells (``pool`` 1, the paper preset): forecasting the
+    whole test period takes it many minutes on a CPU (about 10 days/s on 2 cores)."""
+    return (card.kind or "") in NEURAL_KINDS and int(card.model_args.get("pool", 1) or 1) == 1
+
+
+def best_model(
+    cards: list[ModelCard], mc: float = 5.0, prefer_fast: bool = False
+) -> ModelCard | None:
+    """The model with the highest test PR AUC (all cells) at ``mc``; else the first card.
+
+    ``prefer_fast``: pass over full-resolution nets when another model is scored (the map
+    page: their first forecast of the test period takes many minutes on a CPU).
+    """
     ok = [c for c in cards if c.error is None]
+    if prefer_fast and any(not full_resolution_net(c) for c in ok):
+        ok = [c for c in ok if not full_resolution_net(c)]
     scored = [c for c in ok if c.mc == mc and c.score("pr_auc") is not None]
     if scored:
         return max(scored, key=lambda c: c.score("pr_auc") or 0.0)
     return ok[0] if ok else None
+
+
+def default_curves(curves: dict[str, OperatingCurve], best: int = 5) -> list[str]:
+    """Names to draw by default: the naive baselines and the ``best`` others by PR AUC
+    (in the given order)."""
+    naive = {n for n in curves if n.startswith("naive")}
+    others = sorted((n for n in curves if n not in naive), key=lambda n: -curves[n].pr_auc())
+    keep = naive | set(others[:best])
+    return [n for n in curves if n in keep]
 
 
 def models_signature(root: str | Path | None = None) -> tuple[tuple[str, float], ...]:
@@ -313,4 +341,3 @@ def alarm_budget_table(curves: dict[str, OperatingCurve], fraction: float) -> pd
         "recall",
     ]
     return pd.DataFrame(rows, columns=cols)
-

@@ -227,6 +227,31 @@ def test_cancel_stops_and_resume_continues(data, tmp_path):
         fit_network(other, data, other.train_config, resume=tmp_path / "ckpt")
 
 
+def test_time_budget_plans_the_epochs_and_never_overruns(data, monkeypatch):
+    import quake.train as qt
+
+    def fake_clock(monkeypatch):  # every reading of the clock is one second later
+        ticks = iter(range(10**9))
+        monkeypatch.setattr(qt.time, "perf_counter", lambda: float(next(ticks)))
+
+    fake_clock(monkeypatch)
+    free = _model("convlstm-resid", epochs=12, max_seconds=1e9)
+    free.fit(data)
+    hist = free.meta["train_history"]
+    assert free.meta["stopped_by"] == "epochs" and len(hist) == 12
+    first, per = hist[0]["seconds"], hist[1]["seconds"] - hist[0]["seconds"]
+
+    fake_clock(monkeypatch)
+    budget = first + 2.5 * per  # room for the first epoch and two more
+    tight = _model("convlstm-resid", epochs=12, max_seconds=budget)
+    tight.fit(data)
+    meta = tight.meta
+    assert meta["stopped_by"] == "time budget", meta
+    assert 2 <= meta["planned_epochs"] <= 4, meta["planned_epochs"]
+    assert len(meta["train_history"]) == meta["planned_epochs"]
+    assert meta["train_history"][-1]["seconds"] <= budget
+
+
 def test_quick_training_beats_the_prior_on_a_planted_signal():
     data = _data(**PLANTED["data"])
     naive = naive_curves(data, "validation")["all"].pr_auc()
@@ -273,10 +298,14 @@ def test_cli_train_and_sweep(tmp_path):
     args = ["--catalog", str(csv), "--mc", "3.5", "--epochs", "1", "--args", tiny]
     train_args = json.dumps({"streams": 2, "bptt": 20})
     ckpt = ["--checkpoint", str(tmp_path / "ckpt")]
+    ckpt += ["--max-minutes", "30"]
     assert main(["train", *args, "--train-args", train_args, "--out", str(out), *ckpt]) == 0
     assert (tmp_path / "ckpt" / "last.json").is_file()
     doc = json.loads((out / "model.json").read_text())
     assert doc["kind"] == "convlstm-resid" and doc["final"] is True
+    assert doc["train_args"]["max_seconds"] == 1800.0 and doc["stopped_by"] == "epochs"
+    bad = main(["train", *args, "--out", str(tmp_path / "bad"), "--max-minutes", "0"])
+    assert bad == 2 and not (tmp_path / "bad").exists()
     assert set(doc["scores"]) == {"test", "validation"}
     assert set(doc["scores"]["test"]) == {"all", "active"}
     assert (out / "curves.json").is_file()
@@ -307,3 +336,16 @@ def test_bptt_chunks_cover_each_stream_once():
     assert _lr(cfg, 0, 100) == pytest.approx(1e-4)
     assert _lr(cfg, 9, 100) == pytest.approx(1e-3, rel=0.02)  # warm, cosine just begun
     assert _lr(cfg, 100, 100) == pytest.approx(1e-4)
+
+
+def test_evaluation_progress_counts_the_recurrent_warm_up(data):
+    from quake.evaluate import evaluate
+
+    model = _model("convlstm-resid")
+    model.set_base(data, final=True)
+    calls: list[tuple[int, int]] = []
+    evaluate(model, data, "test", on_progress=lambda d, n, _m: calls.append((d, n)))
+    start, stop = data.days("test")
+    assert calls[-1] == (stop, stop)  # days 0 ... start - 1 first, then the test days
+    done = [d for d, _ in calls]
+    assert done[0] <= 256 and done == sorted(done)

@@ -42,9 +42,11 @@ from quake.viz import (
 )
 from quake.viz.style import BASELINE_COLOR, fmt_count, fmt_prob, ramp_colors
 from quake.workspace import (
+    ModelCard,
     alarm_budget_table,
     best_model,
     delete_model,
+    full_resolution_net,
     list_models,
     operating_row,
     read_card,
@@ -98,6 +100,13 @@ def test_completeness_refuses_too_few_events():
 
 
 # -- style ----------------------------------------------------------------------------------
+def test_model_colors_never_run_out():
+    kinds = ["ri", "xgb-rtl", "xgb-indicator", "cnn", "convlstm", "cnn-resid", "convlstm-resid"]
+    names = [f"{k}-{v}" for k in kinds for v in ("paper", "quick", "seed1")]  # 21 at one Mc
+    c = model_colors(names, [n.rsplit("-", 1)[0] for n in names], [5.0] * len(names))
+    assert len(c) == 21 and len(set(c.values())) == 17  # every colour of the palette, then reuse
+
+
 def test_model_colors_grey_baseline_one_colour_per_kind():
     c = model_colors(["zeta", "naive-m5", "alpha", "zeta-m4.5"], ["cnn", "naive", "ri", "cnn"],
                      [5.0, 5.0, 5.0, 4.5])
@@ -389,3 +398,58 @@ def test_training_job_runs_reports_and_cancels(tmp_path):
 
     job = TrainingJob("z", tmp_path / "z", broken).start().wait(10)
     assert job.status == "failed" and "no data" in job.error
+
+
+def test_map_default_passes_over_full_resolution_nets(tmp_path):
+    def card(name, kind, pr, pool=None):
+        args = {} if pool is None else {"pool": pool}
+        scores = {"test": {"all": {"pr_auc": pr}}}
+        return ModelCard(name, tmp_path / name, kind=kind, mc=5.0, model_args=args, scores=scores)
+
+    cards = [
+        card("naive", "naive", 0.001),
+        card("xgb", "xgb-rtl", 0.004),
+        card("net-paper", "convlstm", 0.008, pool=1),
+        card("net-quick", "convlstm-resid", 0.003, pool=4),
+    ]
+    assert full_resolution_net(cards[2]) and not full_resolution_net(cards[3])
+    assert not full_resolution_net(cards[1])
+    assert best_model(cards).name == "net-paper"
+    assert best_model(cards, prefer_fast=True).name == "xgb"
+    assert best_model(cards[2:3], prefer_fast=True).name == "net-paper"  # nothing else
+
+
+def test_recurrent_forecast_progress_counts_the_warm_up(tiny_data, tmp_path):
+    from quake.train import build
+
+    model = build("convlstm-resid", "quick", {"pool": 2, "embed": 2, "hidden": 2, "head": 2})
+    model.set_base(tiny_data, final=True)
+    model.bind(tiny_data)
+    folder = model.save(tmp_path / "net")
+    calls: list[tuple[int, int]] = []
+    cached_forecast(model, folder, tiny_data, "test", tmp_path / "c",
+                    on_progress=lambda d, n: calls.append((d, n)), chunk=16)
+    start, stop = tiny_data.days("test")
+    total = start + (stop - start)  # every day from day 0 is run through
+    assert calls[0][1] == total and calls[-1] == (total, total)
+    assert calls[0][0] <= 256 and [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_eta_text():
+    from quake.jobs import eta_text
+
+    assert eta_text(100.0, 0.01) == ""  # too early to say
+    assert eta_text(60.0, 0.5) == ", about 60 s left"
+    assert eta_text(600.0, 0.25) == ", about 30 min left"
+
+
+def test_default_curves_keep_the_baseline_and_the_best():
+    from quake.workspace import default_curves
+
+    curves = {f"m{i}": toy_curve(3, 0.3 * i) for i in range(8)}
+    curves["naive-m5"] = toy_curve(3, 0.0)
+    pr = {n: c.pr_auc() for n, c in curves.items()}
+    got = default_curves(curves, best=3)
+    best3 = sorted((n for n in pr if n != "naive-m5"), key=lambda n: -pr[n])[:3]
+    assert set(got) == {"naive-m5", *best3} and len(got) == 4
+    assert got == [n for n in curves if n in got]  # the given order

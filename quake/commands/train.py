@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from quake.commands._common import TqdmProgress, add_data_arguments, load_data, parse_model_args
+from quake.errors import ModelError
 from quake.presets import NEURAL_KINDS, PRESETS
 
 NAME = "train"
@@ -33,6 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="model folder to write")
     p.add_argument("--device", default=None, help="cpu (default) or cuda")
     p.add_argument("--epochs", type=int, default=None, help="most epochs (early stopping)")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="time budget of the training: plans the epochs that fit, best epoch kept",
+    )
     p.add_argument("--class-weight", type=float, default=None, help="minority-class weight")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=None)
@@ -62,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     for key in ("threads", "seed"):
         if getattr(args, key) is not None:
             targs[key] = getattr(args, key)
+    if args.max_minutes is not None:
+        if not args.max_minutes > 0:
+            raise ModelError(f"--max-minutes must be > 0, got {args.max_minutes:g}")
+        targs["max_seconds"] = 60.0 * args.max_minutes
     progress = TqdmProgress()
 
     def on_progress(step: int, total: int, metrics: dict) -> None:
@@ -99,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     meta = model.meta
     print(
         f"trained {meta.get('train_seconds')} s, best epoch {meta.get('best_epoch')} of "
-        f"{len(meta.get('train_history', []))}; eval {meta.get('eval_seconds')} s"
+        f"{len(meta.get('train_history', []))} (stopped by {meta.get('stopped_by')}); "
+        f"eval {meta.get('eval_seconds')} s"
     )
     for period, per_mask in model.meta.get("scores", {}).items():
         for mask, s in per_mask.items():

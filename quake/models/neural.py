@@ -35,7 +35,7 @@ probabilities (its Table III thresholds 0.1 ... 0.99 were meant for those).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -209,15 +209,25 @@ class NeuralForecaster(Forecaster):
             out.append(delta[0])
         return torch.cat(out) if out else torch.zeros(0, *events.grid.shape), state
 
+    def warmup_days(self, start: int) -> int:
+        """Days a forecast from day ``start`` first runs through (recurrent: all before it)."""
+        return start if self.recurrent else 0
+
     @torch.no_grad()
     def predict_days(
-        self, data: ForecastData, start: int, stop: int, chunk: int = 64
+        self,
+        data: ForecastData,
+        start: int,
+        stop: int,
+        chunk: int = 64,
+        on_warmup: Callable[[int, int], None] | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Probabilities of days ``[start, stop)`` in blocks, float32 (n, ny, nx).
 
         A recurrent model first runs through every day from the protocol's day 0 to
-        ``start`` so that its state is warm (PROTOCOL.md), then through the period.
-        Predictions are float32 on every device (no autocast).
+        ``start`` so that its state is warm (PROTOCOL.md), then through the period;
+        ``on_warmup(days_done, days_total)`` reports that run. Predictions are float32 on
+        every device (no autocast).
         """
         z0 = self.base_logit() + self.config.out_offset
         dev = next(self.net.parameters()).device
@@ -227,7 +237,11 @@ class NeuralForecaster(Forecaster):
         state: State = None
         try:
             if self.recurrent and start > 0:
-                _, state = self.run_days(events, 0, start, state, dev)
+                for a in range(0, start, 256):
+                    b = min(a + 256, start)
+                    _, state = self.run_days(events, a, b, state, dev)
+                    if on_warmup is not None:
+                        on_warmup(b, start)
             for a in range(start, stop, chunk):
                 b = min(a + chunk, stop)
                 delta, state = self.run_days(events, a, b, state, dev)

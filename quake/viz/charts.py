@@ -41,9 +41,11 @@ LEGEND_AT: dict[str, Spec] = {
     "bottom right": {"x": 0.99, "y": 0.01, "xanchor": "right", "yanchor": "bottom"},
     "bottom left": {"x": 0.01, "y": 0.01, "xanchor": "left", "yanchor": "bottom"},
     "top left": {"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
-    "below": {"orientation": "h", "x": 0.0, "y": -0.28, "xanchor": "left", "yanchor": "top"},
+    # at the bottom of the figure, under the x-axis title, in room added for it (legend_rows)
+    "below": {"orientation": "h", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "bottom",
+              "yref": "container"},
 }
-"""Legend positions inside the plot area (each figure puts it where its curves are not)."""
+"""Legend positions: inside the plot area where the curves are not, or below the figure."""
 
 
 def _layout(
@@ -53,9 +55,14 @@ def _layout(
     xaxis: Spec,
     yaxis: Spec,
     legend: str = "top right",
+    legend_rows: int = 2,
     **kw: Any,
 ) -> Spec:
+    """``legend_rows``: room made under the plot for a legend "below" (one entry a row in a
+    narrow column; the figure grows by it, the plot area keeps its size)."""
     size = font_size(presentation)
+    # the x-axis ticks and title (~3 font sizes), then the legend's rows
+    below = (3 * size + legend_rows * (size + 9) + 10) if legend == "below" else 0
     return {
         # No named template: assigning one deep-copies it (~0.1 s a figure), which would
         # make the threshold slider sluggish; the axes carry the white look instead.
@@ -65,8 +72,8 @@ def _layout(
         "title": {"text": title, "font": {"size": size + 4}, "x": 0.01, "xanchor": "left",
                   "y": 0.98, "yanchor": "top", "yref": "container"} if title else None,
         "margin": {"l": 10, "r": 10, "t": (2 * size + 30) if title else 20,
-                   "b": 4 * size if legend == "below" else 10},
-        "height": int(height * (1.25 if presentation else 1.0)) + (40 if legend == "below" else 0),
+                   "b": 10 + below},
+        "height": int(height * (1.25 if presentation else 1.0)) + below,
         "legend": {**LEGEND_AT[legend], "bgcolor": "rgba(255,255,255,0.85)",
                    "bordercolor": "#DDD", "borderwidth": 1, "font": {"size": size - 1}},
         "hoverlabel": {"font": {"size": size}},
@@ -255,7 +262,7 @@ def roc_figure(
         title, presentation, 400,
         _axis("false-positive rate (quiet cell-days alarmed)", size, range=[0, 1]),
         _axis("true-positive rate (targets caught)", size, range=[0, 1.02]),
-        legend="bottom right" if len(curves) <= 3 else "below",
+        legend="bottom right" if len(curves) <= 3 else "below", legend_rows=len(curves),
     )
     return _figure(traces, layout)
 
@@ -287,6 +294,7 @@ def pr_figure(
         _axis("recall (targets caught)", size, range=[0, 1]),
         _axis("precision (log scale)", size, type="log", range=[lo, 0.05], **_log_ticks(lo, 0)),
         shapes=shapes, annotations=notes, legend="top right" if len(curves) <= 3 else "below",
+        legend_rows=len(curves),
     )
     return _figure(traces, layout)
 
@@ -313,7 +321,7 @@ def molchan_figure(
         title, presentation, 400,
         _axis("alarm fraction τ (log scale)", size, type="log", range=[-5, 0], **_log_ticks(-5, 0)),
         _axis("miss rate ν", size, range=[0, 1.02]),
-        legend="bottom left" if len(curves) <= 3 else "below",
+        legend="bottom left" if len(curves) <= 3 else "below", legend_rows=len(curves),
     )
     return _figure(traces, layout)
 

@@ -24,6 +24,19 @@ OKABE_ITO = (
     "#000000",  # black
     "#F0E442",  # yellow (last: weak on white)
 )
+# Paul Tol's "muted" scheme: colour-blind safe, after Okabe-Ito when there are more models.
+TOL_MUTED = (
+    "#332288",  # indigo
+    "#CC6677",  # rose
+    "#117733",  # green
+    "#882255",  # wine
+    "#44AA99",  # teal
+    "#999933",  # olive
+    "#AA4499",  # purple
+    "#88CCEE",  # cyan
+    "#DDCC77",  # sand
+)
+PALETTE = OKABE_ITO + TOL_MUTED
 BASELINE_COLOR = "#7F7F7F"
 HIT_COLOR = (0, 114, 178)  # blue
 MISS_COLOR = (0, 0, 0)  # black
@@ -92,18 +105,19 @@ def model_colors(
     mcs = list(mcs) if mcs is not None else [None] * n
     rows = sorted(zip(names, kinds, mcs, strict=True), key=lambda r: r[0])
     kind_order = sorted({k or name for name, k, _ in rows if k != "naive"})
-    base = {k: OKABE_ITO[i % len(OKABE_ITO)] for i, k in enumerate(kind_order)}
+    base = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(kind_order)}
+    spare = PALETTE[len(kind_order) :] + PALETTE[: len(kind_order)]
     out: dict[str, str] = {}
     taken: dict[float | None, set[str]] = {}
-    spare = iter(OKABE_ITO[len(kind_order):] + OKABE_ITO)
     for name, kind, mc in rows:
         if kind == "naive" or (kind is None and name.startswith("naive")):
             out[name] = BASELINE_COLOR
             continue
-        color = base[kind or name]
         used = taken.setdefault(mc, set())
-        while color in used:
-            color = next(spare)
+        color = base[kind or name]
+        if color in used:  # the next free colour; past the palette, colours repeat
+            free = [c for c in spare if c not in used]
+            color = free[0] if free else spare[len(used) % len(spare)]
         used.add(color)
         out[name] = color
     return out

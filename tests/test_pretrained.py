@@ -1,0 +1,65 @@
+"""The committed models/ folders: every one loads without unpickling anything, its scores
+agree with its operating curves, and it forecasts days of the reference catalog's first months.
+
+These are the models the dashboard shows the moment it starts (some trained on a GPU: their
+weights must load and run on a CPU).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quake.data import ForecastData
+from quake.evaluate import load_curves
+from quake.models import load_model
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+FOLDERS = sorted(p.parent for p in MODELS.glob("*/model.json"))
+
+
+def test_the_pretrained_set_is_complete_and_small():
+    names = {p.name for p in FOLDERS}
+    for mc in ("5", "4.5"):
+        for need in ("naive", "convlstm-resid-quick", "convlstm-resid-paper"):
+            assert f"{need}-m{mc}" in names, f"models/{need}-m{mc} is missing"
+        assert {f"xgb-rtl-m{mc}", f"xgb-indicator-m{mc}"} & names, "no boosting model"
+    size = sum(f.stat().st_size for f in MODELS.rglob("*") if f.is_file())
+    assert size < 10.5e6, f"models/ holds {size / 1e6:.1f} MB (the budget is about 10 MB)"
+    pickles = [f for f in MODELS.rglob("*") if f.suffix in (".pkl", ".pickle", ".pt", ".pth")]
+    assert not pickles, pickles
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_scores_agree_with_the_saved_curves(folder):
+    doc = json.loads((folder / "model.json").read_text())
+    curves = load_curves(folder)
+    for period in ("test", "validation"):
+        for mask in ("all", "active"):
+            s = doc["scores"][period][mask]
+            c = curves[period][mask]
+            assert c.n_positive == s["n_positive"] and c.n_pairs == s["n_pairs"]
+            assert abs(c.roc_auc() - s["roc_auc"]) < 1e-9, (period, mask)
+            assert abs(c.pr_auc() - s["pr_auc"]) < 1e-9, (period, mask)
+    # every model was scored on the same test pairs (PROTOCOL.md)
+    n_pos = {5.0: 55_291, 4.5: 250_334}[float(doc["mc"])]
+    assert doc["scores"]["test"]["all"]["n_positive"] == n_pos
+
+
+@pytest.fixture(scope="module")
+def reference_data(reference_catalog):
+    return {mc: ForecastData.build(reference_catalog, mc) for mc in (5.0, 4.5)}
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_loads_and_forecasts_on_a_cpu(folder, reference_data):
+    model = load_model(folder)
+    data = reference_data[float(model.mc)]
+    assert model.meta["fingerprint"] == data.fingerprint
+    p = model.predict(data, 30, 32)  # a recurrent net first runs through days 0 ... 29
+    assert p.shape == (2, *data.grid.shape) and p.dtype == np.float32
+    assert np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()
+    assert p.max() > p.min()  # not a constant map
