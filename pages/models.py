@@ -102,7 +102,7 @@ def show_card(card: ModelCard) -> None:
                 f"{card.mc:.1f}" if card.mc is not None else "—",
                 help="targets: quakes of magnitude ≥ Mc",
             )
-            where = {"cuda": "on a GPU", "cpu": "on a CPU"}.get(card.device or "", "")
+            where = card.trained_on
             b.metric(
                 "training time",
                 fmt_seconds(card.fit_seconds),

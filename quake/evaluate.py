@@ -29,7 +29,7 @@ import numpy as np
 from quake.data import ForecastData
 from quake.errors import ModelError
 from quake.metrics import OperatingCurve, score_summary
-from quake.models.base import MODEL_FILE, Forecaster, Progress
+from quake.models.base import MODEL_FILE, Forecaster, Progress, forecast_blocks
 
 CURVES_FILE = "curves.json"
 PERIODS = ("test", "validation")
@@ -110,12 +110,8 @@ def evaluate(
     keep = {m: data.mask(m) for m in masks}
     curves = {m: OperatingCurve.empty() for m in masks}
     expect = start
-    # a recurrent net first runs through every day before the period: progress counts it
-    warm = int(model.warmup_days(start)) if hasattr(model, "warmup_days") else 0
-    extra = {}
-    if warm and on_progress:
-        extra["on_warmup"] = lambda d, _total: on_progress(d, warm + stop - start, {})
-    for a, p in model.predict_days(data, start, stop, chunk, **extra):
+    days = None if on_progress is None else (lambda done, total: on_progress(done, total, {}))
+    for a, p in forecast_blocks(model, data, start, stop, chunk, days):
         n = p.shape[0]
         if a != expect or p.shape[1:] != data.grid.shape:
             raise ModelError(
@@ -130,8 +126,6 @@ def evaluate(
                 pk = p[:, k]
                 curves[m].update(y[:, k], pk, np.broadcast_to(weight[k], pk.shape))
         expect = a + n
-        if on_progress:
-            on_progress(warm + expect - start, warm + stop - start, {})
     if expect != stop:
         raise ModelError(f"{model.kind}.predict_days stopped at day {expect}, not {stop}")
     return curves

@@ -28,7 +28,7 @@ import pandas as pd
 
 from quake.data import ForecastData
 from quake.errors import ModelError
-from quake.models.base import MODEL_FILE, Forecaster
+from quake.models.base import MODEL_FILE, Forecaster, forecast_blocks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_ENV = "QUAKE_CACHE_DIR"
@@ -134,17 +134,10 @@ def cached_forecast(
             tmp, mode="w+", dtype=np.float16, shape=(n, *data.grid.shape)
         )
         done = 0
-        # a recurrent net first runs through every day before the period: that counts too
-        warm = int(model.warmup_days(start)) if hasattr(model, "warmup_days") else 0
-        extra = {}
-        if warm and on_progress:
-            extra["on_warmup"] = lambda d, _total: on_progress(d, warm + n)
-        for first, block in model.predict_days(data, start, stop, chunk, **extra):
+        for first, block in forecast_blocks(model, data, start, stop, chunk, on_progress):
             k = len(block)
             out[first - start : first - start + k] = np.clip(block, 0.0, F16_MAX)
             done += k
-            if on_progress:
-                on_progress(warm + done, warm + n)
         if done != n:
             raise ModelError(f"the model forecast {done} of {n} days of the {period} period")
         out.flush()
@@ -180,9 +173,10 @@ def _drop_superseded(root: Path, info: dict) -> None:
             other = json.loads(meta.read_text())
         except (OSError, ValueError):
             continue
-        if other.get("model_folder") == info["model_folder"] and other.get(
-            "model_json_sha"
-        ) not in (None, info["model_json_sha"]):
+        if (
+            other.get("model_folder") == info["model_folder"]
+            and other.get("model_json_sha") not in (None, info["model_json_sha"])
+        ):
             for f in (meta.with_suffix(".npy"), meta):
                 with contextlib.suppress(OSError):
                     f.unlink()

@@ -28,6 +28,13 @@ PAPER_METHOD = {
     "convlstm-resid": "CNN+LSTM, resid.",
 }
 
+ROW_ORDER = ("naive", "ri", "xgb-rtl", "xgb-indicator", *PAPER_METHOD)
+"""Table II rows in the paper's order: baselines, boosting, then the networks."""
+
+
+def _kind_rank(kind: Any) -> int:
+    return ROW_ORDER.index(kind) if kind in ROW_ORDER else len(ROW_ORDER)
+
 
 def collect(models_dir: str | Path) -> list[dict[str, Any]]:
     """One record per saved model folder that has scores, sorted by (kind, row name, Mc)."""
@@ -45,14 +52,6 @@ def collect(models_dir: str | Path) -> list[dict[str, Any]]:
         doc["size_bytes"] = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
         out.append(doc)
     return sorted(out, key=lambda d: (_kind_rank(d.get("kind")), d["row"], -float(d.get("mc", 0))))
-
-
-ROW_ORDER = ("naive", "ri", "xgb-rtl", "xgb-indicator", *PAPER_METHOD)
-
-
-def _kind_rank(kind: Any) -> int:
-    """Rows in the paper's order: baselines, boosting, then the networks."""
-    return ROW_ORDER.index(kind) if kind in ROW_ORDER else len(ROW_ORDER)
 
 
 def paper_table2(path: str | Path | None = None) -> dict[str, dict[str, float]]:

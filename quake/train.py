@@ -107,29 +107,18 @@ def _chunks(length: int, bptt: int, offset: int) -> list[tuple[int, int]]:
 
 
 def _plan(
-    cfg: TrainConfig,
-    epoch: int,
-    epoch0: int,
-    planned: int,
-    t_start: float,
-    t_loop: float,
-    per_epoch: int,
-) -> tuple[int, int]:
-    """Epochs that fit ``cfg.max_seconds`` after ``epoch`` ended: ``(planned, total steps)``.
+    cfg: TrainConfig, epoch: int, epoch0: int, planned: int, t_start: float, t_loop: float
+) -> int:
+    """Epochs that fit ``cfg.max_seconds`` after ``epoch`` ended.
 
     The plan is made once, after the first epoch of this run, from its duration; later the
     plan only shrinks, when the mean epoch so far would not fit the time left.
     """
     now = time.perf_counter()
     done = epoch + 1 - epoch0
-    per = (now - t_loop) / done
     left = cfg.max_seconds - (now - t_start)
-    fit = epoch + 1 + max(0, int(left // per))
-    if done == 1:
-        planned = max(epoch + 1, min(cfg.epochs, fit))
-    else:
-        planned = max(epoch + 1, min(planned, fit))
-    return planned, planned * per_epoch
+    fit = epoch + 1 + max(0, int(left // ((now - t_loop) / done)))
+    return max(epoch + 1, min(cfg.epochs if done == 1 else planned, fit))
 
 
 @contextlib.contextmanager
@@ -322,7 +311,8 @@ def fit_network(
                 best = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
             report({"stage": "validation", **row})
             if cfg.max_seconds:
-                planned, total = _plan(cfg, epoch, epoch0, planned, t_start, t_loop, per_epoch)
+                planned = _plan(cfg, epoch, epoch0, planned, t_start, t_loop)
+                total = planned * per_epoch
             if checkpoint_dir is not None:
                 arrays = {**model.state_arrays(), **optimizer_arrays(opt), **state_arrays(state)}
                 if best is not None:

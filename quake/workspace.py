@@ -67,6 +67,11 @@ class ModelCard:
         return float(value) if isinstance(value, int | float) else None
 
     @property
+    def trained_on(self) -> str:
+        """Where a neural model was trained, as text ('on a GPU'); empty for the others."""
+        return {"cuda": "on a GPU", "cpu": "on a CPU"}.get(self.device or "", "")
+
+    @property
     def has_curves(self) -> bool:
         return (self.folder / CURVES_FILE).is_file()
 
@@ -105,9 +110,7 @@ def read_card(folder: str | Path) -> ModelCard:
         final=doc.get("final"),
         model_args=args,
         scores=doc.get("scores") if isinstance(doc.get("scores"), dict) else {},
-        device=(doc.get("train_args") or {}).get("device")
-        if isinstance(doc.get("train_args"), dict)
-        else None,
+        device=targs.get("device") if isinstance(targs := doc.get("train_args"), dict) else None,
     )
 
 

@@ -81,6 +81,11 @@ class Forecaster(ABC):
         events up to and including each forecast day, never later.
         """
 
+    def warmup_days(self, start: int) -> int:
+        """Days a forecast from day ``start`` runs through before its first block (none here;
+        a recurrent net runs through every day before ``start``)."""
+        return 0
+
     def predict(self, data: ForecastData, start: int, stop: int) -> np.ndarray:
         """All of ``[start, stop)`` at once: float32 ``(stop - start, ny, nx)``."""
         blocks = [p for _, p in self.predict_days(data, start, stop)]
@@ -184,3 +189,26 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def forecast_blocks(
+    model: Any,
+    data: ForecastData,
+    start: int,
+    stop: int,
+    chunk: int = 64,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``model.predict_days`` with one count of progress, ``on_progress(days_done,
+    days_total)`` after each block is used; the model's `Forecaster.warmup_days` count too.
+    ``model`` is anything with ``predict_days`` (a `Forecaster` or a scoring wrapper)."""
+    warmup = getattr(model, "warmup_days", None)
+    warm = int(warmup(start)) if warmup is not None else 0
+    total = warm + stop - start
+    extra = {}
+    if warm and on_progress is not None:
+        extra["on_warmup"] = lambda done, _n: on_progress(done, total)
+    for first, block in model.predict_days(data, start, stop, chunk, **extra):
+        yield first, block
+        if on_progress is not None:
+            on_progress(warm + first + len(block) - start, total)

@@ -210,7 +210,6 @@ class NeuralForecaster(Forecaster):
         return torch.cat(out) if out else torch.zeros(0, *events.grid.shape), state
 
     def warmup_days(self, start: int) -> int:
-        """Days a forecast from day ``start`` first runs through (recurrent: all before it)."""
         return start if self.recurrent else 0
 
     @torch.no_grad()
