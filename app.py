@@ -15,6 +15,8 @@ from pages.common import (
     remember,
     try_protocol,
 )
+from quake.settings import readonly
+from quake.viz.text import plain
 
 st.set_page_config(
     page_title="Quake: earthquake forecasts for Japan",
@@ -41,13 +43,13 @@ with st.sidebar:
         ev = catalog.events
         t0, t1 = ev["time"].iloc[0].date(), ev["time"].iloc[-1].date()
         st.markdown(
-            f"**{src['label'] if src else 'catalog'}**  \n"
+            f"**{plain(src['label']) if src else 'catalog'}**  \n"
             f"{len(ev):,} events · {t0} … {t1}  \nfingerprint `{fingerprint}`"
         )
         proto, why = try_protocol(catalog, fingerprint)
         st.markdown("#### Protocol")
         if proto is None:
-            st.warning(why or "no protocol", icon=":material/info:")
+            st.warning(plain(why, 400) if why else "no protocol", icon=":material/info:")
         else:
             g, test = proto.grid, proto.period("test")
             st.markdown(
@@ -56,10 +58,15 @@ with st.sidebar:
                 f"test: {test.start} … {test.end}"
             )
     else:
-        st.warning(error or "No catalog loaded: open the Catalog page.", icon=":material/info:")
+        st.warning(
+            plain(error, 400) if error else "No catalog loaded: open the Catalog page.",
+            icon=":material/info:",
+        )
     n = len(good_cards())
     st.markdown("#### Models")
     st.markdown(f"{n} saved model{'s' if n != 1 else ''} in `models/`")
+    if readonly():
+        st.caption("Served read-only (seminar mode): no training, no deleting, no server paths.")
     st.divider()
     st.toggle(
         "Presentation mode",

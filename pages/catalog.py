@@ -23,6 +23,7 @@ from pages.common import (
     take,
     try_protocol,
 )
+from quake import settings
 from quake.catalog import DROP_REASONS, catalog_summary, find_reference_catalog, read_catalog_bytes
 from quake.catalog.usgs import Window, download_usgs
 from quake.completeness import frequency_magnitude
@@ -31,6 +32,7 @@ from quake.protocol import JAPAN
 from quake.viz import events_deck, fmd_figure, legend_html, monthly_counts, monthly_figure
 from quake.viz.maps import MAG_RANGE
 from quake.viz.style import VIRIDIS
+from quake.viz.text import plain
 
 ensure_navigation()
 
@@ -41,16 +43,33 @@ page_header(
     "it is complete.",
 )
 
-SOURCES = ["Reference catalog", "Upload a CSV", "File path", "Download from USGS"]
-KIND_TO_SOURCE = {"reference": 0, "upload": 1, "path": 2, "usgs": 3}
+ALL_SOURCES = {
+    "reference": "Reference catalog",
+    "upload": "Upload a CSV",
+    "path": "File path",
+    "usgs": "Download from USGS",
+}
+# Seminar (read-only) mode: no server paths, no downloads written to the server's disk.
+SOURCES = [
+    label
+    for kind, label in ALL_SOURCES.items()
+    if (kind != "path" or settings.path_field()) and (kind != "usgs" or not settings.readonly())
+]
 
 src = catalog_source()
 with st.container(border=True):
     st.markdown("**Source**")
-    default = SOURCES[KIND_TO_SOURCE.get(src["kind"], 0)] if src else SOURCES[1]
+    wanted = ALL_SOURCES.get(src["kind"], SOURCES[0]) if src else ALL_SOURCES["upload"]
+    default = wanted if wanted in SOURCES else SOURCES[0]
+    choice_key = keep("catalog_choice", default)
+    if st.session_state[choice_key] not in SOURCES:  # a source this server does not offer
+        st.session_state[choice_key] = default
     choice = st.radio(
-        "Where the catalog comes from", SOURCES, key=keep("catalog_choice", default),
-        horizontal=True, label_visibility="collapsed",
+        "Where the catalog comes from",
+        SOURCES,
+        key=choice_key,
+        horizontal=True,
+        label_visibility="collapsed",
     )
     remember("catalog_choice")
 
@@ -66,9 +85,12 @@ with st.container(border=True):
             st.markdown(f"`{ref}` — USGS ComCat, Japan region, 1990–2019.")
             current = src is not None and src.get("path") == str(ref)
             if not current:
-                st.button("Use the reference catalog", type="primary",
-                          on_click=set_catalog, args=("reference", f"reference ({ref.name})",
-                                                      str(ref)))
+                st.button(
+                    "Use the reference catalog",
+                    type="primary",
+                    on_click=set_catalog,
+                    args=("reference", f"reference ({ref.name})", str(ref)),
+                )
 
     elif choice == "Upload a CSV":
         up = st.file_uploader(
@@ -89,7 +111,7 @@ with st.container(border=True):
             if "upload_error" not in st.session_state:
                 st.rerun()  # the sidebar (drawn before this page) shows the new catalog
         if st.session_state.get("upload_error") and up is not None:
-            st.error(f"Cannot use this file: {st.session_state['upload_error']}")
+            st.error(f"Cannot use this file: {plain(st.session_state['upload_error'], 400)}")
 
     elif choice == "File path":
         with st.form("path_form", border=False):
@@ -99,13 +121,16 @@ with st.container(border=True):
                 placeholder="/data/catalogs/my_catalog.csv",
             )
             st.form_submit_button("Load", type="primary", on_click=clicked("load_path"))
+        st.caption(
+            "Only files inside these folders are read: "
+            + ", ".join(f"`{r}`" for r in settings.catalog_roots())
+            + f" (add folders with `{settings.CATALOG_DIRS_ENV}`)."
+        )
         if take("load_path"):
             try:
                 load_catalog_path(path.strip())
             except QuakeError as err:
-                st.error(f"Cannot use this file: {err}")
-            except OSError as err:
-                st.error(f"Cannot read this path: {err}")
+                st.error(f"Cannot use this file: {plain(err, 400)}")
             else:
                 set_catalog("path", f"file ({path.strip()})", path.strip())
                 st.rerun()
@@ -139,7 +164,7 @@ with st.container(border=True):
                     )
                 except QuakeError as err:
                     bar.empty()
-                    st.error(f"Download failed: {err}")
+                    st.error(f"Download failed: {plain(err, 400)}")
                 else:
                     bar.empty()
                     set_catalog("usgs", f"USGS {start}…{end} M≥{min_mag:g}", loaded=cat)
@@ -148,7 +173,7 @@ with st.container(border=True):
 catalog, fingerprint, error = current_catalog()
 if catalog is None or fingerprint is None:
     if error:
-        st.error(f"The current catalog could not be loaded: {error}")
+        st.error(f"The current catalog could not be loaded: {plain(error, 400)}")
     st.info("No catalog loaded yet: choose a source above.")
     st.stop()
 
@@ -159,7 +184,9 @@ s = catalog_summary(catalog, proto.grid if proto else JAPAN.grid)
 src = catalog_source()
 
 st.subheader("Load report")
-st.caption(f"{src['label'] if src else ''} — layout **{s['layout']}**, source `{s['source']}`")
+st.caption(
+    f"{plain(src['label']) if src else ''} — layout **{s['layout']}**, source {plain(s['source'])}"
+)
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("rows read", f"{s['n_rows']:,}")
 m2.metric("events loaded", f"{s['n_events']:,}")
@@ -206,8 +233,11 @@ if comp is None:
 if comp is not None:
     with c2:
         a, b, c = st.columns(3)
-        a.metric("estimated Mc", f"{comp.mc:.1f}", help=f"maximum curvature {comp.mc_maxc:.1f}"
-                 f" + correction {comp.correction:.1f}")
+        a.metric(
+            "estimated Mc",
+            f"{comp.mc:.1f}",
+            help=f"maximum curvature {comp.mc_maxc:.1f} + correction {comp.correction:.1f}",
+        )
         b.metric("b-value (Aki)", f"{comp.b_value:.2f} ± {comp.b_error:.2f}")
         c.metric("events ≥ estimated Mc", f"{comp.n_above:,}")
         if mc < comp.mc - 1e-9:
@@ -238,26 +268,45 @@ with f1:
     if t_first == t_last:
         t_first = t_first - timedelta(days=1)
     span = st.slider(
-        "Time range (UTC)", min_value=t_first, max_value=t_last, value=(t_first, t_last),
-        format="YYYY-MM-DD", key=f"w_map_span_{fingerprint}",
+        "Time range (UTC)",
+        min_value=t_first,
+        max_value=t_last,
+        value=(t_first, t_last),
+        format="YYYY-MM-DD",
+        key=f"w_map_span_{fingerprint}",
     )
 with f2:
     m_default = (max(m_lo, min(5.0, m_hi)), m_hi)
     mrange = st.slider(
-        "Magnitude range", min_value=m_lo, max_value=m_hi, value=m_default, step=0.1,
+        "Magnitude range",
+        min_value=m_lo,
+        max_value=m_hi,
+        value=m_default,
+        step=0.1,
         key=f"w_map_mag_{fingerprint}",
     )
 times = ev["time"].dt.tz_convert(None)
 sel = (
-    (times >= pd.Timestamp(span[0])) & (times < pd.Timestamp(span[1]) + pd.Timedelta(days=1))
-    & (ev["magnitude"] >= mrange[0] - 1e-9) & (ev["magnitude"] <= mrange[1] + 1e-9)
+    (times >= pd.Timestamp(span[0]))
+    & (times < pd.Timestamp(span[1]) + pd.Timedelta(days=1))
+    & (ev["magnitude"] >= mrange[0] - 1e-9)
+    & (ev["magnitude"] <= mrange[1] + 1e-9)
 )
 shown = ev[sel.to_numpy()]
-st.pydeck_chart(events_deck(shown, proto.grid if proto else None),
-                height=560 if presentation() else 480)
-st.html(legend_html("magnitude (circle size grows with magnitude)", *MAG_RANGE, ramp=VIRIDIS,
-                    log=False, ticks=[3, 4, 5, 6, 7, 8], presentation=presentation(),
-                    extra=[("#969696", "line", "model grid")]))
+st.pydeck_chart(
+    events_deck(shown, proto.grid if proto else None), height=560 if presentation() else 480
+)
+st.html(
+    legend_html(
+        "magnitude (circle size grows with magnitude)",
+        *MAG_RANGE,
+        ramp=VIRIDIS,
+        log=False,
+        ticks=[3, 4, 5, 6, 7, 8],
+        presentation=presentation(),
+        extra=[("#969696", "line", "model grid")],
+    )
+)
 n_shown = len(shown)
 st.caption(
     f"{n_shown:,} events between {span[0]} and {span[1]}, M{mrange[0]:.1f} to M{mrange[1]:.1f}"

@@ -15,21 +15,23 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from quake.catalog import Catalog, find_reference_catalog, load_catalog
+from quake.catalog import Catalog, find_reference_catalog
+from quake.catalog.paths import allowed_path, read_catalog_file
 from quake.completeness import Completeness, estimate_completeness
 from quake.curves import OperatingCurve
 from quake.data import ForecastData
 from quake.errors import CatalogError, QuakeError
 from quake.models import Forecaster, load_model
 from quake.protocol import Protocol, protocol_for_catalog
+from quake.settings import models_dir
 from quake.viz.style import model_colors
+from quake.viz.text import plain
 from quake.workspace import (
     ModelCard,
     best_model,
     full_resolution_net,
     list_models,
     load_curves,
-    models_dir,
     models_signature,
 )
 
@@ -89,16 +91,20 @@ def presentation() -> bool:
 
 # -- catalog ------------------------------------------------------------------------------
 @st.cache_data(show_spinner="Reading the catalog…", max_entries=4)
-def _load_catalog_file(path: str, mtime: float) -> tuple[Catalog, str]:
-    cat = load_catalog(path)
+def _load_catalog_file(path: str, mtime: float, size: int) -> tuple[Catalog, str]:
+    cat = read_catalog_file(path)
     return cat, cat.fingerprint
 
 
 def load_catalog_path(path: str) -> tuple[Catalog, str]:
-    """A catalog file, cached by path and modification time (raises `QuakeError`)."""
-    p = Path(path).expanduser()
-    mtime = p.stat().st_mtime if p.is_file() else 0.0
-    return _load_catalog_file(str(p), mtime)
+    """A catalog file inside the allowed folders (`quake.catalog.paths`), cached by its
+    real path, modification time and size; raises `QuakeError` (never `OSError`)."""
+    real = allowed_path(path)
+    try:
+        st_ = real.stat()
+    except OSError:
+        raise CatalogError(f"`{path}`: no such file.") from None
+    return _load_catalog_file(str(real), st_.st_mtime, st_.st_size)
 
 
 def set_catalog(kind: str, label: str, path: str | None = None, loaded: Catalog | None = None):
@@ -162,7 +168,7 @@ def catalog_protocol(catalog: Catalog, fingerprint: str) -> Protocol:
     try:
         return Protocol.from_dict(json.loads(_protocol_json(catalog, fingerprint)))
     except ValueError as err:
-        raise CatalogError(f"no forecasting protocol for this catalog: {err}") from None
+        raise CatalogError(f"no forecasting protocol for this catalog: {plain(err, 400)}") from None
 
 
 def try_protocol(catalog: Catalog, fingerprint: str) -> tuple[Protocol | None, str | None]:
@@ -335,7 +341,7 @@ def choose_model(
 def need_catalog(reason: str, error: str | None = None) -> None:
     """Say what to do when a page needs a catalog and none is loaded."""
     if error:
-        st.error(f"The catalog could not be loaded: {error}")
+        st.error(f"The catalog could not be loaded: {plain(error, 400)}")
     st.info(
         f"{reason} No catalog is loaded yet. On the **Catalog** page, upload a CSV, give a "
         "path, or download the Japan catalog from the USGS event service (needs the internet)."

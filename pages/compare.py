@@ -19,6 +19,7 @@ from pages.common import (
 )
 from quake.errors import QuakeError
 from quake.viz import molchan_figure, pr_figure, roc_figure
+from quake.viz.text import csv_safe, plain
 from quake.workspace import default_curves, scores_table
 
 ensure_navigation()
@@ -40,11 +41,18 @@ palette = colors()
 table = scores_table(cards())
 st.subheader("Table II: scores on the test period")
 num = {c: st.column_config.NumberColumn(format="%.4g") for c in table.columns[3:]}
-st.dataframe(table, hide_index=True, width="stretch",
-             column_config={"Mc": st.column_config.NumberColumn(format="%.1f"), **num})
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={"Mc": st.column_config.NumberColumn(format="%.1f"), **num},
+)
 st.download_button(
-    "Download the table (CSV)", data=table.to_csv(index=False).encode(),
-    file_name="quake_table2.csv", mime="text/csv", icon=":material/download:",
+    "Download the table (CSV)",
+    data=csv_safe(table).to_csv(index=False).encode(),  # no spreadsheet formulas
+    file_name="quake_table2.csv",
+    mime="text/csv",
+    icon=":material/download:",
 )
 st.caption("Each model is scored at its own Mc; compare models within one Mc only.")
 
@@ -52,8 +60,13 @@ st.subheader("Curves")
 mcs = sorted({c.mc for c in models if c.mc is not None}, reverse=True)
 a, b = st.columns(2)
 with a:
-    mc = st.radio("Mc", mcs, key=keep("compare_mc", mcs[0] if mcs else 5.0), horizontal=True,
-                  format_func=lambda v: f"M ≥ {v:.1f}")
+    mc = st.radio(
+        "Mc",
+        mcs,
+        key=keep("compare_mc", mcs[0] if mcs else 5.0),
+        horizontal=True,
+        format_func=lambda v: f"M ≥ {v:.1f}",
+    )
     remember("compare_mc")
 with b:
     mask = st.radio("Cells", ["all", "active"], key=keep("mask", "all"), horizontal=True)
@@ -66,7 +79,7 @@ for c in models:
     try:
         cv = curves(c).get("test", {}).get(mask)
     except QuakeError as err:
-        st.warning(f"{c.name}: {err}")
+        st.warning(f"{plain(c.name)}: {plain(err, 400)}")
         continue
     if cv is not None:
         chosen[c.name] = cv
@@ -74,7 +87,9 @@ if not chosen:
     st.info(f"No model at Mc {mc} has saved curves for the '{mask}' mask.")
     st.stop()
 shown = st.multiselect(
-    "Models on the curves", list(chosen), default=default_curves(chosen),
+    "Models on the curves",
+    list(chosen),
+    default=default_curves(chosen),
     key=f"compare_models_{mc}_{mask}",
     help="Fewer curves read better on a slide; the table above keeps every model. "
     "Default: the naive baseline and the five best by PR AUC.",

@@ -36,6 +36,7 @@ from quake.forecast_cache import mark_hits
 from quake.viz import forecast_deck, legend_html
 from quake.viz.maps import GAIN_RANGE, PROB_RANGE
 from quake.viz.style import MAP_SWATCHES, RDBU, YLORRD
+from quake.viz.text import plain
 from quake.workspace import ModelCard
 
 ensure_navigation()
@@ -79,7 +80,7 @@ try:
     proto = m_a.protocol
     data_a = forecast_data(catalog, fingerprint, float(card_a.mc or 5.0), proto)
 except QuakeError as err:
-    st.error(f"Cannot load {card_a.name}: {err}")
+    st.error(f"Cannot load {plain(card_a.name)}: {plain(err, 400)}")
     st.stop()
 
 # -- the day ------------------------------------------------------------------------------
@@ -104,14 +105,16 @@ def draw(card: ModelCard, t: int, threshold: float, gain: bool, height: int, zoo
         probs = forecast_for_day(card, m, data, t)
         pri = prior(data, final=True)
     except ForecastPending as pending:
-        st.markdown(f"**{card.name}** · Mc {card.mc or 0:.1f}")
+        st.markdown(f"**{plain(card.name)}** · Mc {card.mc or 0:.1f}")
         show_pending(pending, card.name)
         return
     except QuakeError as err:
-        st.error(f"{card.name}: cannot forecast ({err}).")
+        st.error(f"{plain(card.name)}: cannot forecast ({plain(err, 400)}).")
         return
     except Exception as err:  # a model's own failure must not take the page down
-        st.error(f"{card.name}: forecasting failed ({type(err).__name__}: {err}).")
+        st.error(
+            f"{plain(card.name)}: forecasting failed ({type(err).__name__}: {plain(err, 400)})."
+        )
         return
     window = mark_hits(window_events(catalog, data, t), probs, threshold)
     cells = map_cells(card, data, t, "gain" if gain else "probability", probs, pri)
@@ -120,7 +123,7 @@ def draw(card: ModelCard, t: int, threshold: float, gain: bool, height: int, zoo
     )
     n_hit = int(window["hit"].sum())
     n_alarm = int((probs >= threshold).sum())
-    st.markdown(f"**{card.name}** · Mc {data.mc:.1f}")
+    st.markdown(f"**{plain(card.name)}** · Mc {data.mc:.1f}")
     st.pydeck_chart(deck, height=height, key=f"deck_{'gain' if gain else 'prob'}_{card.name}")
     a, b, c = st.columns(3)
     lead, last = data.protocol.lead_days, data.protocol.horizon_days - 1

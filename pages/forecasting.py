@@ -28,6 +28,7 @@ from quake.grid import Grid
 from quake.jobs import TrainingJob, eta_text
 from quake.models import Forecaster
 from quake.viz.maps import PreparedCells, prepare_cells
+from quake.viz.text import plain
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -49,6 +50,13 @@ def _forecast_jobs() -> dict[str, TrainingJob]:
     return {}
 
 
+@st.cache_resource(show_spinner=False)
+def _uncached() -> dict[str, CachedForecast]:
+    """Forecasts whose cache file could not be written (disk full, read-only folder),
+    kept until the server restarts; each carries the warning to show."""
+    return {}
+
+
 class ForecastPending(QuakeError):
     """The model's forecasts are being made in the background (progress is shown)."""
 
@@ -65,6 +73,10 @@ def forecast_source(card: ModelCard, m: Forecaster, data: ForecastData) -> Cache
     if hit is not None:
         return hit
     key = cache_key(card.folder, data.fingerprint, "test")
+    uncached = _uncached()
+    if key in uncached:
+        st.warning(plain(uncached[key].warning, 400))
+        return uncached[key]
     jobs = _forecast_jobs()
     job = jobs.get(key)
     if job is not None and job.status == "done":
@@ -74,9 +86,12 @@ def forecast_source(card: ModelCard, m: Forecaster, data: ForecastData) -> Cache
     if job is None or job.status in ("done", "cancelled"):
 
         def run(on_progress, should_stop) -> CachedForecast:
-            return cached_forecast(
+            src = cached_forecast(
                 m, card.folder, data, "test", on_progress=lambda d, n: on_progress(d, n, {})
             )
+            if not src.cached:
+                uncached[key] = src
+            return src
 
         job = jobs[key] = TrainingJob(f"forecast {card.name}", None, run).start()
     if job.status == "failed":
@@ -110,6 +125,8 @@ def forecast_for_day(card: ModelCard, m: Forecaster, data: ForecastData, t: int)
         if static is not None:
             return static
         raise QuakeError(f"{card.name}: no forecasts available")
+    if not src.cached:
+        return src.day(int(t))
     return _day(str(src.path), src.start, src.stop, src.shape[0], src.shape[1], int(t))
 
 

@@ -12,6 +12,7 @@ from pages.common import (
     good_cards,
     try_protocol,
 )
+from quake.viz.text import plain
 
 ensure_navigation()
 
@@ -33,10 +34,14 @@ with c1, st.container(border=True):
     st.markdown("**Catalog**")
     if catalog is not None and fingerprint is not None:
         st.metric("events loaded", f"{len(catalog):,}")
-        st.caption(f"{src['label'] if src else ''} · layout {catalog.report.layout}")
+        st.caption(f"{plain(src['label']) if src else ''} · layout {catalog.report.layout}")
     else:
         st.metric("events loaded", "none")
-        st.caption(error or "Load one on the Catalog page (upload, path or USGS download).")
+        st.caption(
+            plain(error, 400)
+            if error
+            else "Load one on the Catalog page (upload, path or USGS download)."
+        )
 with c2, st.container(border=True):
     st.markdown("**Protocol**")
     proto, why = try_protocol(catalog, fingerprint) if catalog and fingerprint else (None, None)
@@ -58,16 +63,36 @@ with c3, st.container(border=True):
 
 st.subheader("Where to go next")
 steps = [
-    ("catalog", ":material/database:", "Catalog",
-     "load or download a catalog; check its magnitude of completeness"),
-    ("models", ":material/model_training:", "Models",
-     "see every saved model's card and scores; train a new one"),
-    ("map", ":material/map:", "Forecast map",
-     "a model's probabilities on a chosen day, with the quakes that followed"),
-    ("threshold", ":material/tune:", "Threshold trade-off",
-     "move the alarm threshold: hits, misses and false alarms"),
-    ("compare", ":material/leaderboard:", "Compare",
-     "Table II and ROC / PR / Molchan curves of all models, for slides"),
+    (
+        "catalog",
+        ":material/database:",
+        "Catalog",
+        "load or download a catalog; check its magnitude of completeness",
+    ),
+    (
+        "models",
+        ":material/model_training:",
+        "Models",
+        "see every saved model's card and scores; train a new one",
+    ),
+    (
+        "map",
+        ":material/map:",
+        "Forecast map",
+        "a model's probabilities on a chosen day, with the quakes that followed",
+    ),
+    (
+        "threshold",
+        ":material/tune:",
+        "Threshold trade-off",
+        "move the alarm threshold: hits, misses and false alarms",
+    ),
+    (
+        "compare",
+        ":material/leaderboard:",
+        "Compare",
+        "Table II and ROC / PR / Molchan curves of all models, for slides",
+    ),
 ]
 for key, icon, label, what in steps:
     a, b = st.columns([1, 3], vertical_alignment="center")

@@ -35,8 +35,11 @@ from quake.jobs import (
     training_device,
 )
 from quake.models import kinds
+from quake.settings import models_dir, readonly
+from quake.store import NAME_RULE, claim, delete_model, new_model_name
 from quake.viz import training_figure
-from quake.workspace import ModelCard, delete_model, models_dir, new_model_name
+from quake.viz.text import plain
+from quake.workspace import ModelCard
 
 ensure_navigation()
 
@@ -87,13 +90,15 @@ def score_frame(card: ModelCard) -> pd.DataFrame:
 def show_card(card: ModelCard) -> None:
     with st.container(border=True):
         if card.error:
-            st.markdown(f"**{card.name}**")
-            st.error(f"This folder cannot be read: {card.error}")
+            st.markdown(f"**{plain(card.name)}**")
+            st.error(f"This folder cannot be used: {plain(card.error, 400)}")
         else:
             dot = palette.get(card.name, "#7F7F7F")
+            # The colour comes from our palette; every piece of text from the folder is escaped.
             st.markdown(
                 f'<span style="color:{dot};font-size:1.4em">●</span> '
-                f"**{card.name}** — {card.label or card.kind} (`{card.kind}`)",
+                f"**{plain(card.name)}** — {plain(card.label or card.kind)} "
+                f"({plain(card.kind)})",
                 unsafe_allow_html=True,
             )
             a, b, c = st.columns(3)
@@ -130,8 +135,12 @@ def show_card(card: ModelCard) -> None:
                 st.caption("No protocol scores in model.json yet.")
             with st.expander("model arguments"):
                 st.code(json.dumps(card.model_args, indent=1), language="json")
+        if readonly():
+            return
         if st.session_state.get("confirm_delete") == card.name:
-            st.warning(f"Delete **{card.name}** and its cached forecasts? This cannot be undone.")
+            st.warning(
+                f"Delete **{plain(card.name)}** and its cached forecasts? This cannot be undone."
+            )
             y, n, _ = st.columns([1, 1, 2])
             y.button(
                 "Yes, delete",
@@ -159,6 +168,9 @@ def show_card(card: ModelCard) -> None:
 def delete_now(card: ModelCard) -> None:
     """Callback of "Yes, delete": remove the folder and its cached forecasts."""
     st.session_state.pop("confirm_delete", None)
+    if readonly():
+        st.session_state["delete_error"] = "this dashboard is read-only"
+        return
     try:
         drop_cached(card.folder)
         delete_model(card.folder, models_dir())
@@ -169,9 +181,9 @@ def delete_now(card: ModelCard) -> None:
 
 
 if st.session_state.get("delete_error"):
-    st.error(f"Nothing deleted: {st.session_state.pop('delete_error')}")
+    st.error(f"Nothing deleted: {plain(st.session_state.pop('delete_error'), 400)}")
 if st.session_state.get("deleted"):
-    st.success(f"Deleted {st.session_state.pop('deleted')}.")
+    st.success(f"Deleted {plain(st.session_state.pop('deleted'))}.")
 
 st.subheader(f"Saved models ({len([c for c in all_cards if not c.error])})")
 if not all_cards:
@@ -189,7 +201,13 @@ for i, card in enumerate(by_mc):
 st.subheader("Train a new model")
 job: TrainingJob | None = st.session_state.get(JOB)
 
-if catalog is None or fingerprint is None:
+if readonly():
+    st.info(
+        "This dashboard is served read-only (seminar mode): models can be looked at, "
+        "compared and mapped, but not trained or deleted here. Train with "
+        "`python -m quake train` / `fit` on the server."
+    )
+elif catalog is None or fingerprint is None:
     need_catalog("Training needs a catalog.", cat_error)
 else:
     all_kinds = kinds()
@@ -208,7 +226,16 @@ else:
             f"Mc {mc:.1f} is below this catalog's estimated magnitude of completeness "
             f"{comp.mc:.1f} (Catalog page): targets of that size are undercounted."
         )
-    name = c.text_input("Folder name", value=new_model_name(kind, mc), key=f"w_name_{kind}_{mc}")
+    # one name field per (kind, Mc, training started): each gets a fresh unique default
+    name_key = f"w_name_{kind}_{mc}_{st.session_state.get('trainings', 0)}"
+    if name_key not in st.session_state:  # a fresh unique default, kept while it is edited
+        st.session_state[name_key] = new_model_name(kind, mc)
+    name = c.text_input(
+        "Model name",
+        key=name_key,
+        max_chars=64,
+        help=f"The model's folder in the models folder: {NAME_RULE}.",
+    )
     neural = is_neural(kind)
     d, e, f = st.columns(3)
     # presets() imports the neural trainer (torch): only for a neural kind.
@@ -258,24 +285,28 @@ else:
         icon=":material/play_arrow:",
         on_click=clicked("train"),
     )
-    if take("train"):
-        folder = models_dir() / name.strip()
-        if not name.strip() or folder.exists():
-            st.error(f"Choose a new folder name: `{name}` is empty or already taken.")
-        else:
+    if take("train") and not busy:
+        try:
+            data = forecast_data(catalog, fingerprint, float(mc))
+            spec = TrainSpec(
+                kind,
+                float(mc),
+                preset if neural else None,
+                float(weight) if neural else None,
+                int(epochs) if neural else None,
+            )
+            # The name is checked and claimed atomically; the job writes into the claim's
+            # private temporary folder and only a finished model is renamed into place.
+            held = claim(name.strip())
             try:
-                data = forecast_data(catalog, fingerprint, float(mc))
-                spec = TrainSpec(
-                    kind,
-                    float(mc),
-                    preset if neural else None,
-                    float(weight) if neural else None,
-                    int(epochs) if neural else None,
-                )
-                job = TrainingJob(name.strip(), folder, make_runner(spec, data, folder)).start()
-                st.session_state[JOB] = job
-            except QuakeError as err:
-                st.error(f"Cannot start training: {err}")
+                job = TrainingJob(held.name, held, make_runner(spec, data, held.tmp)).start()
+            except BaseException:
+                held.abort()
+                raise
+            st.session_state[JOB] = job
+            st.session_state["trainings"] = st.session_state.get("trainings", 0) + 1
+        except QuakeError as err:
+            st.error(f"Cannot start training: {plain(err, 400)}")
 
 
 def job_panel() -> None:
@@ -283,7 +314,7 @@ def job_panel() -> None:
     if job is None:
         return
     with st.container(border=True):
-        st.markdown(f"**Training {job.name}** — {job.status}, {job.elapsed:.0f} s")
+        st.markdown(f"**Training {plain(job.name)}** — {job.status}, {job.elapsed:.0f} s")
         if job.running:
             stage = STAGES.get(job.stage, job.stage or "working")
             # the training stage starts the job: its elapsed time is the stage's
@@ -292,11 +323,11 @@ def job_panel() -> None:
             st.progress(job.fraction, text=f"{stage}: {job.step:,} of {job.total or 0:,}{eta}")
             st.button("Cancel training", icon=":material/stop:", on_click=job.cancel)
         elif job.status == "done":
-            st.success(f"Saved to `{job.folder}`.")
+            st.success(f"Saved as {plain(job.name)} in the models folder.")
         elif job.status == "cancelled":
             st.warning("Training was cancelled; nothing was saved.")
         elif job.status == "failed":
-            st.error(f"Training failed: {job.error}")
+            st.error(f"Training failed: {plain(job.error, 400)}")
         if job.history:
             st.plotly_chart(training_figure(job.history, presentation()), key="train_curves")
         if not job.running:

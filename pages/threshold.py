@@ -45,6 +45,7 @@ from quake.viz import (
 )
 from quake.viz.maps import PROB_RANGE
 from quake.viz.style import MAP_SWATCHES, YLORRD, fmt_count
+from quake.viz.text import plain
 from quake.workspace import alarm_budget_table, operating_row, threshold_for_alarm_fraction
 
 ensure_navigation()
@@ -72,12 +73,20 @@ c1, c2, c3 = st.columns([2, 1, 1])
 with c1:
     card = choose_model("Model", scored, "model_a", prefer_fast=True)
 with c2:
-    mask = st.radio("Cells", ["all", "active"], key=keep("mask", "all"), horizontal=True,
-                    help="active: cells with at least one event before the test period.")
+    mask = st.radio(
+        "Cells",
+        ["all", "active"],
+        key=keep("mask", "all"),
+        horizontal=True,
+        help="active: cells with at least one event before the test period.",
+    )
     remember("mask")
 with c3:
-    budget = st.toggle("Alarm-budget mode", key=keep("budget_mode", False),
-                       help="Fix the share of cell-days alarmed and compare misses across models.")
+    budget = st.toggle(
+        "Alarm-budget mode",
+        key=keep("budget_mode", False),
+        help="Fix the share of cell-days alarmed and compare misses across models.",
+    )
     remember("budget_mode")
 assert card is not None
 
@@ -87,7 +96,7 @@ except QuakeError as err:
     st.error(str(err))
     st.stop()
 if curve is None:
-    st.warning(f"{card.name} has no test-period curve for the '{mask}' mask.")
+    st.warning(f"{plain(card.name)} has no test-period curve for the '{mask}' mask.")
     st.stop()
 
 palette = colors()
@@ -98,12 +107,16 @@ def trade_off() -> None:
     if budget:
         FRACTIONS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
         fraction = st.select_slider(
-            "Alarm budget: share of cell-days alarmed", options=FRACTIONS,
-            format_func=lambda f: f"{f:.2%}", key=keep("budget", 0.01),
+            "Alarm budget: share of cell-days alarmed",
+            options=FRACTIONS,
+            format_func=lambda f: f"{f:.2%}",
+            key=keep("budget", 0.01),
         )
         remember("budget")
         threshold = threshold_for_alarm_fraction(curve, fraction)
-        st.caption(f"{card.name} reaches this budget at threshold {fmt_threshold(threshold)}.")
+        st.caption(
+            f"{plain(card.name)} reaches this budget at threshold {fmt_threshold(threshold)}."
+        )
     else:
         fraction = None
         threshold = threshold_slider()
@@ -111,16 +124,22 @@ def trade_off() -> None:
     row = operating_row(curve, threshold)
     m = st.columns(6)
     m[0].metric("hits (TP)", fmt_count(row["tp"]), help=f"{row['tp']:,} target cell-days alarmed")
-    m[1].metric("misses (FN)", fmt_count(row["fn"]),
-                help=f"{row['fn']:,} target cell-days not alarmed")
-    m[2].metric("false alarms (FP)", fmt_count(row["fp"]),
-                help=f"{row['fp']:,} quiet cell-days alarmed")
+    m[1].metric(
+        "misses (FN)", fmt_count(row["fn"]), help=f"{row['fn']:,} target cell-days not alarmed"
+    )
+    m[2].metric(
+        "false alarms (FP)", fmt_count(row["fp"]), help=f"{row['fp']:,} quiet cell-days alarmed"
+    )
     m[3].metric("quiet, no alarm (TN)", fmt_count(row["tn"]), help=f"{row['tn']:,} cell-days")
     m[4].metric("alarm fraction", f"{row['alarm_fraction']:.3%}", help="share of cell-days alarmed")
-    m[5].metric("precision", f"{row['precision']:.3%}" if row["tp"] + row["fp"] else "—",
-                help="share of alarms followed by a target quake")
+    m[5].metric(
+        "precision",
+        f"{row['precision']:.3%}" if row["tp"] + row["fp"] else "—",
+        help="share of alarms followed by a target quake",
+    )
     st.caption(
-        f"{card.name}, Mc {card.mc:.1f}, {mask} cells, test period: {curve.n_positive:,} target "
+        f"{plain(card.name)}, Mc {card.mc:.1f}, {mask} cells, test period: "
+        f"{curve.n_positive:,} target "
         f"cell-days among {curve.n_pairs:,}. Counts at bin edge {fmt_threshold(row['edge'])}."
     )
 
@@ -152,7 +171,8 @@ def trade_off() -> None:
         with b:
             st.dataframe(
                 table[["model", "threshold", "tp", "fn", "fp", "miss_rate", "precision"]],
-                hide_index=True, width="stretch",
+                hide_index=True,
+                width="stretch",
                 column_config={
                     "threshold": st.column_config.NumberColumn(format="%.2e"),
                     "miss_rate": st.column_config.NumberColumn("miss rate", format="%.3f"),
@@ -179,15 +199,19 @@ def trade_off() -> None:
         show_pending(pending, card.name)
         return
     except QuakeError as err:
-        st.error(f"Cannot draw the map: {err}")
+        st.error(f"Cannot draw the map: {plain(err, 400)}")
         return
     except Exception as err:  # a model's own failure must not take the page down
-        st.error(f"Cannot draw the map: {card.name} failed ({type(err).__name__}: {err})")
+        st.error(
+            f"Cannot draw the map: {plain(card.name)} failed "
+            f"({type(err).__name__}: {plain(err, 400)})"
+        )
         return
     window = mark_hits(window_events(catalog, data, t), probs, threshold)
     cells = map_cells(card, data, t, "probability", probs, pri)
-    deck, sel = forecast_deck(data.grid, cells, threshold=threshold, window=window, mc=data.mc,
-                              zoom=3.75)
+    deck, sel = forecast_deck(
+        data.grid, cells, threshold=threshold, window=window, mc=data.mc, zoom=3.75
+    )
     n_alarm = int((probs >= threshold).sum())
     st.caption(
         f"Forecast day {day} (change it on the Forecast map page): {n_alarm:,} alarmed cells; "
@@ -195,8 +219,15 @@ def trade_off() -> None:
         "Faded cells are below the threshold."
     )
     st.pydeck_chart(deck, height=640 if pres else 600, key="threshold_deck")
-    st.html(legend_html("probability (log scale)", *PROB_RANGE, ramp=YLORRD, presentation=pres,
-                        extra=MAP_SWATCHES))
+    st.html(
+        legend_html(
+            "probability (log scale)",
+            *PROB_RANGE,
+            ramp=YLORRD,
+            presentation=pres,
+            extra=MAP_SWATCHES,
+        )
+    )
 
 
 st.fragment(trade_off)()

@@ -9,13 +9,15 @@ A checkpoint folder holds::
                        best score and epoch, epochs since the best
 
 Both files are written to a temporary name and renamed, so a crash never leaves half a
-checkpoint. Reading uses `safetensors` and `json` only: nothing in the folder can run code.
+checkpoint. Reading uses `safetensors` and `json` only: nothing in the folder can run code,
+and both files are checked (`quake.models.validate`) before training resumes from them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,11 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from quake.errors import ModelError
+from quake.models import validate
 
 TENSORS = "last.safetensors"
 STATE = "last.json"
+_ARRAY_NAME = re.compile(r"(net|best)\.[A-Za-z0-9_.]+|opt\.\d+\.[A-Za-z0-9_]+|state\.\d+")
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -68,14 +72,52 @@ def load_checkpoint(folder: str | Path) -> tuple[dict[str, np.ndarray], dict[str
     folder = Path(folder)
     if not (folder / STATE).is_file() or not (folder / TENSORS).is_file():
         raise ModelError(f"{folder}: not a training checkpoint (needs {STATE} and {TENSORS})")
+    doc = validate.read_json(folder / STATE)
+    _check_state(doc, folder / STATE)
+    if (folder / TENSORS).stat().st_size > validate.MAX_WEIGHTS_BYTES:
+        raise ModelError(f"{folder / TENSORS}: larger than {validate.MAX_WEIGHTS_BYTES:,} bytes")
     try:
-        doc = json.loads((folder / STATE).read_text())
         arrays = load_file(str(folder / TENSORS))
-    except Exception as err:  # JSON or safetensors errors: refuse, never fall back to pickle
+    except Exception as err:  # safetensors errors: refuse, never fall back to pickle
         raise ModelError(f"{folder}: unreadable checkpoint ({err})") from None
-    if not isinstance(doc, dict) or "epoch" not in doc:
-        raise ModelError(f"{folder}/{STATE}: not a training state")
+    _check_arrays(arrays, folder / TENSORS)
     return arrays, doc
+
+
+def _check_state(doc: dict[str, Any], path: Path) -> None:
+    """The keys `quake.train` reads, with their types; a `ModelError` naming the field."""
+    try:
+        for key in ("kind", "model_args", "epoch", "step", "history", "since_best"):
+            if key not in doc:
+                raise ModelError(f"missing key {key!r}; not a training state")
+        validate.check_str(doc["kind"], "kind", 64)
+        if not isinstance(doc["model_args"], dict):
+            raise ModelError("model_args: must be a JSON object")
+        for key in ("epoch", "step", "since_best"):
+            validate.check_int(doc[key], key, 0, 10**9)
+        validate.check_list(doc["history"], "history", _is_row, 0, 100_000)
+        validate.optional(validate.check_int, doc.get("best_epoch"), "best_epoch", 0, 10**9)
+        validate.optional(validate.check_int, doc.get("planned_epochs"), "planned_epochs", 0, 10**9)
+        best = doc.get("best_score")
+        if best is not None:
+            validate.check_float(best, "best_score", -1e300, 1e300)
+    except ModelError as err:
+        raise ModelError(f"{path}: {err}") from None
+
+
+def _is_row(row: Any, field: str) -> dict:
+    if not isinstance(row, dict):
+        raise ModelError(f"{field}: must be a JSON object")
+    return row
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Names the checkpoint writes, float32 (Adam's step counts may be integers), finite."""
+    for name in arrays:
+        if not _ARRAY_NAME.fullmatch(name):
+            raise ModelError(f"{path}: unexpected array {name[:60]!r}")
+        dtypes = (np.float32, np.int64) if name.startswith("opt.") else np.float32
+        validate.check_array(arrays, name, file=path, dtype=dtypes)
 
 
 def state_arrays(state: tuple[torch.Tensor, ...] | None) -> dict[str, np.ndarray]:

@@ -1,7 +1,7 @@
 """Command-line entry point: subcommands live in `quake.commands`, one module each.
 
-Every command returns an exit code; a `QuakeError` becomes a one-line
-``error: ...`` on stderr and exit 2, never a traceback.
+Every command returns an exit code; a `QuakeError` (or an `OSError`: a file that cannot be
+read or written) becomes a one-line ``error: ...`` on stderr and exit 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except QuakeError as err:
+    except (QuakeError, OSError) as err:  # a file the command cannot read or write, too
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -192,8 +192,9 @@ class OperatingCurve:
         """Bin edges in probability, shape (n_bins + 1,)."""
         return self.design.edges
 
-    def update(self, y_block: np.ndarray, p_block: np.ndarray,
-               weight_block: np.ndarray | None = None) -> OperatingCurve:
+    def update(
+        self, y_block: np.ndarray, p_block: np.ndarray, weight_block: np.ndarray | None = None
+    ) -> OperatingCurve:
         """Add a block of pairs in place and return self.
 
         y_block: labels, any shape, bool or 0/1. p_block: probabilities, same size, any float
@@ -285,8 +286,13 @@ class OperatingCurve:
         pts = self._points()
         k = np.searchsorted(self.edges, t, side="left")
         tp, fp = pts["tp"][k], pts["fp"][k]
-        out = {"edge": self.edges[k], "tp": tp, "fn": self.n_positive - tp,
-               "fp": fp, "tn": self.n_negative - fp}
+        out = {
+            "edge": self.edges[k],
+            "tp": tp,
+            "fn": self.n_positive - tp,
+            "fp": fp,
+            "tn": self.n_negative - fp,
+        }
         if t.ndim == 0:
             return {key: (float(v) if key == "edge" else int(v)) for key, v in out.items()}
         return out
@@ -360,15 +366,21 @@ class OperatingCurve:
     def histograms(self) -> dict[str, np.ndarray | None]:
         """Copies of the raw histograms, each shape (n_bins,)."""
         w = self.whist
-        return {"negative": self.hist[0].copy(), "positive": self.hist[1].copy(),
-                "weighted_negative": None if w is None else w[0].copy(),
-                "weighted_positive": None if w is None else w[1].copy()}
+        return {
+            "negative": self.hist[0].copy(),
+            "positive": self.hist[1].copy(),
+            "weighted_negative": None if w is None else w[0].copy(),
+            "weighted_positive": None if w is None else w[1].copy(),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict holding only the non-empty bins (a few kB)."""
-        out: dict[str, Any] = {"format": _FORMAT, "design": self.design.to_dict(),
-                               "negative": _sparse(self.hist[0], "count"),
-                               "positive": _sparse(self.hist[1], "count")}
+        out: dict[str, Any] = {
+            "format": _FORMAT,
+            "design": self.design.to_dict(),
+            "negative": _sparse(self.hist[0], "count"),
+            "positive": _sparse(self.hist[1], "count"),
+        }
         if self.whist is not None:
             out["weighted_negative"] = _sparse(self.whist[0], "weight")
             out["weighted_positive"] = _sparse(self.whist[1], "weight")
@@ -386,11 +398,19 @@ class OperatingCurve:
             design = DEFAULT_DESIGN  # share the cached edge tables
         out = cls(design)
         n = design.n_bins
-        out.hist = np.stack([_dense(d["negative"], "count", n, np.int64),
-                             _dense(d["positive"], "count", n, np.int64)])
+        out.hist = np.stack(
+            [
+                _dense(d["negative"], "count", n, np.int64),
+                _dense(d["positive"], "count", n, np.int64),
+            ]
+        )
         if "weighted_negative" in d:
-            out.whist = np.stack([_dense(d["weighted_negative"], "weight", n, np.float64),
-                                  _dense(d["weighted_positive"], "weight", n, np.float64)])
+            out.whist = np.stack(
+                [
+                    _dense(d["weighted_negative"], "weight", n, np.float64),
+                    _dense(d["weighted_positive"], "weight", n, np.float64),
+                ]
+            )
         return out
 
 
@@ -405,4 +425,3 @@ def thin(x: np.ndarray, y: np.ndarray, max_points: int | None = 500) -> np.ndarr
     s = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))))
     idx = np.searchsorted(s, np.linspace(0.0, s[-1], max_points - 1), side="left")
     return np.unique(np.concatenate((idx.clip(0, n - 1), [0, n - 1])))
-

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 from quake.data import ForecastData
-from quake.errors import ModelError
+from quake.errors import ModelError, QuakeError
 from quake.metrics import OperatingCurve, score_summary
+from quake.models import validate
 from quake.models.base import MODEL_FILE, Forecaster, Progress, forecast_blocks
 
 CURVES_FILE = "curves.json"
@@ -177,10 +178,8 @@ def check_compatible(model: Forecaster, data: ForecastData) -> None:
 
 # -- the model card -----------------------------------------------------------------------
 def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelError(f"{path}: cannot read ({err})") from None
+    """A JSON object of a model folder, size and depth bounded (`validate.read_json`)."""
+    return validate.read_json(path, validate.MAX_CURVES_BYTES)
 
 
 def save_scores(
@@ -208,14 +207,21 @@ def save_scores(
 
 
 def load_curves(folder: str | Path) -> dict[str, dict[str, OperatingCurve]]:
-    """``{period: {mask: OperatingCurve}}`` from a model folder's curves.json ({} if none)."""
+    """``{period: {mask: OperatingCurve}}`` from a model folder's curves.json ({} if none);
+    a `ModelError` naming the file and the curve when it is malformed
+    (`validate.check_curves`)."""
     path = Path(folder) / CURVES_FILE
-    if not path.is_file():
+    if not path.exists():
         return {}
-    return {
-        period: {m: OperatingCurve.from_dict(d) for m, d in per_mask.items()}
-        for period, per_mask in _read_json(path).items()
-    }
+    doc = validate.check_curves(_read_json(path), path)
+    out: dict[str, dict[str, OperatingCurve]] = {}
+    for period, per_mask in doc.items():
+        for mask, d in per_mask.items():
+            try:
+                out.setdefault(period, {})[mask] = OperatingCurve.from_dict(d)
+            except (QuakeError, KeyError, TypeError, ValueError) as err:
+                raise ModelError(f"{path}: {period}.{mask}: {err}") from None
+    return out
 
 
 def scorer_for(model: Forecaster, data: ForecastData, period: str) -> tuple[Forecaster, str]:

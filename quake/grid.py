@@ -9,6 +9,10 @@ The Japan protocol (PROTOCOL.md) projects latitude/longitude around an origin
 and cuts [0, 2000) x [0, 2500) km into 200 x 250 cells of 10 x 10 km. Cells are
 numbered row-major from the south-west corner: ``cell = iy * nx + ix``; dense
 maps have shape ``(ny, nx)`` with row 0 in the south.
+
+Longitudes are wrapped about the origin: ``lon - lon0`` is taken in [-180, 180), so
+179.5 and -179.5 are 1 degree apart and a grid across the date line (Tonga, Fiji) is as
+compact as anywhere else, whichever way the catalog writes its longitudes.
 """
 
 from __future__ import annotations
@@ -52,15 +56,19 @@ class Grid:
         return self.nx * self.ny
 
     def project(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Degrees -> projected ``(x_km, y_km)``."""
+        """Degrees -> projected ``(x_km, y_km)``; longitudes wrapped about ``lon0``."""
         lat = np.asarray(lat, dtype=np.float64)
         lon = np.asarray(lon, dtype=np.float64)
-        x = (lon - self.lon0) * _DEG * self.radius_km * np.cos(lat * _DEG)
+        x = wrap_lon(lon - self.lon0) * _DEG * self.radius_km * np.cos(lat * _DEG)
         y = (lat - self.lat0) * _DEG * self.radius_km
         return x, y
 
     def unproject(self, x_km: np.ndarray, y_km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Projected ``(x_km, y_km)`` -> ``(lat, lon)`` in degrees."""
+        """Projected ``(x_km, y_km)`` -> ``(lat, lon)`` in degrees.
+
+        Longitudes run on from ``lon0`` without a jump at the date line (a cell east of
+        180 E has a longitude above 180), so a cell's polygon never spans the globe.
+        """
         lat = self.lat0 + np.asarray(y_km, dtype=np.float64) / (_DEG * self.radius_km)
         lon = self.lon0 + np.asarray(x_km, dtype=np.float64) / (
             _DEG * self.radius_km * np.cos(lat * _DEG)
@@ -124,9 +132,19 @@ class Grid:
         lon_max: float,
         cell_km: float = 10.0,
     ) -> Grid:
-        """A grid covering a lat/lon box, projected about its south-west corner."""
-        grid = cls(lat0=float(lat_min), lon0=float(lon_min), cell_km=cell_km, nx=1, ny=1)
+        """A grid covering a lat/lon box, projected about its south-west corner.
+
+        The box runs east from ``lon_min`` to ``lon_max`` (which may exceed 180 for a box
+        across the date line: 179 .. 181). A box wider than 180 degrees is projected about
+        its middle meridian instead, where the wrapped longitudes stay continuous.
+        """
+        lon0 = float(lon_min)
+        if lon_max - lon_min > 180.0:
+            lon0 = float(wrap_lon((lon_min + lon_max) / 2.0))
+        grid = cls(lat0=float(lat_min), lon0=lon0, cell_km=cell_km, nx=1, ny=1)
         lats = np.linspace(lat_min, lat_max, 64)
+        if lat_min < 0.0 < lat_max:  # the box is widest at the equator
+            lats = np.append(lats, 0.0)
         lons = np.linspace(lon_min, lon_max, 64)
         la, lo = np.meshgrid(lats, lons)
         x, y = grid.project(la, lo)
@@ -136,13 +154,42 @@ class Grid:
         ny = max(1, int(np.floor((y.max() - y0) / cell_km)) + 1)
         return cls(
             lat0=float(lat_min),
-            lon0=float(lon_min),
+            lon0=lon0,
             cell_km=cell_km,
             nx=nx,
             ny=ny,
             x0_km=float(x0),
             y0_km=float(y0),
         )
+
+
+def wrap_lon(dlon: np.ndarray | float) -> np.ndarray:
+    """Longitude differences (degrees) wrapped into [-180, 180).
+
+    Values already in range are returned bit for bit (the Japan grid's cells do not move
+    by a rounding error); only the others are wrapped.
+    """
+    d = np.asarray(dlon, dtype=np.float64)
+    out = (d < -180.0) | (d >= 180.0)
+    return np.where(out, np.mod(d + 180.0, 360.0) - 180.0, d)
+
+
+def compact_lon_range(lon: np.ndarray) -> tuple[float, float]:
+    """``(west, east)`` of longitudes as the narrower of two branches.
+
+    Either [-180, 180) or [0, 360): a catalog across the date line (179.5 and -179.5)
+    spans 1 degree in the second and 359 in the first. ``east`` may exceed 180; ``west``
+    is in [-180, 180). Input in degrees, any branch.
+    """
+    lon = np.asarray(lon, dtype=np.float64)
+    a = wrap_lon(lon)  # [-180, 180)
+    b = np.mod(a, 360.0)  # [0, 360)
+    west, east = float(a.min()), float(a.max())
+    if float(b.max() - b.min()) < east - west:
+        west, east = float(b.min()), float(b.max())
+        if west >= 180.0:
+            west, east = west - 360.0, east - 360.0
+    return west, east
 
 
 JAPAN_GRID = Grid()

@@ -8,7 +8,7 @@ when the kind is a neural one and that module is present, otherwise fit + score 
 from __future__ import annotations
 
 import inspect
-import shutil
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -16,8 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quake import settings
 from quake.data import ForecastData
 from quake.errors import QuakeError
+from quake.store import FolderClaim
+
+log = logging.getLogger(__name__)
 
 
 class Cancelled(QuakeError):
@@ -38,11 +42,14 @@ class TrainingJob:
     ``history`` gets one dict per training progress call that carries numbers (with the
     trainer's ``step``), so a page can draw live loss and validation curves. Cancelling
     sets the trainer's ``should_stop`` and raises `Cancelled` inside the next progress call
-    (for trainers without a cancel hook); a half-written model folder of this job is removed.
+    (for trainers without a cancel hook).
+
+    A job that saves a model holds a `FolderClaim`: its runner writes into ``claim.tmp``;
+    success renames that into place, cancel or failure removes that temporary folder only.
     """
 
     name: str
-    folder: Path | None
+    claim: FolderClaim | None
     runner: Runner
     status: str = "pending"  # pending, running, done, cancelled, failed
     step: int = 0
@@ -55,12 +62,14 @@ class TrainingJob:
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
+    @property
+    def folder(self) -> Path | None:
+        """Where the model is saved once the job is done (None for a forecast run)."""
+        return self.claim.final if self.claim is not None else None
+
     def start(self) -> TrainingJob:
-        existed = self.folder is None or self.folder.exists()
         self.status, self.started = "running", time.time()
-        self._thread = threading.Thread(
-            target=self._run, args=(existed,), name=f"train-{self.name}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name=f"train-{self.name}", daemon=True)
         self._thread.start()
         return self
 
@@ -98,24 +107,27 @@ class TrainingJob:
         if numeric:
             self.history.append({"step": self.step, **numeric})
 
-    def _clean(self, existed: bool) -> None:
-        if not existed and self.folder is not None and self.folder.exists():
-            shutil.rmtree(self.folder, ignore_errors=True)
-
-    def _run(self, existed: bool) -> None:
+    def _run(self) -> None:
         try:
             self.runner(self.on_progress, self._cancel.is_set)
             if self._cancel.is_set():
                 raise Cancelled("cancelled")
+            if self.claim is not None:
+                self.claim.commit()
             self.status = "done"
         except Cancelled:
             self.status = "cancelled"
-            self._clean(existed)
+        except QuakeError as err:  # a message meant for the person
+            self.status = "failed"
+            self.error = str(err)
+            log.warning("job %s failed: %s", self.name, err)
         except Exception as err:  # shown to the person; the thread must never die silently
             self.status = "failed"
             self.error = f"{type(err).__name__}: {err}"
-            self._clean(existed)
+            log.exception("job %s failed", self.name)
         finally:
+            if self.claim is not None and self.claim.open:
+                self.claim.abort()
             self.finished = time.time()
 
 
@@ -191,7 +203,11 @@ def _call_with_known(fn: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 def training_device() -> str:
-    """``cuda`` when torch sees a GPU, else ``cpu``: the dashboard trains where it runs."""
+    """``$QUAKE_DEVICE`` if set, else ``cuda`` when torch sees a GPU, else ``cpu``: the
+    dashboard trains where it runs."""
+    chosen = settings.device()
+    if chosen:
+        return chosen
     try:
         import torch
     except ImportError:

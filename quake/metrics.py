@@ -33,10 +33,22 @@ from quake.curves import (
 )
 
 __all__ = [
-    "DEFAULT_DESIGN", "PROTOCOL_THRESHOLDS", "PROBABILITY_GAIN_TAUS", "BinDesign",
-    "MetricsError", "OperatingCurve", "curves_from_blocks", "exact_scores", "matched_tp_threshold",
-    "molchan", "molchan_area", "molchan_area_skill", "probability_gain", "score_summary",
-    "thin", "threshold_table",
+    "DEFAULT_DESIGN",
+    "PROTOCOL_THRESHOLDS",
+    "PROBABILITY_GAIN_TAUS",
+    "BinDesign",
+    "MetricsError",
+    "OperatingCurve",
+    "curves_from_blocks",
+    "exact_scores",
+    "matched_tp_threshold",
+    "molchan",
+    "molchan_area",
+    "molchan_area_skill",
+    "probability_gain",
+    "score_summary",
+    "thin",
+    "threshold_table",
 ]
 
 PROBABILITY_GAIN_TAUS: tuple[float, ...] = (0.01, 0.05, 0.10)
@@ -62,8 +74,9 @@ def exact_scores(y: np.ndarray, p: np.ndarray, weight: np.ndarray | None = None)
     return {"roc_auc": roc, "pr_auc": pr, "n_pairs": int(y.size), "n_positive": n_pos}
 
 
-def curves_from_blocks(blocks: Iterable[Sequence[np.ndarray]],
-                       design: BinDesign = DEFAULT_DESIGN) -> OperatingCurve:
+def curves_from_blocks(
+    blocks: Iterable[Sequence[np.ndarray]], design: BinDesign = DEFAULT_DESIGN
+) -> OperatingCurve:
     """One curve from an iterable of (y_block, p_block) or (y_block, p_block, weight_block).
 
     Blocks are any-shape arrays (e.g. (days, ny, nx) windows of labels and probabilities).
@@ -74,8 +87,9 @@ def curves_from_blocks(blocks: Iterable[Sequence[np.ndarray]],
     return curve
 
 
-def threshold_table(curve: OperatingCurve,
-                    thresholds: Sequence[float] = PROTOCOL_THRESHOLDS) -> list[dict[str, Any]]:
+def threshold_table(
+    curve: OperatingCurve, thresholds: Sequence[float] = PROTOCOL_THRESHOLDS
+) -> list[dict[str, Any]]:
     """Confusion counts for "alarm = p >= threshold" at each threshold.
 
     Each row: threshold, tp, fn, fp, tn, alarm_fraction (alarmed pairs / all pairs) and
@@ -86,8 +100,17 @@ def threshold_table(curve: OperatingCurve,
     for t in thresholds:
         c = curve.counts_at(float(t))
         frac = (c["tp"] + c["fp"]) / curve.n_pairs if curve.n_pairs else math.nan
-        rows.append({"threshold": float(t), "tp": c["tp"], "fn": c["fn"], "fp": c["fp"],
-                     "tn": c["tn"], "alarm_fraction": frac, "edge": c["edge"]})
+        rows.append(
+            {
+                "threshold": float(t),
+                "tp": c["tp"],
+                "fn": c["fn"],
+                "fp": c["fp"],
+                "tn": c["tn"],
+                "alarm_fraction": frac,
+                "edge": c["edge"],
+            }
+        )
     return rows
 
 
@@ -139,8 +162,9 @@ def molchan_area_skill(curve: OperatingCurve, weighted: bool = False) -> float:
     return 1.0 - molchan_area(curve, weighted)
 
 
-def probability_gain(curve: OperatingCurve, taus: Sequence[float] = PROBABILITY_GAIN_TAUS,
-                     weighted: bool = False) -> dict[float, float]:
+def probability_gain(
+    curve: OperatingCurve, taus: Sequence[float] = PROBABILITY_GAIN_TAUS, weighted: bool = False
+) -> dict[float, float]:
     """Probability gain G(tau) = (1 - nu(tau)) / tau at each alarm fraction tau in (0, 1].
 
     nu(tau) is read off the Molchan trajectory by linear interpolation (at a tau where
@@ -184,9 +208,12 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def score_summary(curve: OperatingCurve, thresholds: Sequence[float] = PROTOCOL_THRESHOLDS,
-                  taus: Sequence[float] = PROBABILITY_GAIN_TAUS,
-                  baseline: OperatingCurve | None = None) -> dict[str, Any]:
+def score_summary(
+    curve: OperatingCurve,
+    thresholds: Sequence[float] = PROTOCOL_THRESHOLDS,
+    taus: Sequence[float] = PROBABILITY_GAIN_TAUS,
+    baseline: OperatingCurve | None = None,
+) -> dict[str, Any]:
     """All protocol scores of one (model, mask) curve as a JSON-ready dict (NaN -> None).
 
     Keys: n_pairs, n_positive, roc_auc, pr_auc, thresholds (`threshold_table` rows),
@@ -196,8 +223,10 @@ def score_summary(curve: OperatingCurve, thresholds: Sequence[float] = PROTOCOL_
     threshold catching as many targets as the baseline at its best F1).
     """
     out: dict[str, Any] = {
-        "n_pairs": curve.n_pairs, "n_positive": curve.n_positive,
-        "roc_auc": curve.roc_auc(), "pr_auc": curve.pr_auc(),
+        "n_pairs": curve.n_pairs,
+        "n_positive": curve.n_positive,
+        "roc_auc": curve.roc_auc(),
+        "pr_auc": curve.pr_auc(),
         "thresholds": threshold_table(curve, thresholds),
     }
     t_f1 = curve.best_f1_threshold()

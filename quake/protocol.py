@@ -6,6 +6,7 @@ their own dates and a grid cut from their own bounds (`protocol_for_catalog`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
@@ -13,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from quake.errors import CatalogError
-from quake.grid import JAPAN_GRID, Grid
+from quake.grid import JAPAN_GRID, Grid, compact_lon_range
+from quake.settings import MAX_GRID_CELLS
 
 PERIOD_NAMES = ("history", "train", "validation", "test")
 
@@ -179,16 +181,56 @@ def _in_japan(events: pd.DataFrame) -> bool:
 
 
 def grid_for_catalog(events: pd.DataFrame, cell_km: float = 10.0) -> Grid:
-    """The Japan grid (at ``cell_km``) for a Japan catalog; else one cut from its bounds."""
+    """The Japan grid (at ``cell_km``) for a Japan catalog; else one cut from its bounds.
+
+    Longitudes are taken on the branch, [-180, 180) or [0, 360), where the catalog is
+    narrower, so a catalog across the date line gets a compact grid. Raises `CatalogError`
+    when the grid would have more than `quake.settings.MAX_GRID_CELLS` cells.
+    """
+    if not (np.isfinite(cell_km) and cell_km > 0):
+        raise CatalogError(f"cell size {cell_km!r} km: expected a positive number of km.")
     if _in_japan(events):
         if cell_km == JAPAN.grid.cell_km:
             return JAPAN.grid
-        return Grid(
-            cell_km=cell_km, nx=int(np.ceil(2000 / cell_km)), ny=int(np.ceil(2500 / cell_km))
-        )
-    lat = events["latitude"].to_numpy()
-    lon = events["longitude"].to_numpy()
-    return Grid.for_bounds(lat.min(), lat.max(), lon.min(), lon.max(), cell_km)
+
+        def build(km: float) -> Grid:
+            return Grid(cell_km=km, nx=int(np.ceil(2000 / km)), ny=int(np.ceil(2500 / km)))
+
+    else:
+        lat = events["latitude"].to_numpy(np.float64)
+        west, east = compact_lon_range(events["longitude"].to_numpy(np.float64))
+        south, north = float(lat.min()), float(lat.max())
+
+        def build(km: float) -> Grid:
+            return Grid.for_bounds(south, north, west, east, km)
+
+    grid = build(cell_km)
+    check_grid_budget(grid, build)
+    return grid
+
+
+def check_grid_budget(
+    grid: Grid, build: Callable[[float], Grid] | None = None, limit: int | None = None
+) -> None:
+    """Raise `CatalogError` if ``grid`` has more than ``limit`` cells (`MAX_GRID_CELLS`).
+
+    The message gives the region's size and, when ``build(cell_km) -> Grid`` is given,
+    the smallest whole number of km per cell that fits the limit.
+    """
+    limit = MAX_GRID_CELLS if limit is None else limit
+    if grid.n_cells <= limit:
+        return
+    width, height = grid.nx * grid.cell_km, grid.ny * grid.cell_km
+    advice = "cut the catalog to a smaller region"
+    if build is not None:
+        km = int(np.ceil(grid.cell_km * np.sqrt(grid.n_cells / limit)))
+        while build(km).n_cells > limit:  # edge cells: a step or two at most
+            km += 1
+        advice += f" or use cells of at least {km} km"
+    raise CatalogError(
+        f"this catalog spans {width:,.0f} km × {height:,.0f} km: {grid.n_cells:,} cells of "
+        f"{grid.cell_km:g} km exceed the limit of {limit:,}; {advice}."
+    )
 
 
 def protocol_for_catalog(events: pd.DataFrame, cell_km: float = 10.0) -> Protocol:
@@ -196,7 +238,8 @@ def protocol_for_catalog(events: pd.DataFrame, cell_km: float = 10.0) -> Protoco
 
     A catalog is a Japan catalog when most of its events fall in the Japan grid.
     Elsewhere the grid is built from the catalog's own bounds with the same cell size.
-    Raises `CatalogError` for a catalog too short to be split.
+    Raises `CatalogError` for a catalog too short to be split or a region too large
+    for the cell budget (`grid_for_catalog`).
     """
     first = events["time"].iloc[0].date()
     last = events["time"].iloc[-1].date()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from quake.errors import ModelError
+from quake.models.validate import read_model_json
 
 PAPER_CANDIDATES = ("../shared/paper.md", "paper.md", "docs/paper.md")
 # Our model kind -> the paper's Table II method it reproduces.
@@ -37,13 +38,17 @@ def _kind_rank(kind: Any) -> int:
 
 
 def collect(models_dir: str | Path) -> list[dict[str, Any]]:
-    """One record per saved model folder that has scores, sorted by (kind, row name, Mc)."""
+    """One record per saved model folder that has scores, sorted by (kind, row name, Mc).
+
+    Each model.json passes the loader's checks first (`quake.models.validate`); a bad
+    folder stops the report with a `ModelError` naming the file and the field (a report
+    that silently left a model out would mislead).
+    """
     out = []
     for path in sorted(Path(models_dir).glob("*/model.json")):
-        try:
-            doc = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ModelError(f"{path}: cannot read ({err})") from None
+        if path.parent.name.startswith("."):  # temporary folders of running jobs
+            continue
+        doc = read_model_json(path)
         if not doc.get("scores"):
             continue
         folder = path.parent

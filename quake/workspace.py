@@ -8,12 +8,7 @@ alarm-budget question; nothing here imports streamlit.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import re
-import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,17 +19,10 @@ import pandas as pd
 from quake.curves import OperatingCurve
 from quake.errors import ModelError
 from quake.presets import NEURAL_KINDS
+from quake.settings import models_dir
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MODELS_ENV = "QUAKE_MODELS_DIR"
 MODEL_FILE = "model.json"
 CURVES_FILE = "curves.json"
-
-
-def models_dir() -> Path:
-    """Where saved models live: ``$QUAKE_MODELS_DIR`` or ``models/`` in the project."""
-    env = os.environ.get(MODELS_ENV)
-    return Path(env) if env else PROJECT_ROOT / "models"
 
 
 @dataclass(frozen=True)
@@ -84,33 +72,45 @@ def _float(x: Any) -> float | None:
 
 
 def read_card(folder: str | Path) -> ModelCard:
-    """The card of one saved model folder (an error card if ``model.json`` is unreadable)."""
+    """The card of one saved model folder, or an error card: model.json goes through the
+    loader's own checks (`quake.models.validate.check_model_file`: size, depth, schema, a
+    registered kind, config bounds, protocol), so whatever a folder holds this never raises
+    and a good card has well-typed fields."""
+    import logging
+
+    from quake.models.validate import check_model_file
+
     folder = Path(folder)
+
+    def error(text: str) -> ModelCard:  # paths shown relative to the models folder
+        shown = text.replace(str(folder), folder.name)
+        return ModelCard(name=folder.name, folder=folder, error=shown)
+
     try:
-        doc = json.loads((folder / MODEL_FILE).read_text())
-        if not isinstance(doc, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as err:
-        return ModelCard(name=folder.name, folder=folder, error=f"cannot read {MODEL_FILE}: {err}")
-    args = doc.get("model_args") if isinstance(doc.get("model_args"), dict) else {}
-    proto = doc.get("protocol")
+        checked = check_model_file(folder / MODEL_FILE)
+    except ModelError as err:  # "<folder>/model.json: <field>: <problem>"
+        return error(f"cannot read {err}")
+    except Exception as err:  # not expected: still one error card, never a broken page
+        logging.getLogger(__name__).exception("reading %s", folder / MODEL_FILE)
+        return error(f"cannot read {MODEL_FILE} ({type(err).__name__})")
+    doc = checked.doc
     times = [_float(doc.get(k)) for k in ("fit_seconds", "train_seconds")]
-    fit_seconds = next((v for v in times if v is not None), None)
+    targs = doc.get("train_args") or {}
     return ModelCard(
         name=folder.name,
         folder=folder,
-        kind=doc.get("kind"),
+        kind=checked.kind,
         label=doc.get("label"),
-        mc=_float(doc.get("mc")),
-        preset=doc.get("preset") or args.get("preset"),
-        protocol=proto.get("name") if isinstance(proto, dict) else proto,
+        mc=checked.mc,
+        preset=doc.get("preset"),
+        protocol=checked.protocol.name,
         fingerprint=doc.get("fingerprint"),
-        fit_seconds=fit_seconds,
+        fit_seconds=next((v for v in times if v is not None), None),
         saved=doc.get("saved"),
         final=doc.get("final"),
-        model_args=args,
-        scores=doc.get("scores") if isinstance(doc.get("scores"), dict) else {},
-        device=targs.get("device") if isinstance(targs := doc.get("train_args"), dict) else None,
+        model_args=checked.config.to_dict(),
+        scores=doc.get("scores") or {},
+        device=targs.get("device"),
     )
 
 
@@ -119,7 +119,11 @@ def list_models(root: str | Path | None = None) -> list[ModelCard]:
     root = Path(root) if root is not None else models_dir()
     if not root.is_dir():
         return []
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and (p / MODEL_FILE).is_file())
+    folders = sorted(
+        p
+        for p in root.iterdir()
+        if not p.name.startswith(".") and p.is_dir() and (p / MODEL_FILE).is_file()
+    )
     return [read_card(p) for p in folders]
 
 
@@ -162,31 +166,12 @@ def models_signature(root: str | Path | None = None) -> tuple[tuple[str, float],
         return ()
     out = []
     for p in sorted(root.iterdir()):
+        if p.name.startswith("."):  # claims and temporary folders of running jobs
+            continue
         for f in (p / MODEL_FILE, p / CURVES_FILE):
             if f.is_file():
                 out.append((f"{p.name}/{f.name}", f.stat().st_mtime))
     return tuple(out)
-
-
-def delete_model(folder: str | Path, root: str | Path | None = None) -> None:
-    """Delete a saved model folder; refuses anything that is not a model folder in ``root``."""
-    root = (Path(root) if root is not None else models_dir()).resolve()
-    folder = Path(folder).resolve()
-    if folder.parent != root or not (folder / MODEL_FILE).is_file():
-        raise ModelError(f"{folder}: not a saved model folder in {root}; nothing deleted")
-    shutil.rmtree(folder)
-
-
-def new_model_name(kind: str, mc: float, root: str | Path | None = None) -> str:
-    """A fresh folder name such as ``cnn-m5.0-20240131-1205`` (suffixed if taken)."""
-    root = Path(root) if root is not None else models_dir()
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", kind).strip("-") or "model"
-    base = f"{safe}-m{mc:.1f}-{time.strftime('%Y%m%d-%H%M', time.gmtime())}"
-    name, i = base, 1
-    while (root / name).exists():
-        i += 1
-        name = f"{base}-{i}"
-    return name
 
 
 # -- curves -------------------------------------------------------------------------------
@@ -221,16 +206,20 @@ def load_curves(folder: str | Path) -> dict[str, dict[str, OperatingCurve]]:
         _evaluate_load = None
     if _evaluate_load is not None:
         try:
-            got = _evaluate_load(folder)
+            got = _evaluate_load(folder)  # checks the file (`quake.models.validate`)
+        except ModelError:
+            raise
         except Exception as err:  # a broken file is reported as a ModelError, never a crash
             raise ModelError(f"{folder}: cannot read the operating curves ({err})") from None
         return _normalise_curves(got)
+    from quake.models.validate import MAX_CURVES_BYTES, read_json
+
     path = folder / CURVES_FILE
     if not path.is_file():
         return {}
     try:
-        return _parse_curves(json.loads(path.read_text()))
-    except (ValueError, KeyError, TypeError) as err:
+        return _parse_curves(read_json(path, MAX_CURVES_BYTES))
+    except (ValueError, KeyError, TypeError, ArithmeticError) as err:
         raise ModelError(f"{path}: cannot read the operating curves ({err})") from None
 
 

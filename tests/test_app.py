@@ -7,15 +7,15 @@ The reference catalog is the default data; models come from the ``dashboard_env`
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from quake.errors import DownloadError
 from quake.synthetic import synthetic_catalog, to_reference_csv
+from quake.viz.text import plain
+from tests.helpers import app, goto
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = [
     "pages/home.py",
     "pages/catalog.py",
@@ -24,20 +24,6 @@ PAGES = [
     "pages/threshold.py",
     "pages/compare.py",
 ]
-TIMEOUT = 120
-
-
-def app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def goto(at: AppTest, page: str) -> AppTest:
-    at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -115,7 +101,7 @@ def test_good_upload_becomes_the_catalog(dashboard_env):
     at.file_uploader[0].upload("small.csv", csv, "text/csv").run()
     assert not at.exception and not errors(at)
     assert metric(at, "events loaded") == "300"
-    assert any("upload (small.csv)" in m.value for m in at.sidebar.markdown)
+    assert any(plain("upload (small.csv)") in m.value for m in at.sidebar.markdown)
     goto(at, "pages/forecast_map.py")  # other pages cope with a small foreign catalog
     assert not errors(at) or all("cannot" in e for e in errors(at))
 
@@ -134,7 +120,8 @@ def test_a_catalog_too_short_for_the_protocol_is_shown_not_fatal(dashboard_env):
         goto(at, page)  # every page copes (messages, no exception)
 
 
-def test_bad_path_shows_an_error(dashboard_env, tmp_path):
+def test_bad_path_shows_an_error(dashboard_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("QUAKE_CATALOG_DIRS", str(tmp_path))  # an allowed folder
     at = goto(app(), "pages/catalog.py")
     at.radio(key="w_catalog_choice").set_value("File path").run()
     at.text_input[0].set_value(str(tmp_path / "missing.csv"))
@@ -302,7 +289,7 @@ def test_training_shows_live_curves_and_can_be_cancelled(dashboard_env, monkeypa
 
     def slow(spec, data, folder):
         def run(on_progress, should_stop):
-            folder.mkdir(parents=True)
+            (folder / "model.json").write_text("{}")  # half-written: must never be listed
             for step in range(1, 10_000):
                 on_progress(step, 10_000, {"stage": "train", "loss": 1.0 / step})
                 if step == 3:
@@ -331,6 +318,11 @@ def test_training_shows_live_curves_and_can_be_cancelled(dashboard_env, monkeypa
     assert job.status == "cancelled"
     assert any("cancelled" in w.value for w in at.warning)
     assert not (dashboard_env / job.name).exists()
+    assert not job.claim.tmp.exists()
+    assert sorted(p.name for p in dashboard_env.iterdir() if not p.name.startswith(".")) == [
+        "naive-m4.5",
+        "naive-m5.0",
+    ]
 
 
 def test_neural_kind_offers_presets(dashboard_env):

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 from quake.catalog import CANONICAL, DROP_REASONS, load_catalog, read_catalog_bytes
 from quake.cli import main
 from quake.errors import CatalogError
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 MALFORMED = Path(__file__).parent / "data" / "malformed"
@@ -404,15 +404,7 @@ def test_corpus_file_in_process(name: str) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "quake", "catalog", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=120,
-        check=False,
-    )
+    return run_cli("catalog", *args)
 
 
 ERRORS = sorted(name for name, want in EXPECTED.items() if "error" in want)

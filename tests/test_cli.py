@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from quake.cli import main
+from tests.helpers import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = {
@@ -29,7 +27,7 @@ REQUIRED = {
     "n_mag_ge": dict,
     "n_in_grid": int,
 }
-EXTRA = {"source": str, "n_rows": int, "notes": list}
+EXTRA = {"source": str, "n_rows": int, "notes": list, "grid": dict}
 
 CATALOG = (
     "id,time,longitude,latitude,magnitude,x,y\n"
@@ -51,15 +49,7 @@ def catalog_path(tmp_path: Path) -> Path:
 
 
 def test_json_report_through_a_fresh_interpreter(catalog_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "quake", "catalog", str(catalog_path), "--json"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=120,
-        check=False,
-    )
+    proc = run_cli("catalog", str(catalog_path), "--json")
     assert proc.returncode == 0, proc.stderr  # dropped rows are reported, not fatal
     assert proc.stderr == ""
     s = json.loads(proc.stdout)

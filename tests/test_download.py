@@ -36,7 +36,7 @@ class Replay:
     def __init__(self) -> None:
         self.urls: list[str] = []
 
-    def __call__(self, url: str) -> bytes:
+    def __call__(self, url: str, **_limits) -> bytes:  # timeout=, deadline= of urlopen_fetch
         self.urls.append(url)
         parts = urllib.parse.urlsplit(url)
         q = dict(urllib.parse.parse_qsl(parts.query))

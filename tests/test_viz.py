@@ -24,6 +24,7 @@ from quake.forecast_cache import cached_forecast, drop_cached, lookup, mark_hits
 from quake.grid import Grid
 from quake.jobs import TrainingJob
 from quake.models import create
+from quake.store import delete_model
 from quake.viz import (
     events_deck,
     fmd_figure,
@@ -45,7 +46,6 @@ from quake.workspace import (
     ModelCard,
     alarm_budget_table,
     best_model,
-    delete_model,
     full_resolution_net,
     list_models,
     operating_row,
@@ -362,7 +362,10 @@ def test_alarm_budget_threshold_reaches_the_fraction():
 def test_training_job_runs_reports_and_cancels(tmp_path):
     import threading
 
+    from quake.store import claim
+
     release = threading.Event()
+    held = claim("done", tmp_path)
 
     def runner(on_progress, should_stop):
         for i in range(100):
@@ -371,33 +374,37 @@ def test_training_job_runs_reports_and_cancels(tmp_path):
                 release.wait(5)
             if should_stop():
                 return None
-        (tmp_path / "done").mkdir()
+        (held.tmp / "model.json").write_text("{}")
         return None
 
-    job = TrainingJob("x", tmp_path / "done", runner).start()
+    job = TrainingJob("done", held, runner).start()
     release.set()
     job.wait(10)
     assert job.status == "done" and job.history[0] == {"step": 1, "loss": 1.0}
+    assert (tmp_path / "done" / "model.json").is_file() and job.folder == tmp_path / "done"
 
     gate = threading.Event()
+    partial = claim("partial", tmp_path)
 
     def slow(on_progress, should_stop):
-        (tmp_path / "partial").mkdir()
+        (partial.tmp / "model.json").write_text("{}")
         for i in range(1000):
             gate.wait(5)
             on_progress(i, 1000, {"loss": 1.0})
 
-    job = TrainingJob("y", tmp_path / "partial", slow).start()
+    job = TrainingJob("partial", partial, slow).start()
     job.cancel()
     gate.set()
     job.wait(10)
     assert job.status == "cancelled" and not (tmp_path / "partial").exists()
+    assert not partial.tmp.exists()
 
     def broken(on_progress, should_stop):
         raise ValueError("no data")
 
-    job = TrainingJob("z", tmp_path / "z", broken).start().wait(10)
+    job = TrainingJob("z", claim("z", tmp_path), broken).start().wait(10)
     assert job.status == "failed" and "no data" in job.error
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["done"]
 
 
 def test_map_default_passes_over_full_resolution_nets(tmp_path):

@@ -1,7 +1,10 @@
 """Catalog CSV layouts: detection from the header and conversion to the canonical table.
 
 Canonical table columns: ``time`` (UTC datetime), ``latitude``, ``longitude``
-(degrees), ``depth_km`` (may be NaN), ``magnitude``.
+(degrees), ``depth_km`` (may be NaN), ``magnitude``. A converted table also carries
+``time_fault``: why a row's time is unusable (`TIME_FAULTS`), so that impossible dates
+and times (month 13, Feb 30, hour 25, second 61, year -5000) are counted, by reason,
+in every layout.
 """
 
 from __future__ import annotations
@@ -48,62 +51,194 @@ def _num(s: pd.Series) -> pd.Series:
     return pd.to_numeric(_text(s), errors="coerce").astype(np.float64)
 
 
-def _iso_time(s: pd.Series) -> pd.Series:
-    # ISO 8601 with 'T' or ' ', optional 'Z'/offset; naive times are taken as UTC.
-    return pd.to_datetime(_text(s), utc=True, format="ISO8601", errors="coerce")
-
-
 TIME_DTYPE = "datetime64[us, UTC]"
 
+# Why a row's time is unusable (``time_fault`` column of the converted table; 0 = fine).
+UNPARSEABLE_TIME = "unparseable time"
+TIME_OUT_OF_RANGE = "time out of range"
+TIME_FAULTS = {1: UNPARSEABLE_TIME, 2: TIME_OUT_OF_RANGE}
+_UNPARSEABLE, _OUT_OF_RANGE = 1, 2
 
-def _canonical(time, lat, lon, depth, mag) -> pd.DataFrame:
+TIME_MIN = pd.Timestamp("1800-01-01", tz="UTC")
+"""Earliest event time accepted: older entries are typos (and year -5000 would overflow
+pandas' nanosecond timestamps further down the line)."""
+FUTURE_SLACK = pd.Timedelta(days=1)
+"""Latest event time accepted: now plus this (catalogs are UTC; a clock may run ahead)."""
+
+_US_PER_S = 1_000_000
+# An ISO 8601 date-time taken apart, for the values pandas refuses: its parts tell an
+# impossible value (month 13, Feb 30, hour 25, second 61) from a year out of range, and
+# a leap second (23:59:60, kept as the next minute's start) from both.
+_ISO_PARTS = (
+    r"^(?P<year>[+-]?[0-9]{1,12})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})"
+    r"(?:[T ](?P<hour>[0-9]{1,2}):(?P<minute>[0-9]{1,2})"
+    r"(?::(?P<second>[0-9]{1,2}(?:[.][0-9]{1,12})?))?)?"
+    r"(?:[ ]*(?:Z|(?P<sign>[+-])(?P<zh>[0-9]{2})(?::?(?P<zm>[0-9]{2}))?))?$"
+)
+_ISO_NUMBERS = ("year", "month", "day", "hour", "minute", "second", "zh", "zm")
+
+
+def time_max() -> pd.Timestamp:
+    """Latest event time accepted now: the current UTC time plus `FUTURE_SLACK`."""
+    return pd.Timestamp.now(tz="UTC") + FUTURE_SLACK
+
+
+def _from_parts(
+    year: np.ndarray,
+    month: np.ndarray,
+    day: np.ndarray,
+    hour: np.ndarray,
+    minute: np.ndarray,
+    second: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """UTC times from float64 parts: ``(datetime64[us] (n,), fault int8 (n,))``.
+
+    A row whose parts are not whole numbers (seconds may be fractional) or not a real
+    calendar date and clock time is `_UNPARSEABLE`; a year outside `TIME_MIN` ..
+    `time_max()` is `_OUT_OF_RANGE` (checked first: its other parts are not looked at).
+    Second 60 is a leap second (counted as the next minute's start); 61 and up are not.
+    Faulty rows get NaT. Pure integer arithmetic: no timestamp bounds to overflow.
+    """
+    n = len(year)
+    fault = np.zeros(n, dtype=np.int8)
+    parts = np.stack([year, month, day, hour, minute, second]).astype(np.float64)
+    finite = np.isfinite(parts).all(axis=0)
+    whole = finite & (parts[:5] == np.floor(np.where(finite, parts[:5], 0))).all(axis=0)
+    fault[~whole] = _UNPARSEABLE
+    y = np.where(whole, year, 2000)
+    years_ok = (y >= TIME_MIN.year) & (y <= time_max().year)
+    fault[whole & ~years_ok] = _OUT_OF_RANGE
+    ok = whole & years_ok
+    ok &= (month >= 1) & (month <= 12) & (hour >= 0) & (hour <= 23)
+    ok &= (minute >= 0) & (minute <= 59) & (second >= 0) & (second < 61)
+    # Days since 1970 of the first of the month, and of the next month: the month's length.
+    months = np.where(ok, (y - 1970) * 12 + month - 1, 0).astype(np.int64)
+    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    after = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    ok &= (day >= 1) & (day <= after - first)
+    fault[whole & years_ok & ~ok] = _UNPARSEABLE
+    us = np.zeros(n, dtype=np.int64)
+    if ok.any():
+        sec = second[ok]
+        whole_s = np.floor(sec)
+        clock = (hour[ok] * 3600 + minute[ok] * 60 + whole_s).astype(np.int64) * _US_PER_S
+        clock += np.round((sec - whole_s) * _US_PER_S).astype(np.int64)
+        dayno = first[ok] + day[ok].astype(np.int64) - 1
+        us[ok] = dayno * (86400 * _US_PER_S) + clock
+    out = us.view("datetime64[us]").copy()
+    out[~ok] = np.datetime64("NaT")
+    return out, fault
+
+
+def _utc(t: np.ndarray, index: pd.Index) -> pd.Series:
+    """A numpy datetime64[us] array (UTC, naive) as a tz-aware Series."""
+    return pd.Series(pd.DatetimeIndex(t).tz_localize("UTC"), index=index)
+
+
+def _iso_fields(text: pd.Series, arrow: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """`_ISO_PARTS` of each value: ``(numbers (8, n) float64, west of UTC (n,) bool)``.
+
+    ``numbers`` rows follow `_ISO_NUMBERS`; NaN where a group is absent or the value does
+    not match (then ``year`` is NaN). With ``arrow`` and pyarrow installed (the dashboard
+    needs it) the regex runs in pyarrow's C++ engine: a hostile file may hold millions of
+    bad times. Otherwise pandas' ``str.extract``, one value at a time, gives the same.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:
+        arrow = False
+    if not arrow:
+        got = text.str.extract(_ISO_PARTS)
+        nums = [pd.to_numeric(got[c], errors="coerce").to_numpy(np.float64) for c in _ISO_NUMBERS]
+        return np.stack(nums), (got["sign"] == "-").to_numpy()
+    values = pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+    got = pc.extract_regex(values, _ISO_PARTS)  # null where no match; "" for absent groups
+
+    def field(name: str) -> pa.Array:
+        col = got.field(name)
+        return pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+
+    nums = [pc.cast(field(c), pa.float64()).to_numpy(zero_copy_only=False) for c in _ISO_NUMBERS]
+    west = pc.fill_null(pc.equal(field("sign"), "-"), False).to_numpy(zero_copy_only=False)
+    return np.stack(nums).astype(np.float64), west.astype(bool)
+
+
+def _iso_time(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """ISO 8601 times (``'T'`` or ``' '``, optional ``Z``/offset; naive is UTC): ``(time, fault)``.
+
+    pandas parses the ordinary values; the few it refuses are taken apart (`_ISO_PARTS`)
+    to tell an impossible or out-of-range time from text that is no time at all.
+    """
+    text = _text(s)
+    time = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    fault = np.zeros(len(s), dtype=np.int8)
+    nat = np.flatnonzero(time.isna().to_numpy())
+    if not len(nat):
+        return time, fault
+    fault[nat] = _UNPARSEABLE
+    nums, west = _iso_fields(text.iloc[nat])
+    shaped = ~np.isnan(nums[0])
+    if not shaped.any():
+        return time, fault
+    year, month, day, hour, minute, second, zh, zm = np.nan_to_num(nums[:, shaped], nan=0.0)
+    t, f = _from_parts(year, month, day, hour, minute, second)
+    # An offset (+09:00, -0530) moves the local time to UTC; NaT stays NaT.
+    shift = np.where(west[shaped], -1, 1) * (zh * 60 + zm).astype(np.int64)
+    t = t - shift.astype("timedelta64[m]")
+    rows = nat[shaped]
+    fault[rows] = f
+    time = time.astype(TIME_DTYPE)
+    good = rows[f == 0]
+    if len(good):
+        time.iloc[good] = pd.DatetimeIndex(t[f == 0]).tz_localize("UTC")
+    return time, fault
+
+
+def _canonical(time: pd.Series, fault: np.ndarray, lat, lon, depth, mag) -> pd.DataFrame:
+    """The canonical table plus ``time_fault`` (int8 code of `TIME_FAULTS`, 0 = fine).
+
+    Times outside `TIME_MIN` .. `time_max()` become NaT with a `TIME_OUT_OF_RANGE`
+    fault; any other NaT without a fault is an `UNPARSEABLE_TIME`.
+    """
+    fault = np.asarray(fault, dtype=np.int8).copy()
+    # Compared in the parsed unit: the check itself never converts an extreme timestamp.
+    out = (time.notna() & ((time < TIME_MIN) | (time > time_max()))).to_numpy()
+    fault[out] = _OUT_OF_RANGE
+    time = time.where(~out)
+    fault[time.isna().to_numpy() & (fault == 0)] = _UNPARSEABLE
     df = pd.DataFrame(
         {"time": time, "latitude": lat, "longitude": lon, "depth_km": depth, "magnitude": mag}
     )
     # One dtype whatever the layout: the parser may infer int64 for whole-number columns
     # and to_datetime picks its unit from the strings.
-    return df.astype({"time": TIME_DTYPE, **{c: np.float64 for c in CANONICAL[1:]}})
+    df = df.astype({"time": TIME_DTYPE, **{c: np.float64 for c in CANONICAL[1:]}})
+    df["time_fault"] = fault
+    return df
 
 
 def _usgs(df: pd.DataFrame) -> pd.DataFrame:
     depth = _num(df["depth"]) if "depth" in df else np.nan
+    time, fault = _iso_time(df["time"])
     return _canonical(
-        _iso_time(df["time"]), _num(df["latitude"]), _num(df["longitude"]), depth, _num(df["mag"])
+        time, fault, _num(df["latitude"]), _num(df["longitude"]), depth, _num(df["mag"])
     )
 
 
 def _reference(df: pd.DataFrame) -> pd.DataFrame:
     depth = _num(df["depth"]) if "depth" in df else np.nan
-    return _canonical(
-        _iso_time(df["time"]),
-        _num(df["latitude"]),
-        _num(df["longitude"]),
-        depth,
-        _num(df["magnitude"]),
-    )
+    time, fault = _iso_time(df["time"])
+    lat, lon = _num(df["latitude"]), _num(df["longitude"])
+    return _canonical(time, fault, lat, lon, depth, _num(df["magnitude"]))
 
 
 def _paper(df: pd.DataFrame) -> pd.DataFrame:
-    sec = _num(df["seconds"])
-    whole = np.floor(sec)
-    parts = pd.DataFrame(
-        {
-            "year": _num(df["year"]),
-            "month": _num(df["month"]),
-            "day": _num(df["date"]),
-            "hour": _num(df["hour"]),
-            "minute": _num(df["minute"]),
-            "second": whole,
-            "us": np.round((sec - whole) * 1e6),
-        }
+    t, fault = _from_parts(
+        *(_num(df[c]).to_numpy() for c in ("year", "month", "date", "hour", "minute", "seconds"))
     )
-    ok = np.isfinite(parts.to_numpy()).all(axis=1)
-    time = pd.Series(pd.NaT, index=df.index, dtype=TIME_DTYPE)
-    if ok.any():
-        t = pd.to_datetime(parts[ok].astype("int64"), errors="coerce", utc=True)
-        time[ok] = t.dt.as_unit("us")
     depth = _num(df["depth"]) if "depth" in df else np.nan
-    return _canonical(time, _num(df["lat"]), _num(df["long"]), depth, _num(df["class"]))
+    time = _utc(t, df.index)
+    return _canonical(time, fault, _num(df["lat"]), _num(df["long"]), depth, _num(df["class"]))
 
 
 def _generic(df: pd.DataFrame) -> pd.DataFrame:
@@ -112,8 +247,10 @@ def _generic(df: pd.DataFrame) -> pd.DataFrame:
     lon = next(c for c in ("longitude", "lon", "long", "lng") if c in cols)
     mag = next(c for c in ("magnitude", "mag") if c in cols)
     depth = next((c for c in ("depth_km", "depth") if c in cols), None)
+    time, fault = _iso_time(df["time"])
     return _canonical(
-        _iso_time(df["time"]),
+        time,
+        fault,
         _num(df[lat]),
         _num(df[lon]),
         _num(df[depth]) if depth else np.nan,

@@ -5,19 +5,32 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from quake.catalog.layouts import CANONICAL, Layout, detect_layout, expected_layouts
+from quake.catalog.layouts import (
+    CANONICAL,
+    TIME_FAULTS,
+    TIME_OUT_OF_RANGE,
+    UNPARSEABLE_TIME,
+    Layout,
+    detect_layout,
+    expected_layouts,
+)
 from quake.errors import CatalogError
 
 # Reasons a row is dropped, in the order they are checked (a row counts once).
+# "unparseable time" includes impossible dates and clock times (month 13, Feb 30,
+# hour 25, minute 61, second 61); "time out of range" is a real date before
+# layouts.TIME_MIN (1800) or more than a day ahead of now.
 DROP_REASONS = (
     "malformed row",
-    "unparseable time",
+    UNPARSEABLE_TIME,
+    TIME_OUT_OF_RANGE,
     "unparseable magnitude",
     "missing coordinates",
     "coordinates out of range",
@@ -25,6 +38,10 @@ DROP_REASONS = (
     "exact duplicate",
 )
 MAG_RANGE = (-3.0, 10.5)
+MAX_COLUMNS = 1000
+"""Most columns a header may name (USGS ComCat has 22): a wider header is refused before
+it is split, so a hostile one-line header costs one linear scan."""
+_SHOWN = 40  # characters of a column name quoted in an error message
 
 
 @dataclass
@@ -122,13 +139,15 @@ def _fields(line: str, sep: str) -> list[str] | None:
 
 
 def _trim(line: str, extra: int, sep: str) -> str | None:
-    """``line`` without ``extra`` trailing empty fields, or None if they are not empty."""
-    t = line.rstrip()
-    for _ in range(extra):
-        if not t.endswith(sep):
-            return None
-        t = t[: -len(sep)].rstrip()
-    return t
+    """``line`` without ``extra`` trailing empty fields, or None if they are not empty.
+
+    One split from the right: stripping a separator at a time copied the line each time,
+    quadratic for a hostile line of a million trailing separators.
+    """
+    parts = line.rsplit(sep, extra)
+    if len(parts) != extra + 1 or any(p.strip() for p in parts[1:]):
+        return None
+    return parts[0].rstrip()
 
 
 def _classify(line: str, n_fields: int, sep: str) -> tuple[str | None, bool]:
@@ -209,6 +228,12 @@ def _parse(text: str, source: str) -> tuple[pd.DataFrame, int, int, str, Layout]
         pos = nl + 1
     head = line
     sep = _sniff_sep(head)
+    n_seps = head.count(sep)
+    if n_seps >= MAX_COLUMNS:
+        raise CatalogError(
+            f"{source}: the header row has {n_seps + 1:,} columns; a catalog has at most "
+            f"{MAX_COLUMNS:,} (expected one of: {expected_layouts()})."
+        )
     header = _fields(head, sep) if '"' in head else head.split(sep)
     if header is None:
         raise CatalogError(f"{source}: the header row has broken quoting: {head[:120]!r}")
@@ -222,11 +247,12 @@ def _parse(text: str, source: str) -> tuple[pd.DataFrame, int, int, str, Layout]
     names = [_norm(h) for h in header[:n_fields]]
     layout = detect_layout(names)
     if layout is None:
-        shown = ", ".join(names[:12]) or "(none)"
+        shown = ", ".join(_short(n) for n in names[:12]) or "(none)"
         raise CatalogError(
             f"{source}: columns not recognised ({shown}). Expected one of: {expected_layouts()}."
         )
-    twice = sorted({n for n in names if names.count(n) > 1} & layout.columns)
+    # Counted in one pass: names.count() per name was quadratic in the header's width.
+    twice = sorted(n for n, k in Counter(names).items() if k > 1 and n in layout.columns)
     if twice:
         raise CatalogError(
             f"{source}: column {', '.join(twice)} appears more than once (names are "
@@ -260,6 +286,11 @@ def _parse(text: str, source: str) -> tuple[pd.DataFrame, int, int, str, Layout]
 
 def _norm(name: object) -> str:
     return str(name).strip().strip('"').strip().lower()
+
+
+def _short(name: str) -> str:
+    """A column name as quoted in a message: a hostile header may hold megabyte names."""
+    return name if len(name) <= _SHOWN else name[: _SHOWN - 1] + "…"
 
 
 def read_catalog_bytes(raw: bytes, source: str = "upload") -> Catalog:
@@ -301,8 +332,13 @@ def _validate(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     lat = df["latitude"].to_numpy(np.float64)
     lon = df["longitude"].to_numpy(np.float64)
     mag = df["magnitude"].to_numpy(np.float64)
+    # Why a time is unusable comes from the layout (an impossible date, a year -5000);
+    # a NaT it did not explain is unparseable.
+    fault = df["time_fault"].to_numpy() if "time_fault" in df else np.zeros(len(df), np.int8)
+    faults = {reason: fault == code for code, reason in TIME_FAULTS.items()}
+    faults[UNPARSEABLE_TIME] |= df["time"].isna().to_numpy() & (fault == 0)
     checks = {
-        "unparseable time": df["time"].isna().to_numpy(),
+        **faults,
         "unparseable magnitude": np.isnan(mag),
         "missing coordinates": np.isnan(lat) | np.isnan(lon),
         "coordinates out of range": (np.abs(lat) > 90) | (lon < -180) | (lon > 360),

@@ -1,26 +1,40 @@
-"""Where the reference catalog lives: never copied into the repository."""
+"""Where catalogs may be read from: the reference catalog, and server paths a person types.
+
+The reference catalog is never copied into the repository; it is looked for beside the
+project (`quake.settings.reference_candidates`).
+
+A path typed into the dashboard is hostile until proven otherwise. `read_catalog_file`
+reads it only when its real location (every symlink followed) lies inside one of the
+allowed folders (`quake.settings.catalog_roots`), it is a regular file (not a FIFO, a
+device or a folder) and it is no larger than `quake.settings.MAX_CATALOG_BYTES`. A
+refused path gets the same message whether or not it exists, and no byte of a refused
+file is ever read.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
-REFERENCE_NAME = "japan_usgs_1990_2019.csv"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-ENV_VAR = "QUAKE_CATALOG"
+from quake.catalog.load import Catalog, read_catalog_bytes
+from quake.errors import CatalogError
+from quake.settings import (
+    CATALOG_DIRS_ENV,
+    MAX_CATALOG_BYTES,
+    PROJECT_ROOT,
+    REFERENCE_NAME,
+    catalog_roots,
+    reference_candidates,
+)
 
-
-def reference_candidates() -> list[Path]:
-    """Places searched, in order: $QUAKE_CATALOG, ../shared/data beside the project, data/."""
-    out = []
-    if os.environ.get(ENV_VAR):
-        out.append(Path(os.environ[ENV_VAR]))
-    out += [
-        PROJECT_ROOT.parent / "shared" / "data" / REFERENCE_NAME,
-        Path.cwd().parent / "shared" / "data" / REFERENCE_NAME,
-        PROJECT_ROOT / "data" / "downloads" / REFERENCE_NAME,
-    ]
-    return out
+__all__ = [
+    "REFERENCE_NAME",
+    "allowed_path",
+    "find_reference_catalog",
+    "read_catalog_file",
+    "reference_candidates",
+]
 
 
 def find_reference_catalog() -> Path | None:
@@ -29,3 +43,68 @@ def find_reference_catalog() -> Path | None:
         if path.is_file():
             return path
     return None
+
+
+def _inside(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or path.is_relative_to(root) for root in roots)
+
+
+def allowed_path(text: str | Path, roots: list[Path] | None = None) -> Path:
+    """The real path of ``text`` if it lies inside an allowed folder, else `CatalogError`.
+
+    A relative path is taken from the project folder (not the server's working
+    directory). Nothing is opened here.
+    """
+    raw = str(text).strip()
+    if not raw or "\x00" in raw or len(raw) > 4096:
+        raise CatalogError("give the path of a CSV catalog file (at most 4,096 characters)")
+    roots = catalog_roots() if roots is None else [r.resolve() for r in roots]
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    try:
+        real = path.resolve()  # follows every symlink, also ones planted inside a root
+    except (OSError, RuntimeError):  # a symlink loop
+        real = None
+    if real is None or not _inside(real, roots):
+        shown = ", ".join(str(r) for r in roots) or "none"
+        raise CatalogError(
+            f"{raw!r} is not inside the folders this dashboard may read ({shown}). Upload "
+            f"the file instead, or ask whoever runs the dashboard to add its folder to "
+            f"{CATALOG_DIRS_ENV}."
+        )
+    return real
+
+
+def read_catalog_file(
+    text: str | Path, roots: list[Path] | None = None, max_bytes: int = MAX_CATALOG_BYTES
+) -> Catalog:
+    """Read a catalog from a path a person typed (see the module docstring)."""
+    real = allowed_path(text, roots)
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        raise CatalogError(f"{str(text)!r}: cannot open the file ({err.strerror}).") from None
+    try:
+        st = os.fstat(fd)  # of what was opened: no swap between a check and the read
+        if stat.S_ISDIR(st.st_mode):
+            raise CatalogError(f"{str(text)!r} is a folder; expected a CSV catalog file.")
+        if not stat.S_ISREG(st.st_mode):
+            raise CatalogError(
+                f"{str(text)!r} is not a regular file (a device, pipe or socket); "
+                "expected a CSV file."
+            )
+        if st.st_size > max_bytes:
+            raise CatalogError(
+                f"{str(text)!r} has {st.st_size / 1e6:,.0f} MB; catalogs of at most "
+                f"{max_bytes / 1e6:,.0f} MB are read."
+            )
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(max_bytes + 1)
+    except OSError as err:
+        raise CatalogError(f"{str(text)!r}: cannot read the file ({err.strerror}).") from None
+    finally:
+        os.close(fd)
+    if len(raw) > max_bytes:  # grew while being read
+        raise CatalogError(f"{str(text)!r} is larger than {max_bytes / 1e6:,.0f} MB.")
+    return read_catalog_bytes(raw, source=real.name)

@@ -2,30 +2,61 @@
 
 The service answers at most 20,000 events per query, so the time range is cut
 into chunks; a chunk whose count is over the limit is halved until it fits.
-Chunks are cached under ``data/downloads/`` so a repeated download reads disk.
+Answers are cached under `quake.settings.download_dir` (written to a temporary file and
+renamed, so a killed run leaves no half answer), so a repeated download reads disk and an
+interrupted one resumes. A cached answer that fails its check (empty, garbage, cut off)
+is removed and fetched again. The whole download has a deadline (``deadline_s``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
+import os
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from quake import settings
 from quake.catalog.load import Catalog, read_catalog_bytes
 from quake.errors import DownloadError
 
+log = logging.getLogger(__name__)
+
 SERVICE = "https://earthquake.usgs.gov/fdsnws/event/1"
 LIMIT = 20_000
-DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "data" / "downloads"
+DEADLINE_S = 600.0
+"""Default time allowed for a whole download (seconds)."""
+REQUEST_TIMEOUT_S = 60.0
 
 Fetch = Callable[[str], bytes]
+Clock = Callable[[], float]
+
+
+def __getattr__(name: str) -> Any:
+    # ``DEFAULT_CACHE`` was a constant; it is now read from the settings when asked for.
+    if name == "DEFAULT_CACHE":
+        return settings.download_dir()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _FromSettings:
+    def __repr__(self) -> str:
+        return "settings.download_dir()"
+
+
+FROM_SETTINGS: Any = _FromSettings()
+"""Default of ``cache_dir``: `quake.settings.download_dir`, looked up at call time."""
 
 
 @dataclass(frozen=True)
@@ -53,11 +84,24 @@ class Window:
         }
 
 
-def urlopen_fetch(url: str, timeout: float = 60.0) -> bytes:
-    """Fetch a URL; network failures become a `DownloadError` with a plain message."""
+def urlopen_fetch(
+    url: str, timeout: float = REQUEST_TIMEOUT_S, deadline: float | None = None
+) -> bytes:
+    """Fetch a URL; network failures become a `DownloadError` with a plain message.
+
+    ``deadline`` (a `time.monotonic` value) bounds the whole answer, not only each read:
+    a server that trickles bytes cannot hold the download past it.
+    """
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https host)
-            return resp.read()
+            if deadline is None:
+                return resp.read()
+            parts = []
+            while block := resp.read1(1 << 16):  # returns what one receive brought
+                parts.append(block)
+                if time.monotonic() > deadline:
+                    raise DownloadError(f"the USGS service was too slow answering {url}")
+            return b"".join(parts)
     except urllib.error.HTTPError as err:
         raise DownloadError(f"the USGS service answered HTTP {err.code} for {url}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as err:
@@ -83,19 +127,86 @@ def _is_csv(raw: bytes) -> bool:
     return not raw.strip() or raw.lstrip().lower().startswith(b"time,")
 
 
-def _cached(fetch: Fetch, url: str, path: Path | None, valid: Callable[[bytes], bool]) -> bytes:
-    """``fetch(url)``, read from ``path`` when it is there and written to it when not.
+class _Budget:
+    """The download's deadline and how far it got (for the message when it passes)."""
 
-    An answer that fails ``valid`` raises `DownloadError` and is never cached.
-    """
+    def __init__(self, deadline_s: float | None, clock: Clock, cache_dir: Path | None) -> None:
+        self.deadline_s, self.clock, self.cache_dir = deadline_s, clock, cache_dir
+        self.t0 = clock()
+        self.counts = self.chunks = self.total = 0
+
+    def remaining(self) -> float | None:
+        if self.deadline_s is None:
+            return None
+        return self.deadline_s - (self.clock() - self.t0)
+
+    def check(self) -> None:
+        left = self.remaining()
+        if left is None or left > 0:
+            return
+        if self.total:
+            where = f"{self.chunks} of {self.total} chunks downloaded"
+        else:
+            where = f"still sizing the chunks ({self.counts} counts answered)"
+        kept = (
+            "cached answers are kept, so running it again resumes where it stopped"
+            if self.cache_dir is not None
+            else "nothing was cached (no cache folder)"
+        )
+        raise DownloadError(
+            f"the download passed its deadline of {self.deadline_s:g} s: {where}; {kept}"
+        )
+
+
+def _store(path: Path, raw: bytes) -> None:
+    """Write ``raw`` to ``path`` through a temporary file and a rename. A cache that cannot
+    be written (full or read-only disk) only costs a refetch next time: logged, not raised."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    if raw.strip() and not raw.endswith(b"\n"):
+        raw += b"\n"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        log.warning("cannot cache %s (%s); it will be fetched again next time", path.name, err)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _cached(
+    fetch: Fetch,
+    url: str,
+    path: Path | None,
+    valid: Callable[[bytes], bool],
+    budget: _Budget | None = None,
+) -> bytes:
+    """``fetch(url)``, read from ``path`` when it holds a valid answer and written to it
+    when not. A cached answer that fails ``valid`` is removed and fetched again; a fetched
+    one that fails raises `DownloadError` and is never cached."""
     if path is not None and path.is_file():
-        return path.read_bytes()
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            raw, why = None, f"unreadable ({err})"
+        else:  # what _store wrote ends with a newline: one without it was cut off
+            whole = not raw.strip() or raw.endswith(b"\n")
+            why = "" if valid(raw) and whole else f"not a whole valid answer ({raw[:40]!r})"
+        if not why:
+            return raw
+        log.warning("cached %s is %s; fetching it again", path.name, why)
+        with contextlib.suppress(OSError):
+            path.unlink()
+    if budget is not None:
+        budget.check()
     raw = fetch(url)
     if not valid(raw):
         raise DownloadError(f"unexpected answer from the USGS service: {raw[:80]!r} (for {url})")
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(raw)
+        _store(path, raw)
     return raw
 
 
@@ -106,13 +217,16 @@ def _cache_name(window: Window, a: date, b: date, ext: str) -> str:
     )
 
 
-def _chunks(
-    window: Window, fetch: Fetch, years: int = 1, cache_dir: Path | None = None
-) -> list[tuple[date, date]]:
-    """Time chunks each under the service limit (asks the count endpoint, halves if over).
-
-    Count answers are cached like the chunks, so a cached window loads offline.
-    """
+def _sized_chunks(
+    window: Window,
+    fetch: Fetch,
+    years: int = 1,
+    cache_dir: Path | None = None,
+    budget: _Budget | None = None,
+) -> list[tuple[date, date, int]]:
+    """``(first, last, count)`` time chunks each under the service limit (asks the count
+    endpoint, halves if over). Counts are cached like the chunks, so a cached window loads
+    offline."""
     todo, out = [], []
     start = window.start
     while start <= window.end:
@@ -122,33 +236,71 @@ def _chunks(
     while todo:
         a, b = todo.pop(0)
         path = cache_dir / _cache_name(window, a, b, "count") if cache_dir else None
-        n = int(_cached(fetch, _url("count", window.params(a, b)), path, _is_count))
+        n = int(_cached(fetch, _url("count", window.params(a, b)), path, _is_count, budget))
+        if budget is not None:
+            budget.counts += 1
         if n > LIMIT and b > a:
             mid = a + (b - a) // 2
             todo[:0] = [(a, mid), (mid + timedelta(days=1), b)]
         else:
-            out.append((a, b))
+            out.append((a, b, n))
     return out
+
+
+def _chunks(
+    window: Window, fetch: Fetch, years: int = 1, cache_dir: Path | None = None
+) -> list[tuple[date, date]]:
+    """Time chunks each under the service limit (see `_sized_chunks`)."""
+    return [(a, b) for a, b, _ in _sized_chunks(window, fetch, years, cache_dir)]
+
+
+def _csv_for(count: int) -> Callable[[bytes], bool]:
+    """The check of a chunk's answer: ComCat CSV; empty only when the chunk counted none."""
+
+    def valid(raw: bytes) -> bool:
+        return _is_csv(raw) and (count == 0 or bool(raw.strip()))
+
+    return valid
 
 
 def download_usgs(
     window: Window | None = None,
-    cache_dir: Path | None = DEFAULT_CACHE,
+    cache_dir: Path | None = FROM_SETTINGS,
     fetch: Fetch | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    deadline_s: float | None = DEADLINE_S,
+    clock: Clock = time.monotonic,
 ) -> Catalog:
     """Download ``window`` as one catalog (USGS ComCat layout), caching each chunk.
 
+    ``cache_dir`` defaults to `quake.settings.download_dir`; None caches nothing.
     ``fetch(url) -> bytes`` is injectable so tests replay a recorded response; by
-    default `urlopen_fetch` (looked up at call time, so it can be patched).
+    default `urlopen_fetch` (looked up at call time, so it can be patched), bounded by
+    the deadline. When ``deadline_s`` seconds (None: no limit) have passed on ``clock``
+    before the next request, `DownloadError` says how far it got; the answers cached so
+    far are kept, so a rerun resumes.
     """
     window = window or Window()
-    fetch = fetch or urlopen_fetch
-    chunks = _chunks(window, fetch, cache_dir=cache_dir)
+    if cache_dir is FROM_SETTINGS:
+        cache_dir = settings.download_dir()
+    budget = _Budget(deadline_s, clock, cache_dir)
+    if fetch is None:
+        default = urlopen_fetch
+
+        def fetch(url: str) -> bytes:
+            left = budget.remaining()
+            if left is None:
+                return default(url)
+            timeout = max(1.0, min(REQUEST_TIMEOUT_S, left))
+            return default(url, timeout=timeout, deadline=time.monotonic() + max(left, 1.0))
+
+    chunks = _sized_chunks(window, fetch, cache_dir=cache_dir, budget=budget)
+    budget.total = len(chunks)
     frames: list[bytes] = []
-    for i, (a, b) in enumerate(chunks):
+    for i, (a, b, n) in enumerate(chunks):
         path = cache_dir / _cache_name(window, a, b, "csv") if cache_dir else None
-        frames.append(_cached(fetch, _url("query", window.params(a, b)), path, _is_csv))
+        frames.append(_cached(fetch, _url("query", window.params(a, b)), path, _csv_for(n), budget))
+        budget.chunks = i + 1
         if on_progress:
             on_progress(i + 1, len(chunks))
     return read_catalog_bytes(_join_csv(frames), source=f"USGS event service {window}")

@@ -16,6 +16,16 @@ def add_data_arguments(p) -> None:
     p.add_argument("--mc", type=float, default=5.0, help="target magnitude threshold (5.0)")
 
 
+def add_out_arguments(p) -> None:
+    p.add_argument(
+        "--out",
+        required=True,
+        help="model to write: a bare NAME goes into the models folder ($QUAKE_MODELS_DIR, "
+        "default models/); a path (with a '/') is that folder",
+    )
+    p.add_argument("--force", action="store_true", help="replace an existing model of that name")
+
+
 def load_data(catalog: str | None, mc: float) -> ForecastData:
     """The catalog (reference by default) prepared for its protocol and ``mc``."""
     return ForecastData.build(load_reference(catalog), mc)

@@ -1,4 +1,15 @@
-"""``python -m quake catalog PATH [--json]``: load a catalog and print its report."""
+"""``python -m quake catalog PATH [--json]``: load a catalog and print its report.
+
+The report names the grid the catalog would be forecast on (``grid``: ``name``, ``nx``,
+``ny``, ``cell_km``, ``n_cells``) and how many events fall in it (``n_in_grid``).
+
+Exit codes: 0 when the catalog loads and has a grid; 2 with a one-line ``error: ...`` on
+stderr when it cannot be read. A catalog that loads but whose region is too large for
+the cell budget (`quake.settings.MAX_GRID_CELLS`) is still reported on stdout (the JSON
+form with ``"grid": null``, ``"n_in_grid": null`` and ``"grid_error"``: the reason), then
+the same reason is the ``error: ...`` line on stderr and the exit code is 2: it cannot
+be forecast as it is.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +17,7 @@ import argparse
 import json
 
 from quake.catalog import catalog_summary, load_catalog
+from quake.errors import CatalogError
 from quake.protocol import JAPAN, grid_for_catalog
 
 NAME = "catalog"
@@ -17,9 +29,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def format_summary(s: dict, grid_name: str) -> str:
+def format_summary(s: dict, grid_name: str | None = None) -> str:
     dropped = ", ".join(f"{v} {k}" for k, v in s["dropped"].items()) or "none"
     ge = "  ".join(f"M>={k}: {v}" for k, v in s["n_mag_ge"].items())
+    g = s.get("grid")
+    if g is None:
+        in_grid = f"no grid: {s.get('grid_error', 'refused')}"
+    else:
+        shape = f"{g['nx']} x {g['ny']} cells of {g['cell_km']:g} km"
+        in_grid = f"{s['n_in_grid']} ({grid_name or g['name']}: {shape})"
     lines = [
         f"source      {s['source']}",
         f"layout      {s['layout']}",
@@ -30,7 +48,7 @@ def format_summary(s: dict, grid_name: str) -> str:
         f"longitude   {s['lon_min']:.3f} .. {s['lon_max']:.3f}",
         f"magnitude   {s['mag_min']:.1f} .. {s['mag_max']:.1f}",
         f"counts      {ge}",
-        f"in grid     {s['n_in_grid']} ({grid_name})",
+        f"in grid     {in_grid}",
     ]
     lines += [f"note        {n}" for n in s["notes"]]
     return "\n".join(lines)
@@ -39,11 +57,14 @@ def format_summary(s: dict, grid_name: str) -> str:
 def run(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.path)
     # Only the grid is needed here: a catalog too short for the protocol's splits still loads.
-    g = grid_for_catalog(catalog.events)
-    summary = catalog_summary(catalog, g)
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        name = JAPAN.name if g == JAPAN.grid else "grid from the catalog's bounds"
-        print(format_summary(summary, f"{name}: {g.nx} x {g.ny} cells of {g.cell_km:g} km"))
+    try:
+        g = grid_for_catalog(catalog.events)
+    except CatalogError as err:
+        summary = catalog_summary(catalog, None)
+        summary["grid_error"] = str(err)
+        print(json.dumps(summary) if args.json else format_summary(summary), flush=True)
+        raise CatalogError(f"{args.path}: {err}") from None
+    name = JAPAN.name if g == JAPAN.grid else "grid from the catalog's bounds"
+    summary = catalog_summary(catalog, g, name)
+    print(json.dumps(summary) if args.json else format_summary(summary))
     return 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from datetime import date
 from pathlib import Path
 
-from quake.catalog.usgs import DEFAULT_CACHE, Window, download_usgs
+from quake import settings
+from quake.catalog.usgs import DEADLINE_S, Window, download_usgs
+from quake.errors import DownloadError
 
 NAME = "download"
 HELP = "download a region/time/magnitude window from the USGS event service (needs internet)"
@@ -21,22 +24,51 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=date.fromisoformat, default=w.start, help="YYYY-MM-DD")
     p.add_argument("--end", type=date.fromisoformat, default=w.end, help="YYYY-MM-DD")
     p.add_argument("--min-mag", type=float, default=w.min_mag)
-    p.add_argument("--out", type=Path, default=DEFAULT_CACHE / "usgs_catalog.csv")
-    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="folder of cached chunks")
+    p.add_argument(
+        "--out", type=Path, default=None, help="CSV to write (default: DOWNLOADS/usgs_catalog.csv)"
+    )
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder of cached chunks (default: $QUAKE_DOWNLOAD_DIR or data/downloads/)",
+    )
+    p.add_argument(
+        "--deadline",
+        type=float,
+        default=DEADLINE_S,
+        metavar="SECONDS",
+        help=f"give up after this long; a rerun resumes from the cache "
+        f"(default {DEADLINE_S:g}; 0 = no limit)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     window = Window(
         args.min_lat, args.max_lat, args.min_lon, args.max_lon, args.start, args.end, args.min_mag
     )
+    cache = args.cache or settings.download_dir()
+    out = args.out or settings.download_dir() / "usgs_catalog.csv"
     cat = download_usgs(
         window,
-        cache_dir=args.cache,
+        cache_dir=cache,
         on_progress=lambda i, n: print(f"chunk {i}/{n}", flush=True),
+        deadline_s=args.deadline if args.deadline > 0 else None,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     ev = cat.events.copy()
     ev["time"] = ev["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    ev.rename(columns={"depth_km": "depth", "magnitude": "mag"}).to_csv(args.out, index=False)
-    print(f"{len(ev)} events written to {args.out}")
+    text = ev.rename(columns={"depth_km": "depth", "magnitude": "mag"}).to_csv(index=False)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        tmp.replace(out)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise DownloadError(
+            f"downloaded {len(ev)} events but cannot write {out} ({err.strerror or err}); "
+            "the chunks are cached, so a rerun with another --out does not download again"
+        ) from None
+    print(f"{len(ev)} events written to {out}")
     return 0

@@ -66,15 +66,17 @@ def result_json(model, data, period: str, mask: str, summary: dict, extra: dict)
 
 def run(args: argparse.Namespace) -> int:
     kind, folder = resolve_model(args.model)
+    # The model first: a bad folder or bad --args fails in a second, before the catalog.
+    model = (
+        load_model(folder) if folder is not None else create(kind, **parse_model_args(args.args))
+    )
     data = load_data(args.catalog, args.mc)
     progress = TqdmProgress()
     extra = {}
     if folder is not None:
-        model = load_model(folder)
         check_compatible(model, data)
         model.meta["name"] = folder.name
     else:
-        model = create(kind, **parse_model_args(args.args))
         fit_model(model, data, final=args.period == "test", progress=progress)
         extra["fit_seconds"] = model.meta["fit_seconds"]
     scorer, extra["scored_by"] = scorer_for(model, data, args.period)

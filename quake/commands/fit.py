@@ -1,13 +1,19 @@
-"""``python -m quake fit --model KIND --out models/NAME``: fit for the test period, score, save."""
+"""``python -m quake fit --model KIND --out NAME``: fit for the test period, score, save."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from quake.commands._common import TqdmProgress, add_data_arguments, load_data, parse_model_args
+from quake.commands._common import (
+    TqdmProgress,
+    add_data_arguments,
+    add_out_arguments,
+    load_data,
+    parse_model_args,
+)
 from quake.evaluate import fit_score_save
 from quake.models import create, kinds
+from quake.store import claim_out
 
 NAME = "fit"
 HELP = (
@@ -19,17 +25,23 @@ HELP = (
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, choices=kinds(), help="model kind")
     add_data_arguments(p)
-    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    add_out_arguments(p)
     p.add_argument("--args", default=None, help="JSON model_args, e.g. '{\"neg_rate\": 0.005}'")
 
 
 def run(args: argparse.Namespace) -> int:
-    data = load_data(args.catalog, args.mc)
     model = create(args.model, **parse_model_args(args.args))
-    progress = TqdmProgress()
-    scores = fit_score_save(model, data, args.out, on_progress=progress.stage)
-    progress.close()
-    print(f"{model.kind} Mc {data.mc:g} on {data.protocol.name} -> {args.out}")
+    held = claim_out(args.out, force=args.force)  # checked and locked before any work
+    try:
+        data = load_data(args.catalog, args.mc)
+        progress = TqdmProgress()
+        scores = fit_score_save(model, data, held.tmp, on_progress=progress.stage)
+        progress.close()
+        folder = held.commit()
+    finally:
+        if held.open:  # failed or interrupted: only the claim's temporary folder goes
+            held.abort()
+    print(f"{model.kind} Mc {data.mc:g} on {data.protocol.name} -> {folder}")
     print(f"fit {model.meta.get('fit_seconds')} s, eval {model.meta.get('eval_seconds')} s")
     for period, per_mask in scores.items():
         for mask, s in per_mask.items():

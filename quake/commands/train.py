@@ -1,4 +1,4 @@
-"""``python -m quake train --model convlstm-resid --mc 5 --preset quick --out models/NAME``.
+"""``python -m quake train --model convlstm-resid --mc 5 --preset quick --out NAME``.
 
 Trains a neural forecaster (`quake.train.train`): weights on the train period with early
 stopping on validation, the prior of train + validation for the test-period model; then
@@ -11,9 +11,16 @@ import argparse
 import math
 from pathlib import Path
 
-from quake.commands._common import TqdmProgress, add_data_arguments, load_data, parse_model_args
+from quake.commands._common import (
+    TqdmProgress,
+    add_data_arguments,
+    add_out_arguments,
+    load_data,
+    parse_model_args,
+)
 from quake.errors import ModelError
 from quake.presets import NEURAL_KINDS, PRESETS
+from quake.store import FolderClaim, claim_out
 
 NAME = "train"
 HELP = (
@@ -31,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=list(PRESETS),
         help="quick: 40 km cells, minutes on a CPU; paper: full grid, for a GPU",
     )
-    p.add_argument("--out", type=Path, required=True, help="model folder to write")
+    add_out_arguments(p)
     p.add_argument("--device", default=None, help="cpu (default) or cuda")
     p.add_argument("--epochs", type=int, default=None, help="most epochs (early stopping)")
     p.add_argument(
@@ -62,8 +69,15 @@ def _fmt(v) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from quake.train import train  # torch is imported only when a command needs it
+    held = claim_out(args.out, force=args.force)  # checked and locked before any work
+    try:
+        return _run(args, held)
+    finally:
+        if held.open:  # failed or interrupted: only the claim's temporary folder goes
+            held.abort()
 
+
+def _run(args: argparse.Namespace, held: FolderClaim) -> int:
     data = load_data(args.catalog, args.mc)
     targs = parse_model_args(args.train_args)
     for key in ("threads", "seed"):
@@ -86,12 +100,25 @@ def run(args: argparse.Namespace) -> int:
             return
         progress.stage(stage, step, total, {k: _fmt(v) for k, v in metrics.items()})
 
-    checkpoint = args.checkpoint or Path("artifacts/checkpoints") / args.out.name
-    model = train(
+    checkpoint = args.checkpoint or Path("artifacts/checkpoints") / held.name
+    model = _train(args, data, held.tmp, checkpoint, on_progress, targs)
+    progress.close()
+    if model.meta.get("cancelled"):
+        print(f"training stopped early; checkpoint in {checkpoint} (resume with --resume)")
+        return 1
+    folder = held.commit()
+    _report(model, args.preset, data, folder)
+    return 0
+
+
+def _train(args, data, out: Path, checkpoint: Path, on_progress, targs: dict):
+    from quake.train import train  # torch is imported only when a command needs it
+
+    return train(
         args.model,
         data,
         preset=args.preset,
-        out=args.out,
+        out=out,
         class_weight=args.class_weight,
         epochs=args.epochs,
         device=args.device,
@@ -102,11 +129,10 @@ def run(args: argparse.Namespace) -> int:
         model_args=parse_model_args(args.args),
         train_args=targs,
     )
-    progress.close()
-    if model.meta.get("cancelled"):
-        print(f"training stopped early; checkpoint in {checkpoint} (resume with --resume)")
-        return 1
-    print(f"{model.kind} ({args.preset}) Mc {data.mc:g} on {data.protocol.name} -> {args.out}")
+
+
+def _report(model, preset: str, data, folder: Path) -> None:
+    print(f"{model.kind} ({preset}) Mc {data.mc:g} on {data.protocol.name} -> {folder}")
     meta = model.meta
     print(
         f"trained {meta.get('train_seconds')} s, best epoch {meta.get('best_epoch')} of "
@@ -116,4 +142,3 @@ def run(args: argparse.Namespace) -> int:
     for period, per_mask in model.meta.get("scores", {}).items():
         for mask, s in per_mask.items():
             print(f"  {period:<10} {mask:<6} ROC AUC {s['roc_auc']:.4f}  PR AUC {s['pr_auc']:.5f}")
-    return 0

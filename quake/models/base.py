@@ -7,7 +7,9 @@ A saved model is a folder::
     *.ubj               xgboost boosters, in xgboost's own format
     curves.json         operating curves per (period, mask), see `quake.metrics`
 
-Loading reads JSON and safetensors only; nothing in the folder can run code.
+Loading reads JSON and safetensors only; nothing in the folder can run code. Every file
+is checked before use (`quake.models.validate`): a hostile folder gives a `ModelError`
+that names the file and the field, never a crash or a silently wrong model.
 """
 
 from __future__ import annotations
@@ -26,28 +28,45 @@ from safetensors.numpy import load_file, save_file
 
 from quake.data import ForecastData
 from quake.errors import ModelError
+from quake.models.validate import FORMAT_VERSION, MAX_WEIGHTS_BYTES, check_model_file
 from quake.protocol import Protocol
 
 Progress = Callable[[int, int, dict], None]
 """``on_progress(step, total, metrics)``: drives tqdm (CLI) and st.progress (dashboard)."""
 
 MODEL_FILE = "model.json"
-FORMAT_VERSION = 1
 
 
 @dataclass
 class ModelConfig:
-    """Base of every model's config dataclass; saved as ``model_args``."""
+    """Base of every model's config dataclass; saved as ``model_args``.
+
+    Every config is checked when it is made (`check`): types and bounds of each field, so a
+    hostile ``model_args`` is refused before anything is allocated from it.
+    """
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Check (and normalise, e.g. int -> float) every field; a `ModelError`
+        ``"model_args.<field>: ..."`` otherwise. Subclasses use `quake.models.validate`."""
+
+    def check_grid(self, ny: int, nx: int) -> None:
+        """Refuse sizes that do not fit a ``(ny, nx)`` grid (none here)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        if not isinstance(d, dict):
+            raise ModelError(f"model_args: must be a JSON object, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ModelError(f"{cls.__name__}: unknown model_args {sorted(unknown)}")
+            shown = sorted(str(k)[:40] for k in unknown)[:5]
+            raise ModelError(f"model_args: unknown keys for {cls.__name__}: {shown}")
         return cls(**d)
 
 
@@ -137,23 +156,31 @@ class Forecaster(ABC):
 
     @classmethod
     def load(cls, folder: str | Path) -> Forecaster:
-        """Load any registered model from its folder (JSON + safetensors/UBJ only)."""
+        """Load any registered model from its folder (JSON + safetensors/UBJ only).
+
+        model.json is checked first (`quake.models.validate.check_model_file`: schema,
+        config bounds, protocol), then each model's `_load_arrays` checks its arrays.
+        """
         from quake.models.registry import model_class
 
         folder = Path(folder)
         path = folder / MODEL_FILE
         if not path.is_file():
             raise ModelError(f"{folder}: no {MODEL_FILE}; not a saved model folder")
-        try:
-            doc = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ModelError(f"{path}: not valid JSON ({err})") from None
-        kind = doc.get("kind")
-        klass = model_class(kind)
-        model = klass(klass.config_cls.from_dict(doc.get("model_args", {})))
+        checked = check_model_file(path)
+        klass = model_class(checked.kind)
+        model = klass(checked.config)
+        doc = checked.doc
         model.meta = {k: v for k, v in doc.items() if k not in ("kind", "label", "model_args")}
         model._load_arrays(folder)
         return model
+
+    def grid_shape(self) -> tuple[int, int]:
+        """``(ny, nx)`` of the protocol the model was fitted on (saved arrays must fit it)."""
+        proto = self.protocol
+        if proto is None:
+            raise ModelError(f"{self.kind}: the model has no protocol")
+        return proto.grid.shape
 
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -162,9 +189,12 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Arrays from a safetensors file; a clear `ModelError` if missing or not safetensors."""
-    if not path.is_file():
+    """Arrays from a safetensors file; a clear `ModelError` if missing, special, too large
+    or not safetensors. Each model checks names, shapes and values (`validate.check_array`)."""
+    if not path.is_file():  # follows links; refuses FIFOs and devices
         raise ModelError(f"{path}: missing weights file")
+    if path.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise ModelError(f"{path}: larger than {MAX_WEIGHTS_BYTES:,} bytes")
     try:
         return load_file(str(path))
     except Exception as err:  # safetensors raises its own SafetensorError and others

@@ -42,10 +42,12 @@ import numpy as np
 
 from quake.data import ForecastData
 from quake.errors import ModelError
+from quake.models import validate as v
 from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
 
 BOOSTER_FILE = "booster.ubj"
 STATICS_FILE = "statics.safetensors"
+MAX_TREES = 100_000
 
 
 @dataclass
@@ -64,6 +66,27 @@ class BoostConfig(ModelConfig):
     n_threads: int = 2
     feature_chunk: int = 16
     n_folds: int = 5
+
+    def check(self) -> None:
+        f = "model_args."
+        self.neg_rate = v.check_float(self.neg_rate, f + "neg_rate", 0.0, 1.0, lo_open=True)
+        self.max_depth = v.check_int(self.max_depth, f + "max_depth", 1, 32)
+        self.learning_rate = v.check_float(
+            self.learning_rate, f + "learning_rate", 0.0, 10.0, lo_open=True
+        )
+        self.max_trees = v.check_int(self.max_trees, f + "max_trees", 1, MAX_TREES)
+        self.early_stopping_rounds = v.check_int(
+            self.early_stopping_rounds, f + "early_stopping_rounds", 1, MAX_TREES
+        )
+        self.subsample = v.check_float(self.subsample, f + "subsample", 0.0, 1.0, lo_open=True)
+        self.min_child_weight = v.check_float(
+            self.min_child_weight, f + "min_child_weight", 0.0, 1e6
+        )
+        self.max_bin = v.check_int(self.max_bin, f + "max_bin", 2, 65_536)
+        self.seed = v.check_int(self.seed, f + "seed", 0, 2**31 - 1)
+        self.n_threads = v.check_int(self.n_threads, f + "n_threads", 1, 256)
+        self.feature_chunk = v.check_int(self.feature_chunk, f + "feature_chunk", 1, 4096)
+        self.n_folds = v.check_int(self.n_folds, f + "n_folds", 1, 100)
 
 
 class _Rows:
@@ -358,13 +381,45 @@ class BoostedModel(Forecaster):
         self.booster.save_model(str(folder / BOOSTER_FILE))
 
     def _load_arrays(self, folder: Path) -> None:
-        import xgboost as xgb
-
-        self.statics = load_arrays(folder / STATICS_FILE)
-        path = folder / BOOSTER_FILE
-        if not path.is_file():
-            raise ModelError(f"{path}: missing booster file")
-        self.booster = xgb.Booster(model_file=str(path))
-        self.booster.set_param({"nthread": self.config.n_threads})
+        if "fit_days" not in self.meta:
+            raise ModelError(f"{folder / 'model.json'}: fit_days: missing (the fitting period)")
+        path = folder / STATICS_FILE
+        arrays = load_arrays(path)
+        ny, nx = self.grid_shape()
+        prior = v.check_array(arrays, "prior", file=path, shape=(ny * nx,), prob=True)
+        v.check_names(arrays, {"prior"}, path)  # what `_fit_statics` saves
+        if (prior <= 0).any():
+            raise ModelError(f"{path}: 'prior' has zeros (its log is a feature)")
+        self.statics = {"prior": prior}
+        self.booster = self._read_booster(folder / BOOSTER_FILE)
         self._quiet_p = None
         self._thresholds = None
+
+    def _read_booster(self, path: Path):
+        """An xgboost booster from a UBJ/JSON file of bounded size, parsed by xgboost in a
+        child process first (`validate.probe_booster`: nothing unpickles, and a crafted file
+        cannot crash this process), then checked against the model's features and for
+        well-formed trees."""
+        import xgboost as xgb
+
+        raw = v.read_bytes(path, v.MAX_WEIGHTS_BYTES, "booster file")
+        v.probe_booster(raw, path)
+        booster = xgb.Booster()
+        try:
+            booster.load_model(bytearray(raw))
+            n_features, n_trees = booster.num_features(), booster.num_boosted_rounds()
+            names = booster.feature_names
+            booster.set_param({"nthread": self.config.n_threads})
+            doc = json.loads(booster.save_raw("json"))
+        except ValueError as err:  # XGBoostError (not expected after the probe)
+            raise ModelError(f"{path}: not a valid xgboost model ({type(err).__name__})") from None
+        want = self.feature_names()
+        if n_features != len(want) or (names is not None and list(names) != want):
+            raise ModelError(
+                f"{path}: the booster has {n_features} features {list(names or [])[:3]}..., "
+                f"this {self.kind} model has {len(want)}"
+            )
+        if not 1 <= n_trees <= MAX_TREES:
+            raise ModelError(f"{path}: the booster has {n_trees} trees (1 to {MAX_TREES})")
+        v.check_booster_doc(doc, n_features, path)
+        return booster

@@ -9,13 +9,20 @@ from pathlib import Path
 import numpy as np
 
 from quake.data import ForecastData
+from quake.errors import ModelError
+from quake.models import validate as v
 from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
 from quake.targets import naive_prior
+
+PRIOR_FILE = "prior.safetensors"
 
 
 @dataclass
 class NaiveConfig(ModelConfig):
     alpha: float = 0.5  # additive smoothing: p = (k + alpha) / (n + 2 alpha)
+
+    def check(self) -> None:
+        self.alpha = v.check_float(self.alpha, "model_args.alpha", 0.0, 1000.0)
 
 
 class NaiveModel(Forecaster):
@@ -46,20 +53,25 @@ class NaiveModel(Forecaster):
         """The forecast of every day, ``(ny, nx)`` float32: `quake.evaluate` scores a model
         that is constant in time per cell (counts per cell) instead of per pair."""
         if self.prior is None:
-            raise RuntimeError("fit or load the model first")
+            raise ModelError("naive: fit or load the model first")
         return self.prior
 
     def predict_days(
         self, data: ForecastData, start: int, stop: int, chunk: int = 64
     ) -> Iterator[tuple[int, np.ndarray]]:
         if self.prior is None:
-            raise RuntimeError("fit or load the model first")
+            raise ModelError("naive: fit or load the model first")
         for a in range(start, stop, chunk):
             n = min(chunk, stop - a)
             yield a, np.broadcast_to(self.prior, (n, *self.prior.shape))
 
     def _save_arrays(self, folder: Path) -> None:
-        save_arrays(folder / "prior.safetensors", {"prior": self.prior})
+        save_arrays(folder / PRIOR_FILE, {"prior": self.prior})
 
     def _load_arrays(self, folder: Path) -> None:
-        self.prior = load_arrays(folder / "prior.safetensors")["prior"]
+        path = folder / PRIOR_FILE
+        arrays = load_arrays(path)
+        self.prior = v.check_array(
+            arrays, "prior", file=path, shape=self.grid_shape(), dtype=np.float32, prob=True
+        )
+        v.check_names(arrays, {"prior"}, path)

@@ -34,9 +34,7 @@ probabilities (its Table III thresholds 0.1 ... 0.99 were meant for those).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,66 +45,25 @@ from torch import Tensor, nn
 from quake.data import ForecastData
 from quake.errors import ModelError
 from quake.events import GriddedEvents
-from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
+from quake.models import validate as v
+from quake.models.base import Forecaster, Progress, load_arrays, save_arrays
 from quake.models.nets import CNNNet, ConvLSTMNet, State
+from quake.models.neural_config import TRANSFORMS, NeuralConfig
 from quake.targets import naive_prior
 
 WEIGHTS_FILE = "weights.safetensors"
-TRANSFORMS = ("raw", "energy")
-
-
-@dataclass
-class NeuralConfig(ModelConfig):
-    """Architecture and loss of one neural forecaster (saved as ``model_args``).
-
-    pool: coarse cells of ``pool`` x ``pool`` protocol cells (1 = 10 km, 4 = 40 km).
-    input_transform: ``raw`` magnitude (0 = no event) or ``energy``,
-        ``log10(1 + 10^(1.5 (m - 4))) / 1.5`` (about ``m - 4`` above M4, about 0 below:
-        a log-energy-like scale that damps the small events). Never ``m / 10`` (NOTES.md).
-    embed, hidden, head: ConvLSTM channels (paper: 16, 32, head 16).
-    memory_days: upper end of the chrono initialisation of the forget gates.
-    out_scale: fixed factor on the head's logit difference (10: under Adam the same as a
-        10x learning rate on the output layer, so boosts of several log-odds units are
-        reachable in the few hundred steps of a CPU run; docs/NEURAL.md).
-    days, channels, layers: CNN input days, channels and conv layers.
-    class_weight: weight ``w`` of the minority class in the cross-entropy.
-    prior_shift: ``c``; None means ``log(class_weight)``.
-    calibrate: predict ``sigmoid(z - log w)`` (True) or ``sigmoid(z)`` (False).
-    alpha: smoothing of the prior, as in the naive baseline.
-    """
-
-    pool: int = 1
-    input_transform: str = "raw"
-    embed: int = 16
-    hidden: int = 32
-    head: int = 16
-    memory_days: float = 1000.0
-    out_scale: float = 10.0
-    days: int = 30
-    channels: int = 32
-    layers: int = 3
-    class_weight: float = 1000.0
-    prior_shift: float | None = None
-    calibrate: bool = True
-    alpha: float = 0.5
-
-    def __post_init__(self) -> None:
-        if self.pool < 1:
-            raise ModelError(f"pool must be >= 1, got {self.pool}")
-        if self.input_transform not in TRANSFORMS:
-            raise ModelError(f"input_transform must be one of {TRANSFORMS}")
-        if not self.class_weight > 0:
-            raise ModelError(f"class_weight must be > 0, got {self.class_weight}")
-
-    @property
-    def shift(self) -> float:
-        """``c``, the constant added to the base logit."""
-        return math.log(self.class_weight) if self.prior_shift is None else self.prior_shift
-
-    @property
-    def out_offset(self) -> float:
-        """Added to ``z`` for the reported probability (exactly 0.0 for the default c)."""
-        return self.shift - (math.log(self.class_weight) if self.calibrate else 0.0)
+__all__ = [
+    "TRANSFORMS",
+    "WEIGHTS_FILE",
+    "CNNModel",
+    "CNNResidModel",
+    "ConvLSTMModel",
+    "ConvLSTMResidModel",
+    "NeuralConfig",
+    "NeuralForecaster",
+    "logit",
+    "transform",
+]
 
 
 def transform(mag: np.ndarray, kind: str) -> np.ndarray:
@@ -277,16 +234,19 @@ class NeuralForecaster(Forecaster):
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The net's weights as float32 arrays named ``net.<parameter>``."""
         sd = self.net.state_dict()
-        return {f"net.{k}": v.detach().cpu().float().numpy() for k, v in sd.items()}
+        return {f"net.{k}": t.detach().cpu().float().numpy() for k, t in sd.items()}
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray], where: str) -> None:
+        """Load the ``net.*`` arrays: exactly the net's parameters, float32 (as saved),
+        finite, of the net's shapes; a `ModelError` naming the array otherwise."""
         own = self.net.state_dict()
-        got = {k[4:]: v for k, v in arrays.items() if k.startswith("net.")}
+        got = {k[4:]: a for k, a in arrays.items() if k.startswith("net.")}
         bad = sorted(set(own) ^ set(got))
-        bad += [k for k in own if k in got and tuple(own[k].shape) != got[k].shape]
         if bad:
             raise ModelError(f"{where}: weights do not fit this {self.kind} config: {bad[:5]}")
-        self.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in got.items()})
+        for k, t in own.items():
+            v.check_array(arrays, f"net.{k}", file=where, shape=tuple(t.shape), dtype=np.float32)
+        self.net.load_state_dict({k: torch.from_numpy(np.array(a)) for k, a in got.items()})
 
     def _save_arrays(self, folder: Path) -> None:
         if self.base is None:
@@ -296,14 +256,13 @@ class NeuralForecaster(Forecaster):
     def _load_arrays(self, folder: Path) -> None:
         path = folder / WEIGHTS_FILE
         arrays = load_arrays(path)  # safetensors only: refuses pickles without running them
-        if "base" not in arrays:
-            raise ModelError(f"{path}: no 'base' prior array")
+        base = v.check_array(
+            arrays, "base", file=path, shape=self.grid_shape(), dtype=np.float32, prob=True
+        )
+        own = {f"net.{k}" for k in self.net.state_dict()}
+        v.check_names(arrays, {"base", *own}, path)
         self.load_state_arrays(arrays, str(path))
-        grid = self.meta.get("protocol", {}).get("grid", {})
-        base = arrays["base"]
-        if grid and base.shape != (grid.get("ny"), grid.get("nx")):
-            raise ModelError(f"{path}: prior of shape {base.shape} does not fit the grid")
-        self.base = base.astype(np.float32)
+        self.base = base
 
 
 def _sigmoid32(z: np.ndarray) -> np.ndarray:

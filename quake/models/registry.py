@@ -17,24 +17,57 @@ _KINDS: dict[str, str] = {
     "cnn-resid": "quake.models.neural:CNNResidModel",
     "convlstm-resid": "quake.models.neural:ConvLSTMResidModel",
 }
+# kind -> its config class, importable without torch (a model card is checked without
+# loading the model; `model_class(kind).config_cls` is the same class).
+_CONFIGS: dict[str, str] = {
+    "naive": "quake.models.naive:NaiveConfig",
+    "ri": "quake.models.ri:RIConfig",
+    "xgb-rtl": "quake.models.xgb_rtl:RTLConfig",
+    "xgb-indicator": "quake.models.xgb_indicator:IndicatorConfig",
+    "cnn": "quake.models.neural_config:NeuralConfig",
+    "convlstm": "quake.models.neural_config:NeuralConfig",
+    "cnn-resid": "quake.models.neural_config:NeuralConfig",
+    "convlstm-resid": "quake.models.neural_config:NeuralConfig",
+}
 
 
-def register(kind: str, target: str) -> None:
+def register(kind: str, target: str, config: str | None = None) -> None:
+    """Register ``kind`` as ``"module:Class"``; ``config`` names its config class when
+    the model's module is costly to import (default: the model class's ``config_cls``)."""
     _KINDS[kind] = target
+    if config is not None:
+        _CONFIGS[kind] = config
+    else:
+        _CONFIGS.pop(kind, None)
 
 
 def kinds() -> list[str]:
     return list(_KINDS)
 
 
-def model_class(kind: str | None):
-    if kind not in _KINDS:
-        raise ModelError(f"unknown model kind {kind!r}; known kinds: {', '.join(_KINDS)}")
-    module, name = _KINDS[kind].split(":")
+def _check_kind(kind: object) -> str:
+    if not isinstance(kind, str) or kind not in _KINDS:
+        shown = repr(kind) if len(repr(kind)) <= 40 else repr(kind)[:37] + "..."
+        raise ModelError(f"unknown model kind {shown}; known kinds: {', '.join(_KINDS)}")
+    return kind
+
+
+def _import(target: str):
+    module, name = target.split(":")
     return getattr(importlib.import_module(module), name)
 
 
-def create(kind: str, **model_args):
+def model_class(kind: str | None):
+    return _import(_KINDS[_check_kind(kind)])
+
+
+def config_class(kind: str | None):
+    """The config dataclass of ``kind`` (without importing torch for the neural kinds)."""
+    target = _CONFIGS.get(_check_kind(kind))
+    return _import(target) if target else model_class(kind).config_cls
+
+
+def create(kind: str, /, **model_args):
     """A new, unfitted model of ``kind`` with ``model_args`` for its config."""
     klass = model_class(kind)
     return klass(klass.config_cls.from_dict(model_args))

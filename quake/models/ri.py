@@ -32,11 +32,16 @@ import numpy as np
 from quake.data import ForecastData
 from quake.errors import ModelError
 from quake.features.activity import box_mean, decayed_energy
+from quake.models import validate as v
 from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
 
 P_MAX = 1.0 - 1e-6
 _SHIFT = 13  # float32 bits dropped: 2 ** (23 - 13) = 1,024 bins per octave
 _N_BITS_BINS = (0x3F800000 >> _SHIFT) + 1  # bins of p in [0, 1]
+PRIOR_FILE = "prior.safetensors"
+MAX_TAU_DAYS = 36_500.0
+MAX_RADIUS = 100  # cells
+MAX_BETA = 1e6
 
 
 @dataclass
@@ -53,6 +58,25 @@ class RIConfig(ModelConfig):
     )
     select_stride: int = 2
     select_mask: str = "all"
+
+    def check(self) -> None:
+        f = "model_args."
+        self.tau_days = v.optional(v.check_float, self.tau_days, f + "tau_days", 0.0, MAX_TAU_DAYS)
+        self.radius = v.optional(v.check_int, self.radius, f + "radius", 0, MAX_RADIUS)
+        self.beta = v.optional(v.check_float, self.beta, f + "beta", 0.0, MAX_BETA)
+        if self.tau_days == 0.0:
+            raise ModelError(f"{f}tau_days: must be > 0")
+        self.taus = v.check_list(self.taus, f + "taus", v.floats(0.0, MAX_TAU_DAYS, True), 1, 32)
+        self.radii = v.check_list(self.radii, f + "radii", v.ints(0, MAX_RADIUS), 1, 16)
+        self.betas = v.check_list(self.betas, f + "betas", v.floats(0.0, MAX_BETA), 1, 64)
+        self.select_stride = v.check_int(self.select_stride, f + "select_stride", 1, 365)
+        self.select_mask = v.check_choice(self.select_mask, f + "select_mask", ("all", "active"))
+
+    def check_grid(self, ny: int, nx: int) -> None:
+        side = max(ny, nx)
+        for r in [self.radius or 0, *self.radii]:
+            if r > side:
+                raise ModelError(f"model_args: radius {r} exceeds the grid ({ny} x {nx} cells)")
 
 
 def ri_score(prior: np.ndarray, activity: np.ndarray, beta: float) -> np.ndarray:
@@ -172,12 +196,31 @@ class RelativeIntensityModel(Forecaster):
             yield a, ri_score(self.prior, act, self.params["beta"])
 
     def _save_arrays(self, folder: Path) -> None:
-        save_arrays(folder / "prior.safetensors", {"prior": self.prior})
+        save_arrays(folder / PRIOR_FILE, {"prior": self.prior})
 
     def _load_arrays(self, folder: Path) -> None:
-        self.prior = load_arrays(folder / "prior.safetensors")["prior"].astype(np.float64)
-        if not self.params:
-            raise ModelError(f"{folder}: model.json has no fitted 'params'")
+        doc = folder / "model.json"
+        params = self.meta.get("params")
+        if not params:
+            raise ModelError(f"{doc}: params: missing (the fitted parameters)")
+        try:
+            ny, nx = self.grid_shape()
+            self.meta["params"] = {
+                "tau_days": v.check_float(
+                    params.get("tau_days"), "params.tau_days", 0.0, MAX_TAU_DAYS, True
+                ),
+                "radius": v.check_int(params.get("radius"), "params.radius", 0, max(ny, nx)),
+                "beta": v.check_float(params.get("beta"), "params.beta", 0.0, MAX_BETA),
+            }
+        except ModelError as err:
+            raise ModelError(f"{doc}: {err}") from None
+        path = folder / PRIOR_FILE
+        arrays = load_arrays(path)
+        prior = v.check_array(
+            arrays, "prior", file=path, shape=(ny, nx), dtype=(np.float64, np.float32), prob=True
+        )
+        v.check_names(arrays, {"prior"}, path)
+        self.prior = prior.astype(np.float64)
 
 
 def _bits_hist(p: np.ndarray, y: np.ndarray) -> np.ndarray:

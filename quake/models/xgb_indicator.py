@@ -17,6 +17,7 @@ import numpy as np
 
 from quake.data import ForecastData
 from quake.features.indicator import SIZES, WINDOWS_DAYS, indicator_raw, raw_names
+from quake.models import validate as v
 from quake.models.boosting import BoostConfig, BoostedModel
 
 
@@ -24,6 +25,14 @@ from quake.models.boosting import BoostConfig, BoostedModel
 class IndicatorConfig(BoostConfig):
     windows_days: list[int] = field(default_factory=lambda: list(WINDOWS_DAYS))
     sizes: list[int] = field(default_factory=lambda: list(SIZES))
+
+    def check(self) -> None:
+        super().check()
+        f = "model_args."
+        self.windows_days = v.check_list(
+            self.windows_days, f + "windows_days", v.ints(1, 3650), 1, 16
+        )
+        self.sizes = v.check_list(self.sizes, f + "sizes", v.ints(1, 101), 1, 8)
 
 
 class XGBIndicatorModel(BoostedModel):

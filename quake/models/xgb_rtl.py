@@ -24,6 +24,7 @@ import numpy as np
 
 from quake.data import ForecastData
 from quake.features.rtl import R0_KM, T0_DAYS, raw_names, rtl_background, rtl_raw
+from quake.models import validate as v
 from quake.models.boosting import BoostConfig, BoostedModel
 
 
@@ -31,6 +32,12 @@ from quake.models.boosting import BoostConfig, BoostedModel
 class RTLConfig(BoostConfig):
     r0_km: list[float] = field(default_factory=lambda: list(R0_KM))
     t0_days: list[int] = field(default_factory=lambda: list(T0_DAYS))
+
+    def check(self) -> None:
+        super().check()
+        f = "model_args."
+        self.r0_km = v.check_list(self.r0_km, f + "r0_km", v.floats(0.0, 500.0, True), 1, 8)
+        self.t0_days = v.check_list(self.t0_days, f + "t0_days", v.ints(1, 3650), 1, 8)
 
 
 class XGBRTLModel(BoostedModel):

@@ -42,8 +42,14 @@ LEGEND_AT: dict[str, Spec] = {
     "bottom left": {"x": 0.01, "y": 0.01, "xanchor": "left", "yanchor": "bottom"},
     "top left": {"x": 0.01, "y": 0.99, "xanchor": "left", "yanchor": "top"},
     # at the bottom of the figure, under the x-axis title, in room added for it (legend_rows)
-    "below": {"orientation": "h", "x": 0.0, "y": 0.0, "xanchor": "left", "yanchor": "bottom",
-              "yref": "container"},
+    "below": {
+        "orientation": "h",
+        "x": 0.0,
+        "y": 0.0,
+        "xanchor": "left",
+        "yanchor": "bottom",
+        "yref": "container",
+    },
 }
 """Legend positions: inside the plot area where the curves are not, or below the figure."""
 
@@ -69,13 +75,26 @@ def _layout(
         "plot_bgcolor": "white",
         "paper_bgcolor": "white",
         "font": {"family": FONT, "size": size, "color": "#222"},
-        "title": {"text": title, "font": {"size": size + 4}, "x": 0.01, "xanchor": "left",
-                  "y": 0.98, "yanchor": "top", "yref": "container"} if title else None,
-        "margin": {"l": 10, "r": 10, "t": (2 * size + 30) if title else 20,
-                   "b": 10 + below},
+        "title": {
+            "text": title,
+            "font": {"size": size + 4},
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 0.98,
+            "yanchor": "top",
+            "yref": "container",
+        }
+        if title
+        else None,
+        "margin": {"l": 10, "r": 10, "t": (2 * size + 30) if title else 20, "b": 10 + below},
         "height": int(height * (1.25 if presentation else 1.0)) + below,
-        "legend": {**LEGEND_AT[legend], "bgcolor": "rgba(255,255,255,0.85)",
-                   "bordercolor": "#DDD", "borderwidth": 1, "font": {"size": size - 1}},
+        "legend": {
+            **LEGEND_AT[legend],
+            "bgcolor": "rgba(255,255,255,0.85)",
+            "bordercolor": "#DDD",
+            "borderwidth": 1,
+            "font": {"size": size - 1},
+        },
         "hoverlabel": {"font": {"size": size}},
         "colorway": list(OKABE_ITO),
         "xaxis": xaxis,
@@ -102,18 +121,52 @@ def style_figure(
 
 
 def _vline(x: float, color: str, dash: str, text: str, right: bool) -> tuple[Spec, Spec]:
-    shape = {"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
-             "line": {"color": color, "dash": dash, "width": 1.5}}
-    note = {"x": x, "xref": "x", "y": 1, "yref": "paper", "text": text, "showarrow": False,
-            "xanchor": "left" if right else "right", "yanchor": "top", "font": {"color": color}}
+    shape = {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": x,
+        "x1": x,
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": color, "dash": dash, "width": 1.5},
+    }
+    note = {
+        "x": x,
+        "xref": "x",
+        "y": 1,
+        "yref": "paper",
+        "text": text,
+        "showarrow": False,
+        "xanchor": "left" if right else "right",
+        "yanchor": "top",
+        "font": {"color": color},
+    }
     return shape, note
 
 
 def _hline(y: float, text: str) -> tuple[Spec, Spec]:
-    shape = {"type": "line", "xref": "paper", "yref": "y", "x0": 0, "x1": 1, "y0": y, "y1": y,
-             "line": {"color": "#AAA", "dash": "dot", "width": 1.5}}
-    note = {"x": 0, "xref": "paper", "y": y, "yref": "y", "text": text, "showarrow": False,
-            "xanchor": "left", "yanchor": "bottom", "font": {"color": "#777"}}
+    shape = {
+        "type": "line",
+        "xref": "paper",
+        "yref": "y",
+        "x0": 0,
+        "x1": 1,
+        "y0": y,
+        "y1": y,
+        "line": {"color": "#AAA", "dash": "dot", "width": 1.5},
+    }
+    note = {
+        "x": 0,
+        "xref": "paper",
+        "y": y,
+        "yref": "y",
+        "text": text,
+        "showarrow": False,
+        "xanchor": "left",
+        "yanchor": "bottom",
+        "font": {"color": "#777"},
+    }
     return shape, note
 
 
@@ -142,37 +195,74 @@ def fmd_figure(
     with the fitted law above Mc and vertical lines at the estimated and the chosen Mc."""
     size = font_size(presentation)
     traces: list[Spec] = [
-        {"type": "bar", "x": centres, "y": counts, "name": "events per 0.1 bin",
-         "marker": {"color": "#9ECAE1"},
-         "hovertemplate": "M%{x:.1f}: %{y} events<extra></extra>"},
-        {"type": "scatter", "x": centres, "y": cumulative, "mode": "markers",
-         "name": "events ≥ M", "marker": {"color": OKABE_ITO[0], "size": 9 if presentation else 6},
-         "hovertemplate": "M ≥ %{x:.1f}: %{y} events<extra></extra>"},
+        {
+            "type": "bar",
+            "x": centres,
+            "y": counts,
+            "name": "events per 0.1 bin",
+            "marker": {"color": "#9ECAE1"},
+            "hovertemplate": "M%{x:.1f}: %{y} events<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": centres,
+            "y": cumulative,
+            "mode": "markers",
+            "name": "events ≥ M",
+            "marker": {"color": OKABE_ITO[0], "size": 9 if presentation else 6},
+            "hovertemplate": "M ≥ %{x:.1f}: %{y} events<extra></extra>",
+        },
     ]
     shapes, notes = [], []
     if completeness is not None and math.isfinite(completeness.b_value):
         m = np.linspace(completeness.mc, float(np.max(centres)), 50)
         traces.append(
-            {"type": "scatter", "x": m, "y": completeness.expected_count(m), "mode": "lines",
-             "name": f"G–R fit, b = {completeness.b_value:.2f}",
-             "line": {"color": OKABE_ITO[1], "width": _width(presentation)}, "hoverinfo": "skip"}
+            {
+                "type": "scatter",
+                "x": m,
+                "y": completeness.expected_count(m),
+                "mode": "lines",
+                "name": f"G–R fit, b = {completeness.b_value:.2f}",
+                "line": {"color": OKABE_ITO[1], "width": _width(presentation)},
+                "hoverinfo": "skip",
+            }
         )
-        sh, no = _vline(completeness.mc, OKABE_ITO[1], "dash",
-                        f"estimated Mc {completeness.mc:.1f} ", right=False)
+        sh, no = _vline(
+            completeness.mc,
+            OKABE_ITO[1],
+            "dash",
+            f"estimated Mc {completeness.mc:.1f} ",
+            right=False,
+        )
         shapes.append(sh)
         notes.append(no)
     if chosen_mc is not None and (completeness is None or abs(chosen_mc - completeness.mc) > 1e-6):
-        sh, no = _vline(chosen_mc, "#222", "dot", f" chosen Mc {chosen_mc:.1f}",
-                        right=completeness is None or chosen_mc > completeness.mc)
+        sh, no = _vline(
+            chosen_mc,
+            "#222",
+            "dot",
+            f" chosen Mc {chosen_mc:.1f}",
+            right=completeness is None or chosen_mc > completeness.mc,
+        )
         no["y"] = 0.9
         shapes.append(sh)
         notes.append(no)
     layout = _layout(
-        "Magnitude–frequency (Gutenberg–Richter)", presentation, 430,
+        "Magnitude–frequency (Gutenberg–Richter)",
+        presentation,
+        430,
         _axis("magnitude", size),
-        _axis("number of events (log scale)", size, type="log", dtick=1,
-              range=[math.log10(0.5), math.log10(max(float(np.max(cumulative)), 1.0) * 40)]),
-        shapes=shapes, annotations=notes, bargap=0.05, legend="below",
+        _axis(
+            "number of events (log scale)",
+            size,
+            type="log",
+            dtick=1,
+            range=[math.log10(0.5), math.log10(max(float(np.max(cumulative)), 1.0) * 40)],
+        ),
+        shapes=shapes,
+        annotations=notes,
+        bargap=0.05,
+        legend="below",
     )
     return _figure(traces, layout)
 
@@ -198,15 +288,29 @@ def monthly_figure(counts: pd.DataFrame, presentation: bool = False) -> go.Figur
     size = font_size(presentation)
     x = [d.strftime("%Y-%m-%d") for d in counts.index]
     traces = [
-        {"type": "scatter", "x": x, "y": counts[col].to_numpy(), "mode": "lines", "name": col,
-         "line": {"color": OKABE_ITO[i % len(OKABE_ITO)], "width": _width(presentation) * 0.7,
-                  "shape": "hv"},
-         "hovertemplate": "%{x|%b %Y}: %{y} events<extra>" + col + "</extra>"}
+        {
+            "type": "scatter",
+            "x": x,
+            "y": counts[col].to_numpy(),
+            "mode": "lines",
+            "name": col,
+            "line": {
+                "color": OKABE_ITO[i % len(OKABE_ITO)],
+                "width": _width(presentation) * 0.7,
+                "shape": "hv",
+            },
+            "hovertemplate": "%{x|%b %Y}: %{y} events<extra>" + col + "</extra>",
+        }
         for i, col in enumerate(counts.columns)
     ]
-    layout = _layout("Events per month", presentation, 400, _axis("month (UTC)", size, type="date"),
-                     _axis("events per month (log scale)", size, type="log", dtick=1),
-                     legend="top left")
+    layout = _layout(
+        "Events per month",
+        presentation,
+        400,
+        _axis("month (UTC)", size, type="date"),
+        _axis("events per month (log scale)", size, type="log", dtick=1),
+        legend="top left",
+    )
     return _figure(traces, layout)
 
 
@@ -221,25 +325,49 @@ def _curve_traces(
     out: list[Spec] = []
     for name, (x, y) in series.items():
         out.append(
-            {"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name,
-             "legendgroup": name, "hovertemplate": hover + f"<extra>{name}</extra>",
-             "line": {"color": colors.get(name, BASELINE_COLOR), "width": _width(presentation)}}
+            {
+                "type": "scatter",
+                "x": x,
+                "y": y,
+                "mode": "lines",
+                "name": name,
+                "legendgroup": name,
+                "hovertemplate": hover + f"<extra>{name}</extra>",
+                "line": {"color": colors.get(name, BASELINE_COLOR), "width": _width(presentation)},
+            }
         )
     for name, (px, py) in (points or {}).items():
         out.append(
-            {"type": "scatter", "x": [px], "y": [py], "mode": "markers",
-             "name": f"{name} at the threshold", "legendgroup": name, "showlegend": False,
-             "hovertemplate": hover + "<extra>at the threshold</extra>",
-             "marker": {"color": colors.get(name, BASELINE_COLOR), "size": 18 if presentation
-                        else 13, "line": {"color": "white", "width": 2}}}
+            {
+                "type": "scatter",
+                "x": [px],
+                "y": [py],
+                "mode": "markers",
+                "name": f"{name} at the threshold",
+                "legendgroup": name,
+                "showlegend": False,
+                "hovertemplate": hover + "<extra>at the threshold</extra>",
+                "marker": {
+                    "color": colors.get(name, BASELINE_COLOR),
+                    "size": 18 if presentation else 13,
+                    "line": {"color": "white", "width": 2},
+                },
+            }
         )
     return out
 
 
 def _dotted(x: Sequence[float], y: Sequence[float], name: str) -> Spec:
-    return {"type": "scatter", "x": list(x), "y": list(y), "mode": "lines", "name": name,
-            "hoverinfo": "skip", "showlegend": False,
-            "line": {"color": "#BBB", "dash": "dot", "width": 1.5}}
+    return {
+        "type": "scatter",
+        "x": list(x),
+        "y": list(y),
+        "mode": "lines",
+        "name": name,
+        "hoverinfo": "skip",
+        "showlegend": False,
+        "line": {"color": "#BBB", "dash": "dot", "width": 1.5},
+    }
 
 
 def roc_figure(
@@ -256,13 +384,15 @@ def roc_figure(
         x, y, _ = c.roc_curve()
         series[name] = (x, y)
     traces = [_dotted([0, 1], [0, 1], "chance")]
-    traces += _curve_traces(series, colors, points, presentation,
-                            "FPR %{x:.3g}, TPR %{y:.3g}")
+    traces += _curve_traces(series, colors, points, presentation, "FPR %{x:.3g}, TPR %{y:.3g}")
     layout = _layout(
-        title, presentation, 400,
+        title,
+        presentation,
+        400,
         _axis("false-positive rate (quiet cell-days alarmed)", size, range=[0, 1]),
         _axis("true-positive rate (targets caught)", size, range=[0, 1.02]),
-        legend="bottom right" if len(curves) <= 3 else "below", legend_rows=len(curves),
+        legend="bottom right" if len(curves) <= 3 else "below",
+        legend_rows=len(curves),
     )
     return _figure(traces, layout)
 
@@ -287,13 +417,18 @@ def pr_figure(
         sh, no = _hline(rates[0], f"base rate {rates[0]:.2g}")
         shapes.append(sh)
         notes.append(no)
-    traces = _curve_traces(series, colors, points, presentation,
-                           "recall %{x:.3g}, precision %{y:.3g}")
+    traces = _curve_traces(
+        series, colors, points, presentation, "recall %{x:.3g}, precision %{y:.3g}"
+    )
     layout = _layout(
-        title, presentation, 400,
+        title,
+        presentation,
+        400,
         _axis("recall (targets caught)", size, range=[0, 1]),
         _axis("precision (log scale)", size, type="log", range=[lo, 0.05], **_log_ticks(lo, 0)),
-        shapes=shapes, annotations=notes, legend="top right" if len(curves) <= 3 else "below",
+        shapes=shapes,
+        annotations=notes,
+        legend="top right" if len(curves) <= 3 else "below",
         legend_rows=len(curves),
     )
     return _figure(traces, layout)
@@ -315,13 +450,17 @@ def molchan_figure(
         tau, nu = molchan(c)
         keep = tau > 0
         series[name] = (tau[keep], nu[keep])
-    traces += _curve_traces(series, colors, points, presentation,
-                            "alarm fraction %{x:.3g}, miss rate %{y:.3g}")
+    traces += _curve_traces(
+        series, colors, points, presentation, "alarm fraction %{x:.3g}, miss rate %{y:.3g}"
+    )
     layout = _layout(
-        title, presentation, 400,
+        title,
+        presentation,
+        400,
         _axis("alarm fraction τ (log scale)", size, type="log", range=[-5, 0], **_log_ticks(-5, 0)),
         _axis("miss rate ν", size, range=[0, 1.02]),
-        legend="bottom left" if len(curves) <= 3 else "below", legend_rows=len(curves),
+        legend="bottom left" if len(curves) <= 3 else "below",
+        legend_rows=len(curves),
     )
     return _figure(traces, layout)
 
@@ -346,20 +485,29 @@ def operating_points(
     return out
 
 
-def misses_figure(table: pd.DataFrame, colors: Mapping[str, str], fraction: float,
-                  presentation: bool = False) -> go.Figure:
+def misses_figure(
+    table: pd.DataFrame, colors: Mapping[str, str], fraction: float, presentation: bool = False
+) -> go.Figure:
     """Missed targets per model at one alarm fraction (bars, fewer is better)."""
     size = font_size(presentation)
     trace = {
-        "type": "bar", "x": list(table["model"]), "y": table["fn"].to_numpy(),
+        "type": "bar",
+        "x": list(table["model"]),
+        "y": table["fn"].to_numpy(),
         "marker": {"color": [colors.get(m, BASELINE_COLOR) for m in table["model"]]},
-        "text": [f"{r:.0%} missed" for r in table["miss_rate"]], "textposition": "outside",
-        "hovertemplate": "%{x}: %{y} missed<extra></extra>", "showlegend": False,
+        "text": [f"{r:.0%} missed" for r in table["miss_rate"]],
+        "textposition": "outside",
+        "hovertemplate": "%{x}: %{y} missed<extra></extra>",
+        "showlegend": False,
     }
     ymax = float(table["fn"].max()) if len(table) else 1.0
-    layout = _layout(f"Misses when {fraction:.2%} of cell-days are alarmed", presentation, 380,
-                     _axis("model", size),
-                     _axis("missed target cell-days (FN)", size, range=[0, 1.18 * ymax]))
+    layout = _layout(
+        f"Misses when {fraction:.2%} of cell-days are alarmed",
+        presentation,
+        380,
+        _axis("model", size),
+        _axis("missed target cell-days (FN)", size, range=[0, 1.18 * ymax]),
+    )
     return _figure([trace], layout)
 
 
@@ -375,24 +523,47 @@ def training_figure(
     size = font_size(presentation)
     df = pd.DataFrame(list(history))
     traces: list[Spec] = []
-    keys = [] if df.empty or "step" not in df else [
-        k for k in df.columns
-        if ("loss" in k.lower() or k.startswith("val_")) and pd.api.types.is_numeric_dtype(df[k])
-    ]
+    keys = (
+        []
+        if df.empty or "step" not in df
+        else [
+            k
+            for k in df.columns
+            if ("loss" in k.lower() or k.startswith("val_"))
+            and pd.api.types.is_numeric_dtype(df[k])
+        ]
+    )
     for i, k in enumerate(keys):
         sub = df[["step", k]].dropna()
         if sub.empty:
             continue
         right = "loss" not in k.lower()
         traces.append(
-            {"type": "scatter", "x": sub["step"].to_numpy(), "y": sub[k].to_numpy(),
-             "name": k.replace("val_", "validation ").replace("_", " "),
-             "mode": "lines+markers" if len(sub) < 40 else "lines", "yaxis": "y2" if right else "y",
-             "line": {"color": OKABE_ITO[i % len(OKABE_ITO)], "width": _width(presentation) * 0.8,
-                      "dash": "dot" if right else "solid"}}
+            {
+                "type": "scatter",
+                "x": sub["step"].to_numpy(),
+                "y": sub[k].to_numpy(),
+                "name": k.replace("val_", "validation ").replace("_", " "),
+                "mode": "lines+markers" if len(sub) < 40 else "lines",
+                "yaxis": "y2" if right else "y",
+                "line": {
+                    "color": OKABE_ITO[i % len(OKABE_ITO)],
+                    "width": _width(presentation) * 0.8,
+                    "dash": "dot" if right else "solid",
+                },
+            }
         )
-    layout = _layout("Training curves", presentation, 320, _axis("training step", size),
-                     _axis("loss", size),
-                     yaxis2={"title": {"text": "validation score"}, "overlaying": "y",
-                             "side": "right", "showgrid": False})
+    layout = _layout(
+        "Training curves",
+        presentation,
+        320,
+        _axis("training step", size),
+        _axis("loss", size),
+        yaxis2={
+            "title": {"text": "validation score"},
+            "overlaying": "y",
+            "side": "right",
+            "showgrid": False,
+        },
+    )
     return _figure(traces, layout)

@@ -162,8 +162,12 @@ def events_deck(
     data = [
         {"lon": lo, "lat": la, "r": r, "c": c, "tip": tip}
         for lo, la, r, c, tip in zip(
-            ev["longitude"].round(3).tolist(), ev["latitude"].round(3).tolist(), radius,
-            color.tolist(), tips, strict=True,
+            ev["longitude"].round(3).tolist(),
+            ev["latitude"].round(3).tolist(),
+            radius,
+            color.tolist(),
+            tips,
+            strict=True,
         )
     ]
     layers = [coastline_layer()]
@@ -265,8 +269,9 @@ def prepare_cells(
     pv = p.astype(np.float32).tolist()
     records = [
         {"polygon": poly, "r": c[0], "g": c[1], "b": c[2], "p": float(f"{q:.6g}"), "tip": tip}
-        for poly, c, q, tip in zip(cell_polygons(grid, cells), color.tolist(), pv, tips,
-                                   strict=True)
+        for poly, c, q, tip in zip(
+            cell_polygons(grid, cells), color.tolist(), pv, tips, strict=True
+        )
     ]
     return PreparedCells(RawData.of(records), sel, p)
 
@@ -324,8 +329,13 @@ def target_events_layer(window: pd.DataFrame, mc: float) -> pdk.Layer | None:
     data = [
         {"lon": lo, "lat": la, "r": r, "f": f, "l": li, "tip": tip}
         for lo, la, r, f, li, tip in zip(
-            window["longitude"].round(3).tolist(), window["latitude"].round(3).tolist(), radius,
-            fill.tolist(), line.tolist(), tips, strict=True,
+            window["longitude"].round(3).tolist(),
+            window["latitude"].round(3).tolist(),
+            radius,
+            fill.tolist(),
+            line.tolist(),
+            tips,
+            strict=True,
         )
     ]
     return pdk.Layer(
@@ -362,8 +372,10 @@ def forecast_deck(
     ``probs``: the ``(ny, nx)`` probabilities, or cells already made by `prepare_cells`
     (a page caches those per day, so a threshold move re-encodes nothing).
     """
-    cells = probs if isinstance(probs, PreparedCells) else prepare_cells(
-        grid, probs, prior, mode, floor, top_k
+    cells = (
+        probs
+        if isinstance(probs, PreparedCells)
+        else prepare_cells(grid, probs, prior, mode, floor, top_k)
     )
     layers = [grid_outline_layer(grid), cells_layer(cells, threshold), coastline_layer()]
     if window is not None:

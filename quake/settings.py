@@ -1,0 +1,131 @@
+"""Every ``QUAKE_*`` setting, read in one place (the CLI and the dashboard share them).
+
+Folders resolve to absolute paths (relative values against the project root, not the
+working directory), so ``python -m quake`` and ``streamlit run app.py`` see the same
+models and caches wherever they are started from. Each function reads the environment
+when called: tests change a setting with ``monkeypatch.setenv``.
+
+=========================  ==========================================================
+variable                   meaning (default)
+=========================  ==========================================================
+``QUAKE_MODELS_DIR``       saved models (``models/`` in the project)
+``QUAKE_CACHE_DIR``        map forecasts cache (``data/cache/``)
+``QUAKE_DOWNLOAD_DIR``     USGS download cache (``data/downloads/``)
+``QUAKE_CATALOG``          the reference catalog file (found beside the project if unset)
+``QUAKE_CATALOG_DIRS``     extra folders the dashboard's path field may read
+                           (``os.pathsep``-separated; ``data/`` and the reference data
+                           folder are always allowed)
+``QUAKE_PATH_FIELD``       ``0`` turns the Catalog page's path field off (on)
+``QUAKE_READONLY``         ``1`` for seminars: no training, no delete, no path field (off)
+``QUAKE_DEVICE``           torch device for training from the dashboard (auto)
+=========================  ==========================================================
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_NAME = "japan_usgs_1990_2019.csv"
+
+MODELS_ENV = "QUAKE_MODELS_DIR"
+CACHE_ENV = "QUAKE_CACHE_DIR"
+DOWNLOAD_ENV = "QUAKE_DOWNLOAD_DIR"
+CATALOG_ENV = "QUAKE_CATALOG"
+CATALOG_DIRS_ENV = "QUAKE_CATALOG_DIRS"
+PATH_FIELD_ENV = "QUAKE_PATH_FIELD"
+READONLY_ENV = "QUAKE_READONLY"
+DEVICE_ENV = "QUAKE_DEVICE"
+
+MAX_CATALOG_BYTES = 200 * 1024 * 1024
+"""Largest catalog file the dashboard reads, by path or upload (``server.maxUploadSize``)."""
+
+MAX_GRID_CELLS = 2_000_000
+"""Largest grid a catalog may get (about Japan × 40 at 10 km); larger regions are refused."""
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return default
+
+
+def _folder(name: str, default: Path) -> Path:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def models_dir() -> Path:
+    """Where saved models live: ``$QUAKE_MODELS_DIR`` or ``models/`` in the project."""
+    return _folder(MODELS_ENV, PROJECT_ROOT / "models")
+
+
+def cache_dir() -> Path:
+    """Where map forecasts are cached: ``$QUAKE_CACHE_DIR`` or ``data/cache/``."""
+    return _folder(CACHE_ENV, PROJECT_ROOT / "data" / "cache")
+
+
+def download_dir() -> Path:
+    """Where USGS answers are cached: ``$QUAKE_DOWNLOAD_DIR`` or ``data/downloads/``."""
+    return _folder(DOWNLOAD_ENV, PROJECT_ROOT / "data" / "downloads")
+
+
+def reference_candidates() -> list[Path]:
+    """Places searched for the reference catalog, in order: ``$QUAKE_CATALOG``,
+    ``../shared/data`` beside the project (and beside the working directory), the
+    download folder."""
+    out = []
+    env = os.environ.get(CATALOG_ENV, "").strip()
+    if env:
+        out.append(Path(env).expanduser())
+    out += [
+        PROJECT_ROOT.parent / "shared" / "data" / REFERENCE_NAME,
+        Path.cwd().parent / "shared" / "data" / REFERENCE_NAME,
+        download_dir() / REFERENCE_NAME,
+    ]
+    return out
+
+
+def catalog_roots() -> list[Path]:
+    """Folders the dashboard's path field may read from (resolved, existing ones only):
+    the project's ``data/``, the reference catalog's folder(s), the download folder and
+    every folder in ``$QUAKE_CATALOG_DIRS``."""
+    roots = [PROJECT_ROOT / "data", download_dir()]
+    roots += [p.parent for p in reference_candidates()]
+    extra = os.environ.get(CATALOG_DIRS_ENV, "")
+    roots += [Path(p).expanduser() for p in extra.split(os.pathsep) if p.strip()]
+    out: list[Path] = []
+    for root in roots:
+        try:
+            real = root.resolve(strict=True)
+        except (OSError, RuntimeError):
+            continue
+        if real.is_dir() and real not in out:
+            out.append(real)
+    return out
+
+
+def readonly() -> bool:
+    """Seminar mode (``QUAKE_READONLY=1``): no training, no delete, no path field."""
+    return _flag(READONLY_ENV, False)
+
+
+def path_field() -> bool:
+    """Whether the Catalog page offers a server path field (off in read-only mode)."""
+    return _flag(PATH_FIELD_ENV, True) and not readonly()
+
+
+def device() -> str | None:
+    """``$QUAKE_DEVICE`` (``cpu``, ``cuda``, ``cuda:1`` …) or None: pick automatically."""
+    value = os.environ.get(DEVICE_ENV, "").strip()
+    return value or None

@@ -1,0 +1,47 @@
+"""Helpers shared by test modules: a fresh interpreter for the CLI, AppTest navigation."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+APP_TIMEOUT = 120
+
+
+def run_python(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python ARGS`` in a fresh interpreter that imports this checkout's ``quake``."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=timeout,
+        check=False,
+    )
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``python -m quake ARGS`` in a fresh interpreter."""
+    return run_python("-m", "quake", *args, cwd=cwd)
+
+
+def app() -> AppTest:
+    """The dashboard after its first run, with no exception."""
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def goto(at: AppTest, page: str) -> AppTest:
+    """Switch ``at`` to ``page`` (a path from the page list) and run it, no exception."""
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

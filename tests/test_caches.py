@@ -1,0 +1,455 @@
+"""Caches that cannot kill the server: the map forecast cache and the USGS download cache.
+
+A full or read-only disk while caching gives a warning and an uncached forecast (never an
+exception, never a half file); a damaged cache file is detected and computed again; the
+USGS download refetches damaged answers and stops at its deadline. No test touches the
+network: USGS answers come from ``tests/data/usgs``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import json
+import logging
+import os
+import stat
+import time
+import urllib.parse
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import quake.catalog.usgs as usgs
+import quake.forecast_cache as fc
+from quake import settings
+from quake.catalog.usgs import Window, download_usgs
+from quake.cli import build_parser, main
+from quake.data import ForecastData
+from quake.errors import DownloadError, ModelError
+from quake.forecast_cache import cached_forecast, lookup
+from quake.models import create
+
+
+# -- forecast cache -------------------------------------------------------------------------
+@pytest.fixture
+def tiny_data(aftershock_catalog, tiny_protocol) -> ForecastData:
+    return ForecastData.build(aftershock_catalog, 4.0, tiny_protocol)
+
+
+@pytest.fixture
+def ri_model(tiny_data, tmp_path):
+    """A relative-intensity model (its maps change from day to day) saved in tmp_path."""
+    model = create("ri", tau_days=30.0, radius=1, beta=0.05).fit(tiny_data, final=True)
+    return model, model.save(tmp_path / "models" / "ri")
+
+
+def expected(model, data: ForecastData) -> np.ndarray:
+    """A fresh forecast of the test period as the cache stores it (float16), float32."""
+    start, stop = data.days("test")
+    raw = model.predict(data, start, stop)
+    return np.clip(raw, 0.0, fc.F16_MAX).astype(np.float16).astype(np.float32)
+
+
+def all_days(src, data: ForecastData) -> np.ndarray:
+    start, stop = data.days("test")
+    return np.stack([src.day(t) for t in range(start, stop)])
+
+
+class FullDisk:
+    """``open`` for the forecast cache module: files opened for writing take ``room`` bytes
+    in all, then raise ENOSPC (what a full disk does). Records every path written."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.paths: list[Path] = []
+
+    def __call__(self, path, mode="r", *args, **kwargs):
+        f = builtins.open(path, mode, *args, **kwargs)  # noqa: SIM115 (returned)
+        if "w" not in mode:
+            return f
+        self.paths.append(Path(path))
+        disk = self
+        real_write = f.write
+
+        class Limited:
+            def __getattr__(self, name):
+                return getattr(f, name)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                f.close()
+
+            def write(self, data):
+                n = len(memoryview(data).cast("B"))
+                if n > disk.room:
+                    real_write(memoryview(data).cast("B")[: disk.room])  # a partial block lands
+                    f.flush()
+                    disk.room = 0
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                disk.room -= n
+                return real_write(data)
+
+        return Limited()
+
+
+def read_only(path, mode="r", *args, **kwargs):
+    """``open`` on a read-only file system: reading works, writing raises EROFS."""
+    if "w" in mode:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+    return builtins.open(path, mode, *args, **kwargs)
+
+
+@pytest.mark.parametrize("fallback", ["memory", "on-demand"])
+def test_a_full_disk_midway_gives_an_uncached_forecast_and_no_file(
+    tiny_data, ri_model, tmp_path, monkeypatch, caplog, fallback
+) -> None:
+    model, folder = ri_model
+    if fallback == "on-demand":
+        monkeypatch.setattr(fc, "MEMORY_FALLBACK_BYTES", 0)
+    root = tmp_path / "cache"
+    disk = FullDisk(room=10_000)  # the header and part of the first blocks (240 B a day)
+    monkeypatch.setattr(fc, "open", disk, raising=False)
+    calls: list[tuple[int, int]] = []
+    with caplog.at_level(logging.WARNING, logger="quake.forecast_cache"):
+        src = cached_forecast(
+            model, folder, tiny_data, "test", root, on_progress=lambda d, n: calls.append((d, n)),
+            chunk=16,
+        )  # fmt: skip
+    assert disk.paths and disk.paths[0].name.endswith(".tmp.npy")  # a partial file was made
+    assert not src.cached and src.path is None
+    assert "No space left on device" in src.warning
+    assert any("cannot cache the forecasts" in r.getMessage() for r in caplog.records)
+    assert list(root.iterdir()) == []  # neither the partial file nor a sidecar is left
+    start, stop = tiny_data.days("test")
+    if fallback == "memory":
+        assert calls[-1] == (stop - start, stop - start)  # the model ran to the end
+    else:
+        assert calls[-1][0] < stop - start  # the model stopped once nothing could be kept
+    monkeypatch.undo()  # the disk has room again: days are still served from the source
+    np.testing.assert_array_equal(all_days(src, tiny_data), expected(model, tiny_data))
+    assert lookup(folder, tiny_data, "test", root) is None
+
+
+def test_a_read_only_cache_folder_gives_an_uncached_forecast(
+    tiny_data, ri_model, tmp_path, monkeypatch, caplog
+) -> None:
+    model, folder = ri_model
+    root = tmp_path / "cache"
+    root.mkdir()
+    root.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        if os.access(root, os.W_OK):  # root ignores modes: refuse as a read-only mount would
+            monkeypatch.setattr(fc, "open", read_only, raising=False)
+        with caplog.at_level(logging.WARNING, logger="quake.forecast_cache"):
+            src = cached_forecast(model, folder, tiny_data, "test", root, chunk=16)
+        assert not src.cached
+        assert "could not be saved in the cache folder" in src.warning
+        assert str(root) not in src.warning  # no server path for the page
+        assert caplog.records and caplog.records[-1].levelno == logging.WARNING
+        assert list(root.iterdir()) == []
+        np.testing.assert_array_equal(all_days(src, tiny_data), expected(model, tiny_data))
+    finally:
+        root.chmod(stat.S_IRWXU)
+
+
+def test_a_model_error_while_writing_leaves_no_temporary_file(tiny_data, tmp_path) -> None:
+    class Broken:
+        def predict_days(self, data, start, stop, chunk):
+            yield start, np.zeros((chunk, *data.grid.shape), np.float32)
+            raise ModelError("the model broke")
+
+    model, folder = Broken(), create("naive").fit(tiny_data).save(tmp_path / "m")
+    with pytest.raises(ModelError, match="broke"):
+        cached_forecast(model, folder, tiny_data, "test", tmp_path / "c", chunk=8)
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+def _damage(kind: str, npy: Path, meta: Path) -> None:
+    info = json.loads(meta.read_text())
+    n, ny, nx = info["shape"]
+    if kind == "empty":
+        npy.write_bytes(b"")
+    elif kind == "truncated":
+        npy.write_bytes(npy.read_bytes()[: npy.stat().st_size // 2])
+    elif kind in ("dtype", "shape", "fortran"):
+        arr = {
+            "dtype": np.zeros((n, ny, nx), np.float32),
+            "shape": np.zeros((n - 1, ny, nx + 1), np.float16),
+            "fortran": np.asfortranarray(np.zeros((n, ny, nx), np.float16)),
+        }[kind]
+        np.save(npy, arr)
+        info["file_size"] = npy.stat().st_size  # so the header check, not the size, finds it
+        meta.write_text(json.dumps(info))
+    elif kind == "data":  # same size and header, other numbers
+        raw = bytearray(npy.read_bytes())
+        raw[-100:] = b"\x11" * 100
+        npy.write_bytes(bytes(raw))
+    elif kind == "sidecar-garbage":
+        meta.write_bytes(b"\x00\xff{garbage")
+    elif kind == "sidecar-list":
+        meta.write_text("[1, 2, 3]")
+    elif kind == "sidecar-old":
+        meta.write_text(json.dumps({k: v for k, v in info.items() if k != "format"}))
+    else:
+        raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["empty", "truncated", "dtype", "shape", "fortran", "data", "sidecar-garbage",
+     "sidecar-list", "sidecar-old"],
+)  # fmt: skip
+def test_a_damaged_cache_file_is_detected_and_recomputed(
+    tiny_data, ri_model, tmp_path, caplog, kind
+) -> None:
+    model, folder = ri_model
+    root = tmp_path / "cache"
+    first = cached_forecast(model, folder, tiny_data, "test", root, chunk=16)
+    assert first.cached and lookup(folder, tiny_data, "test", root) is not None
+    npy = first.path
+    _damage(kind, npy, npy.with_suffix(".json"))
+    assert lookup(folder, tiny_data, "test", root) is None
+    calls: list[tuple[int, int]] = []
+    with caplog.at_level(logging.WARNING, logger="quake.forecast_cache"):
+        again = cached_forecast(
+            model, folder, tiny_data, "test", root, on_progress=lambda d, n: calls.append((d, n)),
+            chunk=16,
+        )  # fmt: skip
+    assert len(calls) > 1  # the model ran again (a hit reports progress once)
+    assert any("computing it again" in r.getMessage() for r in caplog.records)
+    assert again.cached and again.path == npy
+    np.testing.assert_array_equal(all_days(again, tiny_data), expected(model, tiny_data))
+    assert lookup(folder, tiny_data, "test", root) is not None
+    assert sorted(p.suffix for p in root.iterdir()) == [".json", ".npy"]
+
+
+def test_a_file_damaged_after_lookup_is_a_model_error_not_a_crash(
+    tiny_data, ri_model, tmp_path
+) -> None:
+    model, folder = ri_model
+    src = cached_forecast(model, folder, tiny_data, "test", tmp_path / "cache", chunk=16)
+    start, stop = tiny_data.days("test")
+    src.path.write_bytes(src.path.read_bytes()[:200])
+    with pytest.raises(ModelError, match="truncated"):
+        src.day(stop - 1)
+    src.path.write_bytes(b"")
+    with pytest.raises(ModelError, match="cannot be read"):
+        src.day(start)
+
+
+def test_the_cache_is_written_with_plain_writes_and_matches_the_sidecar(
+    tiny_data, ri_model, tmp_path, monkeypatch
+) -> None:
+    model, folder = ri_model
+
+    def no_memmap(*args, **kwargs):
+        raise AssertionError("the cache must not be written through a memory map")
+
+    monkeypatch.setattr(np.lib.format, "open_memmap", no_memmap)
+    monkeypatch.setattr(np, "memmap", no_memmap)
+    src = cached_forecast(model, folder, tiny_data, "test", tmp_path / "cache", chunk=16)
+    info = json.loads(src.path.with_suffix(".json").read_text())
+    assert info["file_size"] == src.path.stat().st_size
+    assert info["dtype"] == "float16" and info["format"] == fc.FORMAT
+    loaded = np.load(src.path, allow_pickle=False)
+    assert loaded.dtype == np.float16 and list(loaded.shape) == info["shape"]
+    np.testing.assert_array_equal(loaded.astype(np.float32), expected(model, tiny_data))
+
+
+def test_cache_dir_follows_the_settings(tiny_data, ri_model, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("QUAKE_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert fc.cache_dir() == settings.cache_dir() == tmp_path / "elsewhere"
+    model, folder = ri_model
+    src = cached_forecast(model, folder, tiny_data, "test")
+    assert src.cached and src.path.parent == tmp_path / "elsewhere"
+
+
+def test_the_map_page_warns_and_still_draws_when_the_cache_cannot_be_written(
+    dashboard_env, reference_catalog, monkeypatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    data = ForecastData.build(reference_catalog, 5.0)
+    ri = create("ri", tau_days=730.0, radius=1, beta=0.01).fit(data, final=True)
+    ri.save(dashboard_env / "ri-m5.0")
+    monkeypatch.setattr(fc, "open", read_only, raising=False)
+    at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/forecast_map.py").run()
+    at.selectbox(key="w_model_a").set_value("ri-m5.0").run()
+    for _ in range(200):  # the background run gives up on the cache at once
+        if at.warning or at.exception:
+            break
+        time.sleep(0.1)
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("could not be saved in the cache folder" in w.value for w in at.warning)
+    decks = at.get("deck_gl_json_chart")
+    assert len(decks) == 1 and "forecast-cells-polygon" in decks[0].proto.json
+    assert not any(Path(os.environ["QUAKE_CACHE_DIR"]).glob("*.npy"))
+
+
+# -- USGS download cache --------------------------------------------------------------------
+FIXTURES = Path(__file__).parent / "data" / "usgs"
+WINDOW = Window(start=date(2011, 3, 1), end=date(2011, 3, 10))
+
+
+class Service:
+    """A fake USGS service answering from the fixtures; counts the calls of each kind and
+    moves a fake clock by ``step`` seconds per answer."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.urls: list[str] = []
+        self.now = 0.0
+        self.step = step
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, url: str, **limits) -> bytes:
+        self.urls.append(url)
+        self.now += self.step
+        parts = urllib.parse.urlsplit(url)
+        q = dict(urllib.parse.parse_qsl(parts.query))
+        kind = parts.path.rsplit("/", 1)[-1]
+        name = f"{'query' if kind == 'query' else 'count'}_{q['starttime']}_{q['endtime']}"
+        return (FIXTURES / (name + (".csv" if kind == "query" else ".txt"))).read_bytes()
+
+    def kinds(self) -> list[str]:
+        return [urllib.parse.urlsplit(u).path.rsplit("/", 1)[-1] for u in self.urls]
+
+
+@pytest.fixture(autouse=True)
+def small_limit(monkeypatch):
+    """The fixtures hold 88 events: a limit of 50 cuts the window into four chunks."""
+    monkeypatch.setattr(usgs, "LIMIT", 50)
+
+
+def test_damaged_cached_answers_are_fetched_again(tmp_path, caplog) -> None:
+    first = download_usgs(WINDOW, cache_dir=tmp_path, fetch=Service())
+    counts = sorted(tmp_path.glob("*.count"))
+    csvs = sorted(tmp_path.glob("*.csv"))
+    whole = next(p for p in counts if "2011-03-01_2011-03-10" in p.name)  # the first asked
+    whole.write_bytes(b"")  # an empty count (a killed write of the old code)
+    csvs[0].write_bytes(b"<html><body>503 Service Unavailable</body></html>")
+    csvs[1].write_bytes(b"")  # the chunk counted events: empty is not an answer
+    csvs[2].write_bytes(csvs[2].read_bytes()[:-30])  # cut off inside the last row
+    again = Service()
+    with caplog.at_level(logging.WARNING, logger="quake.catalog.usgs"):
+        second = download_usgs(WINDOW, cache_dir=tmp_path, fetch=again)
+    assert again.kinds() == ["count", "query", "query", "query"]
+    assert sum("fetching it again" in r.getMessage() for r in caplog.records) == 4
+    pd.testing.assert_frame_equal(first.events, second.events)
+    assert whole.read_bytes().strip().isdigit()
+    assert not list(tmp_path.glob(".*"))  # no temporary file left
+    third = Service()
+    download_usgs(WINDOW, cache_dir=tmp_path, fetch=third)
+    assert third.urls == []  # the refetched answers were cached whole
+
+
+def test_a_cache_that_cannot_be_written_does_not_stop_the_download(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    def full_disk(path, mode="r", *args, **kwargs):
+        if "w" in mode:
+            with builtins.open(path, mode, *args, **kwargs) as f:
+                f.write(b"12")  # something lands before the disk is full
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return builtins.open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(usgs, "open", full_disk, raising=False)
+    with caplog.at_level(logging.WARNING, logger="quake.catalog.usgs"):
+        cat = download_usgs(WINDOW, cache_dir=tmp_path, fetch=Service())
+    assert len(cat) == 88
+    assert any("cannot cache" in r.getMessage() for r in caplog.records)
+    assert list(tmp_path.iterdir()) == []  # no half answer stays behind
+
+
+def test_the_deadline_while_sizing_chunks(tmp_path) -> None:
+    service = Service(step=30.0)
+    with pytest.raises(DownloadError) as err:
+        download_usgs(WINDOW, cache_dir=tmp_path, fetch=service, deadline_s=100,
+                      clock=service.clock)  # fmt: skip
+    msg = str(err.value)
+    assert "deadline of 100 s" in msg and "4 counts answered" in msg and "resumes" in msg
+    assert len(service.urls) == 4 and len(list(tmp_path.glob("*.count"))) == 4
+
+
+def test_the_deadline_keeps_downloaded_chunks_and_a_rerun_resumes(tmp_path) -> None:
+    service = Service(step=10.0)  # 7 counts, then 2 of the 4 chunks before 85 s pass
+    with pytest.raises(DownloadError, match=r"deadline of 85 s: 2 of 4 chunks downloaded"):
+        download_usgs(WINDOW, cache_dir=tmp_path, fetch=service, deadline_s=85,
+                      clock=service.clock)  # fmt: skip
+    assert len(list(tmp_path.glob("*.csv"))) == 2
+    rerun = Service()
+    cat = download_usgs(WINDOW, cache_dir=tmp_path, fetch=rerun, deadline_s=85, clock=rerun.clock)
+    assert rerun.kinds() == ["query", "query"] and len(cat) == 88
+
+
+def test_without_a_cache_the_deadline_says_nothing_was_kept() -> None:
+    service = Service(step=50.0)
+    with pytest.raises(DownloadError, match="nothing was cached"):
+        download_usgs(WINDOW, cache_dir=None, fetch=service, deadline_s=60, clock=service.clock)
+
+
+def test_the_default_fetch_is_bounded_by_the_deadline(tmp_path, monkeypatch) -> None:
+    asked: list[dict] = []
+    service = Service()
+
+    def recorder(url: str, **limits) -> bytes:
+        asked.append(limits)
+        return service(url)
+
+    monkeypatch.setattr(usgs, "urlopen_fetch", recorder)
+    download_usgs(WINDOW, cache_dir=tmp_path, deadline_s=30)
+    assert len(asked) == 11
+    assert all(1.0 <= a["timeout"] <= 30 for a in asked)
+    assert all(a["deadline"] <= time.monotonic() + 30 for a in asked)
+
+
+def test_default_download_folder_follows_the_settings(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("QUAKE_DOWNLOAD_DIR", str(tmp_path / "dl"))
+    assert usgs.DEFAULT_CACHE == settings.download_dir() == tmp_path / "dl"
+    download_usgs(WINDOW, fetch=Service())
+    assert len(list((tmp_path / "dl").glob("*.csv"))) == 4
+
+
+def test_cli_deadline_is_an_error_line_and_exit_2(tmp_path, monkeypatch, capsys) -> None:
+    assert build_parser().parse_args(["download"]).deadline == usgs.DEADLINE_S == 600
+    service = Service()
+
+    def slow(url: str, **limits) -> bytes:
+        time.sleep(0.06)
+        return service(url)
+
+    monkeypatch.setattr(usgs, "urlopen_fetch", slow)
+    rc = main(
+        ["download", "--start", "2011-03-01", "--end", "2011-03-10", "--deadline", "0.05",
+         "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "out.csv")]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert rc == 2 and "Traceback" not in out + err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the download passed its deadline")
+    assert "0.05 s" in lines[0] and "1 counts answered" in lines[0]
+    assert not (tmp_path / "out.csv").exists()
+    assert len(list((tmp_path / "cache").glob("*.count"))) == 1  # kept for the rerun
+
+
+def test_cli_unwritable_output_is_an_error_line(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(usgs, "urlopen_fetch", Service())
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    rc = main(
+        ["download", "--start", "2011-03-01", "--end", "2011-03-10",
+         "--cache", str(tmp_path / "cache"), "--out", str(blocker / "out.csv")]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert rc == 2 and "Traceback" not in out + err
+    assert err.startswith("error: downloaded 88 events but cannot write")
