@@ -53,9 +53,9 @@ PAGES = [
 
 
 def fit_models(root: Path, with_ri: bool) -> None:
-    from quake.data import ForecastData, load_reference
-    from quake.evaluate import fit_score_save
+    from quake.data.forecast_data import ForecastData, load_reference
     from quake.models import create
+    from quake.scoring.evaluate import fit_score_save
 
     catalog = load_reference()
     for mc in (5.0, 4.5):
@@ -69,10 +69,10 @@ def fit_models(root: Path, with_ri: bool) -> None:
 
 def warm_forecasts(root: Path) -> None:
     """Build the forecast cache of the model the map shows by default (not timed)."""
-    from quake.data import ForecastData, load_reference
-    from quake.forecast_cache import cached_forecast
+    from quake.data.forecast_data import ForecastData, load_reference
     from quake.models import load_model
-    from quake.workspace import best_model, list_models
+    from quake.service.forecast_cache import cached_forecast
+    from quake.service.workspace import best_model, list_models
 
     card = best_model(list_models(root))
     if card is None:
@@ -166,8 +166,7 @@ def bench() -> dict:
         frag.append(last_fragment("day_view"))
     import datetime as dt
 
-    for day in ["2011-03-20", "2012-06-01", "2014-09-10", "2016-04-20", "2018-01-01",
-                "2019-06-30"]:
+    for day in ["2011-03-20", "2012-06-01", "2014-09-10", "2016-04-20", "2018-01-01", "2019-06-30"]:
         at.slider(key="w_forecast_day").set_value(dt.date.fromisoformat(day))
         times.append(timed_run(at))
         frag.append(last_fragment("day_view"))
@@ -228,12 +227,16 @@ def main() -> int:
         for page in PAGES:
             print(f"{page:28s} {res['cold'][page]:9.3f} {res['first_render'][page]:23.3f}")
         goal_thr, goal_day = GOALS["threshold"] * 1000, GOALS["forecast_day"]
-        print(f"threshold move:   fragment median {frag_thr * 1000:6.1f} ms; whole page median "
-              f"{med_thr * 1000:6.1f} ms, max {max(res['threshold']) * 1000:6.1f} ms  "
-              f"(goal < {goal_thr:.0f} ms)")
-        print(f"new forecast day: fragment median {frag_day * 1000:6.1f} ms; whole page median "
-              f"{med_day * 1000:6.1f} ms, max {max(res['forecast_day']) * 1000:6.1f} ms  "
-              f"(goal < {goal_day:.0f} s)")
+        print(
+            f"threshold move:   fragment median {frag_thr * 1000:6.1f} ms; whole page median "
+            f"{med_thr * 1000:6.1f} ms, max {max(res['threshold']) * 1000:6.1f} ms  "
+            f"(goal < {goal_thr:.0f} ms)"
+        )
+        print(
+            f"new forecast day: fragment median {frag_day * 1000:6.1f} ms; whole page median "
+            f"{med_day * 1000:6.1f} ms, max {max(res['forecast_day']) * 1000:6.1f} ms  "
+            f"(goal < {goal_day:.0f} s)"
+        )
         goal_first = GOALS["first_render"]
         print(f"first render:     worst {worst_first:.2f} s  (goal < {goal_first:.0f} s)")
         kb = ", ".join(f"{b / 1024:.0f} kB" for b in res["deck_json_bytes"])

@@ -1,4 +1,4 @@
-"""Benchmark of the measuring instrument (quake.evaluate) on the Japan protocol, Mc 5.
+"""Benchmark of the measuring instrument (quake.scoring.evaluate) on the Japan protocol, Mc 5.
 
 Cases (test period: 3,237 days x 50,000 cells = 161.85 M pairs, both masks at once):
 
@@ -34,9 +34,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from quake.data import ForecastData, load_reference  # noqa: E402
-from quake.evaluate import evaluate  # noqa: E402
+from quake.data.forecast_data import ForecastData, load_reference  # noqa: E402
 from quake.models import create, load_model  # noqa: E402
+from quake.scoring.evaluate import evaluate  # noqa: E402
 
 GOAL_S = {"naive (per cell)": 1.0}
 GOAL_EVAL_S = 300.0

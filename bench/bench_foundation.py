@@ -43,10 +43,10 @@ def _rss_mb() -> float:
 
 def workload(path: str) -> dict[str, float]:
     """Load, grid, targets at Mc 5 and 4.5, naive priors; seconds per stage."""
-    from quake.catalog import load_catalog
-    from quake.events import GriddedEvents
-    from quake.protocol import protocol_for_catalog
-    from quake.targets import Targets, naive_prior
+    from quake.data.catalog import load_catalog
+    from quake.data.events import GriddedEvents
+    from quake.data.protocol import protocol_for_catalog
+    from quake.data.targets import Targets, naive_prior
 
     out: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -73,13 +73,13 @@ def workload(path: str) -> dict[str, float]:
 
 
 def child(path: str) -> None:
-    import quake.catalog  # noqa: F401  (imports: in the baseline RSS, not in the work)
-    import quake.events  # noqa: F401
-    import quake.protocol  # noqa: F401
-    import quake.targets  # noqa: F401
+    import quake.data.catalog  # noqa: F401  (imports: in the baseline RSS, not in the work)
+    import quake.data.events  # noqa: F401
+    import quake.data.protocol  # noqa: F401
+    import quake.data.targets  # noqa: F401
 
     if path == "japan":
-        from quake.catalog import find_reference_catalog
+        from quake.data.catalog import find_reference_catalog
 
         found = find_reference_catalog()
         if found is None:
@@ -97,7 +97,7 @@ def child(path: str) -> None:
 
 
 def write_synthetic(path: Path, n_events: int) -> None:
-    from quake.synthetic import synthetic_catalog, to_reference_csv
+    from quake.data.synthetic import synthetic_catalog, to_reference_csv
 
     df = synthetic_catalog(
         n_background=n_events,

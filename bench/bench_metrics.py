@@ -1,4 +1,4 @@
-"""Benchmark of the streaming operating curve (quake.curves.OperatingCurve).
+"""Benchmark of the streaming operating curve (quake.metrics.curves.OperatingCurve).
 
 A seeded synthetic test set of N pairs (default 50 M, float32 logit-normal probabilities,
 ~1:1000 positives drawn from them, float64 reference weights) is built first (not timed).
@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from quake.metrics import OperatingCurve, exact_scores  # noqa: E402
+from quake.metrics.scores import OperatingCurve, exact_scores  # noqa: E402
 
 CHUNK = 4_000_000
 GOAL_NS_PER_PAIR = 50.0
@@ -55,7 +55,7 @@ def fill(y: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> tuple[OperatingC
     t0 = time.perf_counter()
     curve = OperatingCurve.empty()
     for a in range(0, len(y), CHUNK):
-        curve.update(y[a:a + CHUNK], p[a:a + CHUNK], None if w is None else w[a:a + CHUNK])
+        curve.update(y[a : a + CHUNK], p[a : a + CHUNK], None if w is None else w[a : a + CHUNK])
     return curve, time.perf_counter() - t0
 
 
@@ -75,8 +75,10 @@ def main() -> int:
 
     t0 = time.perf_counter()
     y, p, w = synthetic(n)
-    print(f"synthetic set: {n:,} pairs, {int(y.sum()):,} positive "
-          f"(built in {time.perf_counter() - t0:.1f} s, not timed below)")
+    print(
+        f"synthetic set: {n:,} pairs, {int(y.sum()):,} positive "
+        f"(built in {time.perf_counter() - t0:.1f} s, not timed below)"
+    )
 
     curve, t_fill = fill(y, p, None)
     wcurve, t_wfill = fill(y, p, w)
@@ -101,16 +103,21 @@ def main() -> int:
         ("update, weighted", f"{t_wfill:8.2f} s", f"{t_wfill / n * 1e9:6.1f} ns/pair"),
         ("counts_at(0.1), one query", f"{q_s * 1e6:8.1f} us", ""),
         ("counts_at, 1000 thresholds", f"{qv_s * 1e6:8.1f} us", ""),
-        (f"raw recount (p >= t) on {n // 10**6} M", f"{raw_s * 1e3:8.1f} ms",
-         f"x{raw_s / q_s:,.0f} slower than counts_at"),
+        (
+            f"raw recount (p >= t) on {n // 10**6} M",
+            f"{raw_s * 1e3:8.1f} ms",
+            f"x{raw_s / q_s:,.0f} slower than counts_at",
+        ),
         ("roc_auc + pr_auc from curve", f"{t_areas * 1e3:8.2f} ms", ""),
         (f"sklearn exact on first {m // 10**6} M", f"{t_skl:8.2f} s", ""),
     ]
     print(f"{'step':<34}{'time':>12}  note")
     for name, tm, note in rows:
         print(f"{name:<34}{tm:>12}  {note}")
-    print(f"curve roc_auc {curve.roc_auc():.5f}, pr_auc {curve.pr_auc():.5f}; "
-          f"to_dict nonzero bins: {len(curve.to_dict()['negative']['bin'])} negative")
+    print(
+        f"curve roc_auc {curve.roc_auc():.5f}, pr_auc {curve.pr_auc():.5f}; "
+        f"to_dict nonzero bins: {len(curve.to_dict()['negative']['bin'])} negative"
+    )
 
     ok = t_fill / n * 1e9 <= GOAL_NS_PER_PAIR and q_s * 1e3 < GOAL_QUERY_MS
     print("goals met" if ok else "GOAL MISSED")

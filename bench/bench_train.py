@@ -3,7 +3,7 @@
 For each preset (``quick``, ``paper``) a fresh subprocess (``--child PRESET``) builds the
 Japan protocol's data at Mc 5 and a ``convlstm-resid`` model, then measures:
 
-- training: the real loop (`quake.train.fit_network`), stopped through ``should_stop``
+- training: the real loop (`quake.models.training.fit_network`), stopped through ``should_stop``
   after ``--steps`` steps (the first step, which pays one-off allocations, is not timed);
   a step is ``streams x bptt`` stream-days of forward + backward + Adam. Training days/s =
   stream-days per second. An epoch = its steps (the whole train period, history included)
@@ -43,8 +43,9 @@ def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) 
 
     import torch
 
-    from quake.data import ForecastData, load_reference
-    from quake.train import build, fit_network
+    from quake.data.forecast_data import ForecastData, load_reference
+    from quake.models.neural import build
+    from quake.models.training import fit_network
 
     data = ForecastData.build(load_reference(), 5.0)
     model = build("convlstm-resid", preset, train_args={"epochs": 1, "device": device})

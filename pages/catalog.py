@@ -24,11 +24,16 @@ from pages.common import (
     try_protocol,
 )
 from quake import settings
-from quake.catalog import DROP_REASONS, catalog_summary, find_reference_catalog, read_catalog_bytes
-from quake.catalog.usgs import Window, download_usgs
-from quake.completeness import frequency_magnitude
+from quake.data.catalog import (
+    DROP_REASONS,
+    catalog_summary,
+    find_reference_catalog,
+    read_catalog_bytes,
+)
+from quake.data.catalog.usgs import Window, download_usgs
+from quake.data.completeness import frequency_magnitude
+from quake.data.protocol import JAPAN
 from quake.errors import QuakeError
-from quake.protocol import JAPAN
 from quake.viz import events_deck, fmd_figure, legend_html, monthly_counts, monthly_figure
 from quake.viz.maps import MAG_RANGE
 from quake.viz.style import VIRIDIS

@@ -15,18 +15,15 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from quake.catalog import Catalog, find_reference_catalog
-from quake.catalog.paths import allowed_path, read_catalog_file
-from quake.completeness import Completeness, estimate_completeness
-from quake.curves import OperatingCurve
-from quake.data import ForecastData
+from quake.data.catalog import Catalog, find_reference_catalog
+from quake.data.catalog.paths import allowed_path, read_catalog_file
+from quake.data.completeness import Completeness, estimate_completeness
+from quake.data.forecast_data import ForecastData
+from quake.data.protocol import Protocol, protocol_for_catalog
 from quake.errors import CatalogError, QuakeError
+from quake.metrics.curves import OperatingCurve
 from quake.models import Forecaster, load_model
-from quake.protocol import Protocol, protocol_for_catalog
-from quake.settings import models_dir
-from quake.viz.style import model_colors
-from quake.viz.text import plain
-from quake.workspace import (
+from quake.service.workspace import (
     ModelCard,
     best_model,
     full_resolution_net,
@@ -34,6 +31,9 @@ from quake.workspace import (
     load_curves,
     models_signature,
 )
+from quake.settings import models_dir
+from quake.viz.style import model_colors
+from quake.viz.text import plain
 
 # Session-state keys (values that outlive a page; widget keys start with "w_").
 SOURCE = "catalog_source"  # {"kind", "label", "path"}
@@ -97,7 +97,7 @@ def _load_catalog_file(path: str, mtime: float, size: int) -> tuple[Catalog, str
 
 
 def load_catalog_path(path: str) -> tuple[Catalog, str]:
-    """A catalog file inside the allowed folders (`quake.catalog.paths`), cached by its
+    """A catalog file inside the allowed folders (`quake.data.catalog.paths`), cached by its
     real path, modification time and size; raises `QuakeError` (never `OSError`)."""
     real = allowed_path(path)
     try:

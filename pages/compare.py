@@ -18,9 +18,9 @@ from pages.common import (
     remember,
 )
 from quake.errors import QuakeError
+from quake.service.workspace import default_curves, scores_table
 from quake.viz import molchan_figure, pr_figure, roc_figure
 from quake.viz.text import csv_safe, plain
-from quake.workspace import default_curves, scores_table
 
 ensure_navigation()
 

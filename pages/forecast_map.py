@@ -32,12 +32,12 @@ from pages.forecasting import (
     window_events,
 )
 from quake.errors import QuakeError
-from quake.forecast_cache import mark_hits
+from quake.service.forecast_cache import mark_hits
+from quake.service.workspace import ModelCard
 from quake.viz import forecast_deck, legend_html
 from quake.viz.maps import GAIN_RANGE, PROB_RANGE
 from quake.viz.style import MAP_SWATCHES, RDBU, YLORRD
 from quake.viz.text import plain
-from quake.workspace import ModelCard
 
 ensure_navigation()
 

@@ -1,6 +1,6 @@
 """Forecasts for the maps: made once per model and data in the background, then cached.
 
-The UI side of `quake.forecast_cache`: a run shared by every session (it goes on when a
+The UI side of `quake.service.forecast_cache`: a run shared by every session (it goes on when a
 person leaves the page), its progress, one day's map, the encoded cells and the quakes
 of the target window, each cached so that moving the day or the threshold is cheap.
 """
@@ -14,19 +14,19 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import ModelCard, data_key, mtime
-from quake.catalog import Catalog
-from quake.data import ForecastData
+from quake.data.catalog import Catalog
+from quake.data.forecast_data import ForecastData
+from quake.data.grid import Grid
 from quake.errors import QuakeError
-from quake.forecast_cache import (
+from quake.models import Forecaster
+from quake.service.forecast_cache import (
     CachedForecast,
     cache_key,
     cached_forecast,
     lookup,
     target_events,
 )
-from quake.grid import Grid
-from quake.jobs import TrainingJob, eta_text
-from quake.models import Forecaster
+from quake.service.jobs import TrainingJob, eta_text
 from quake.viz.maps import PreparedCells, prepare_cells
 from quake.viz.text import plain
 

@@ -23,8 +23,10 @@ from pages.common import (
     take,
 )
 from quake.errors import QuakeError
-from quake.forecast_cache import drop_cached
-from quake.jobs import (
+from quake.models import kinds
+from quake.service.folders import NAME_RULE, claim, delete_model, new_model_name
+from quake.service.forecast_cache import drop_cached
+from quake.service.jobs import (
     TrainingJob,
     TrainSpec,
     eta_text,
@@ -34,12 +36,10 @@ from quake.jobs import (
     presets,
     training_device,
 )
-from quake.models import kinds
+from quake.service.workspace import ModelCard
 from quake.settings import models_dir, readonly
-from quake.store import NAME_RULE, claim, delete_model, new_model_name
 from quake.viz import training_figure
 from quake.viz.text import plain
-from quake.workspace import ModelCard
 
 ensure_navigation()
 

@@ -33,7 +33,8 @@ from pages.forecasting import (
     window_events,
 )
 from quake.errors import QuakeError
-from quake.forecast_cache import mark_hits
+from quake.service.forecast_cache import mark_hits
+from quake.service.workspace import alarm_budget_table, operating_row, threshold_for_alarm_fraction
 from quake.viz import (
     forecast_deck,
     legend_html,
@@ -46,7 +47,6 @@ from quake.viz import (
 from quake.viz.maps import PROB_RANGE
 from quake.viz.style import MAP_SWATCHES, YLORRD, fmt_count
 from quake.viz.text import plain
-from quake.workspace import alarm_budget_table, operating_row, threshold_for_alarm_fraction
 
 ensure_navigation()
 

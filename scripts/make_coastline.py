@@ -166,10 +166,7 @@ def _perp_dist(p: Point, a: Point, b: Point) -> float:
     dx, dy = b[0] - a[0], b[1] - a[1]
     if dx == 0 and dy == 0:
         return ((p[0] - a[0]) ** 2 + (p[1] - a[1]) ** 2) ** 0.5
-    return (
-        abs(dy * p[0] - dx * p[1] + b[0] * a[1] - b[1] * a[0])
-        / (dx * dx + dy * dy) ** 0.5
-    )
+    return abs(dy * p[0] - dx * p[1] + b[0] * a[1] - b[1] * a[0]) / (dx * dx + dy * dy) ** 0.5
 
 
 def simplify(line: Line, tol: float) -> Line:
@@ -181,9 +178,7 @@ def simplify(line: Line, tol: float) -> Line:
     # A closed ring has a zero-length chord; split it at the farthest point.
     stack = [(0, len(line) - 1)]
     if line[0] == line[-1]:
-        far = max(
-            range(1, len(line) - 1), key=lambda i: _perp_dist(line[i], line[0], line[0])
-        )
+        far = max(range(1, len(line) - 1), key=lambda i: _perp_dist(line[i], line[0], line[0]))
         keep[far] = True
         stack = [(0, far), (far, len(line) - 1)]
     while stack:
@@ -210,12 +205,7 @@ def build(
     features = []
     for ring in object_rings(topo, "land"):
         xs, ys = [p[0] for p in ring], [p[1] for p in ring]
-        if (
-            max(xs) < bbox[0]
-            or min(xs) > bbox[2]
-            or max(ys) < bbox[1]
-            or min(ys) > bbox[3]
-        ):
+        if max(xs) < bbox[0] or min(xs) > bbox[2] or max(ys) < bbox[1] or min(ys) > bbox[3]:
             continue
         for piece in clip_line(ring, bbox):
             simple = simplify(piece, tol)
@@ -244,12 +234,8 @@ def build(
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--topojson", type=Path, help="local world-atlas TopoJSON (skips npm pack)"
-    )
-    ap.add_argument(
-        "--member", default=DEFAULT_MEMBER, help="file inside the npm package"
-    )
+    ap.add_argument("--topojson", type=Path, help="local world-atlas TopoJSON (skips npm pack)")
+    ap.add_argument("--member", default=DEFAULT_MEMBER, help="file inside the npm package")
     ap.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
     ap.add_argument("--min-points", type=int, default=DEFAULT_MIN_POINTS)
     ap.add_argument(
@@ -269,9 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         topo = fetch_topojson(args.member)
         member = args.member
     scale = member.split("-")[-1].removesuffix(".json")
-    source = (
-        f"Natural Earth 4.1.0 land 1:{scale} (public domain) via npm {PACKAGE} {member}"
-    )
+    source = f"Natural Earth 4.1.0 land 1:{scale} (public domain) via npm {PACKAGE} {member}"
 
     fc = build(topo, tuple(args.bbox), args.tolerance, args.min_points, source)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -279,8 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text + "\n")
     n_pts = sum(len(f["geometry"]["coordinates"]) for f in fc["features"])
     print(
-        f"wrote {args.out}: {len(fc['features'])} lines, {n_pts} points, "
-        f"{len(text) + 1} bytes",
+        f"wrote {args.out}: {len(fc['features'])} lines, {n_pts} points, {len(text) + 1} bytes",
         file=sys.stderr,
     )
     return 0

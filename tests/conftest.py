@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from quake.catalog import Catalog, LoadReport, find_reference_catalog, load_catalog
-from quake.grid import Grid
-from quake.protocol import derived_protocol
-from quake.synthetic import synthetic_catalog
+from quake.data.catalog import Catalog, LoadReport, find_reference_catalog, load_catalog
+from quake.data.grid import Grid
+from quake.data.protocol import derived_protocol
+from quake.data.synthetic import synthetic_catalog
 
 REFERENCE_MISSING = (
     "the reference catalog japan_usgs_1990_2019.csv is missing: expected at "
@@ -60,9 +60,9 @@ def tiny_protocol(tiny_grid):
 def dashboard_models(tmp_path_factory, reference_catalog) -> Path:
     """A models folder with the naive baseline at Mc 5.0 and 4.5, fitted and scored on the
     reference catalog (a second each); never the repository's models/."""
-    from quake.data import ForecastData
-    from quake.evaluate import fit_score_save
+    from quake.data.forecast_data import ForecastData
     from quake.models import create
+    from quake.scoring.evaluate import fit_score_save
 
     root = tmp_path_factory.mktemp("dashboard_models")
     for mc in (5.0, 4.5):

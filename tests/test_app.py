@@ -11,8 +11,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import DownloadError
-from quake.synthetic import synthetic_catalog, to_reference_csv
 from quake.viz.text import plain
 from tests.helpers import app, goto
 
@@ -131,7 +131,7 @@ def test_bad_path_shows_an_error(dashboard_env, tmp_path, monkeypatch):
 
 
 def test_usgs_download_offline_says_so(dashboard_env, monkeypatch):
-    import quake.catalog.usgs as usgs
+    import quake.data.catalog.usgs as usgs
 
     def offline(*args, **kwargs):
         raise DownloadError("cannot reach the USGS event service (offline); are you offline?")
@@ -235,7 +235,7 @@ def test_models_page_trains_and_deletes_a_model(dashboard_env):
 
 
 def test_training_error_is_shown(dashboard_env, monkeypatch):
-    import quake.jobs as jobs
+    import quake.service.jobs as jobs
 
     def broken(spec, data, folder):
         def run(on_progress, should_stop):
@@ -283,7 +283,7 @@ def test_without_models_pages_say_what_to_do(monkeypatch, tmp_path):
 def test_training_shows_live_curves_and_can_be_cancelled(dashboard_env, monkeypatch):
     import threading
 
-    import quake.jobs as jobs
+    import quake.service.jobs as jobs
 
     started = threading.Event()
 

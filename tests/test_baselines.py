@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from conftest import as_catalog
 
-from quake.data import ForecastData
-from quake.evaluate import evaluate
-from quake.features.activity import box_mean, decayed_energy
-from quake.features.indicator import indicator_raw
-from quake.features.indicator import raw_names as indicator_names
-from quake.features.rtl import raw_names as rtl_names
-from quake.features.rtl import rtl_background, rtl_raw, rupture_km
+from quake.data.forecast_data import ForecastData
 from quake.models import create, kinds, load_model
+from quake.models.features.activity import box_mean, decayed_energy
+from quake.models.features.indicator import indicator_raw
+from quake.models.features.indicator import raw_names as indicator_names
+from quake.models.features.rtl import raw_names as rtl_names
+from quake.models.features.rtl import rtl_background, rtl_raw, rupture_km
+from quake.scoring.evaluate import evaluate
 
 KINDS = ("naive", "ri", "xgb-rtl", "xgb-indicator")
 MC = 3.5

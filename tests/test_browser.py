@@ -83,9 +83,23 @@ def server(tmp_path_factory, dashboard_models) -> Iterator[str]:
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -115,8 +129,8 @@ def _settle(page, timeout: float = 180.0) -> int:
     while time.time() - t0 < timeout:
         busy = page.locator('[data-testid="stStatusWidget"]').count()
         height = page.evaluate(
-            "Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"],"
-            "[data-testid=\"stMainBlockContainer\"]')].map(e => e.scrollHeight), 0)"
+            'Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"],'
+            '[data-testid="stMainBlockContainer"]\')].map(e => e.scrollHeight), 0)'
         )
         pending = page.locator('[data-testid="stSkeleton"]').count()
         same = same + 1 if (not busy and not pending and height == last) else 0
@@ -154,8 +168,11 @@ def test_every_page_in_a_real_browser(server):
     profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"quake-chromium-{os.getpid()}"
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
-            user_data_dir=str(profile), executable_path=CHROMIUM, headless=True,
-            args=BROWSER_ARGS, viewport={"width": 1500, "height": 1000},
+            user_data_dir=str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=BROWSER_ARGS,
+            viewport={"width": 1500, "height": 1000},
         )
         try:
             page = ctx.new_page()
@@ -189,8 +206,10 @@ def test_every_page_in_a_real_browser(server):
                         t0 = time.time()
                         while after == before and time.time() - t0 < 8:
                             time.sleep(0.5)
-                            after = (_metric(page, "misses (FN)"),
-                                     _metric(page, "false alarms (FP)"))
+                            after = (
+                                _metric(page, "misses (FN)"),
+                                _metric(page, "false alarms (FP)"),
+                            )
                         if after != before:
                             break
                     assert thumb.get_attribute("aria-valuetext") != value, "slider did not move"

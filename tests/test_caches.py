@@ -23,15 +23,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import quake.catalog.usgs as usgs
-import quake.forecast_cache as fc
+import quake.data.catalog.usgs as usgs
+import quake.service.forecast_cache as fc
 from quake import settings
-from quake.catalog.usgs import Window, download_usgs
 from quake.cli import build_parser, main
-from quake.data import ForecastData
+from quake.data.catalog.usgs import Window, download_usgs
+from quake.data.forecast_data import ForecastData
 from quake.errors import DownloadError, ModelError
-from quake.forecast_cache import cached_forecast, lookup
 from quake.models import create
+from quake.service.forecast_cache import cached_forecast, lookup
 
 
 # -- forecast cache -------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def test_a_full_disk_midway_gives_an_uncached_forecast_and_no_file(
     disk = FullDisk(room=10_000)  # the header and part of the first blocks (240 B a day)
     monkeypatch.setattr(fc, "open", disk, raising=False)
     calls: list[tuple[int, int]] = []
-    with caplog.at_level(logging.WARNING, logger="quake.forecast_cache"):
+    with caplog.at_level(logging.WARNING, logger="quake.service.forecast_cache"):
         src = cached_forecast(
             model, folder, tiny_data, "test", root, on_progress=lambda d, n: calls.append((d, n)),
             chunk=16,
@@ -146,7 +146,7 @@ def test_a_read_only_cache_folder_gives_an_uncached_forecast(
     try:
         if os.access(root, os.W_OK):  # root ignores modes: refuse as a read-only mount would
             monkeypatch.setattr(fc, "open", read_only, raising=False)
-        with caplog.at_level(logging.WARNING, logger="quake.forecast_cache"):
+        with caplog.at_level(logging.WARNING, logger="quake.service.forecast_cache"):
             src = cached_forecast(model, folder, tiny_data, "test", root, chunk=16)
         assert not src.cached
         assert "could not be saved in the cache folder" in src.warning
@@ -216,7 +216,7 @@ def test_a_damaged_cache_file_is_detected_and_recomputed(
     _damage(kind, npy, npy.with_suffix(".json"))
     assert lookup(folder, tiny_data, "test", root) is None
     calls: list[tuple[int, int]] = []
-    with caplog.at_level(logging.WARNING, logger="quake.forecast_cache"):
+    with caplog.at_level(logging.WARNING, logger="quake.service.forecast_cache"):
         again = cached_forecast(
             model, folder, tiny_data, "test", root, on_progress=lambda d, n: calls.append((d, n)),
             chunk=16,
@@ -341,7 +341,7 @@ def test_damaged_cached_answers_are_fetched_again(tmp_path, caplog) -> None:
     csvs[1].write_bytes(b"")  # the chunk counted events: empty is not an answer
     csvs[2].write_bytes(csvs[2].read_bytes()[:-30])  # cut off inside the last row
     again = Service()
-    with caplog.at_level(logging.WARNING, logger="quake.catalog.usgs"):
+    with caplog.at_level(logging.WARNING, logger="quake.data.catalog.usgs"):
         second = download_usgs(WINDOW, cache_dir=tmp_path, fetch=again)
     assert again.kinds() == ["count", "query", "query", "query"]
     assert sum("fetching it again" in r.getMessage() for r in caplog.records) == 4
@@ -364,7 +364,7 @@ def test_a_cache_that_cannot_be_written_does_not_stop_the_download(
         return builtins.open(path, mode, *args, **kwargs)
 
     monkeypatch.setattr(usgs, "open", full_disk, raising=False)
-    with caplog.at_level(logging.WARNING, logger="quake.catalog.usgs"):
+    with caplog.at_level(logging.WARNING, logger="quake.data.catalog.usgs"):
         cat = download_usgs(WINDOW, cache_dir=tmp_path, fetch=Service())
     assert len(cat) == 88
     assert any("cannot cache" in r.getMessage() for r in caplog.records)

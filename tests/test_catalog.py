@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quake.catalog import CANONICAL, DROP_REASONS, load_catalog, read_catalog_bytes
 from quake.cli import main
+from quake.data.catalog import CANONICAL, DROP_REASONS, load_catalog, read_catalog_bytes
 from quake.errors import CatalogError
 from tests.helpers import run_cli
 

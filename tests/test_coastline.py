@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from quake.coastline import DEFAULT_PATH, coastline_paths_for_pydeck, load_coastline
+from quake.data.coastline import DEFAULT_PATH, coastline_paths_for_pydeck, load_coastline
 
 LON_MIN, LAT_MIN, LON_MAX, LAT_MAX = 120.0, 20.0, 152.0, 48.0
 
@@ -42,9 +42,7 @@ def test_points_within_bbox() -> None:
 
 
 def test_honshu_point_count_reasonable() -> None:
-    honshu = [
-        (x, y) for x, y in _all_points() if 134.0 <= x <= 142.1 and 34.0 <= y <= 41.6
-    ]
+    honshu = [(x, y) for x, y in _all_points() if 134.0 <= x <= 142.1 and 34.0 <= y <= 41.6]
     assert 200 <= len(honshu) <= 20_000
 
 

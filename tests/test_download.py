@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import quake.catalog.usgs as usgs
-from quake.catalog import load_catalog
-from quake.catalog.usgs import LIMIT, Window, download_usgs, urlopen_fetch
+import quake.data.catalog.usgs as usgs
 from quake.cli import main
+from quake.data.catalog import load_catalog
+from quake.data.catalog.usgs import LIMIT, Window, download_usgs, urlopen_fetch
 from quake.errors import DownloadError
 
 FIXTURES = Path(__file__).parent / "data" / "usgs"

@@ -9,9 +9,12 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from quake.cli import main
-from quake.data import ForecastData
+from quake.data.forecast_data import ForecastData
+from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import ModelError
-from quake.evaluate import (
+from quake.metrics.scores import OperatingCurve
+from quake.models import create, load_model
+from quake.scoring.evaluate import (
     check_compatible,
     counts_curve,
     evaluate,
@@ -22,10 +25,7 @@ from quake.evaluate import (
     save_scores,
     score_model,
 )
-from quake.metrics import OperatingCurve
-from quake.models import create, load_model
-from quake.report import paper_table2, write_report
-from quake.synthetic import synthetic_catalog, to_reference_csv
+from quake.scoring.report import paper_table2, write_report
 
 MC = 3.5
 

@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quake.catalog import Catalog, LoadReport, read_catalog_bytes
-from quake.data import ForecastData
+from quake.data.catalog import Catalog, LoadReport, read_catalog_bytes
+from quake.data.events import GriddedEvents
+from quake.data.forecast_data import ForecastData
+from quake.data.grid import JAPAN_GRID, Grid
+from quake.data.protocol import JAPAN, PERIOD_NAMES, derived_protocol, protocol_for_catalog
+from quake.data.synthetic import synthetic_catalog
+from quake.data.targets import Targets, active_mask, naive_prior
 from quake.errors import CatalogError
-from quake.events import GriddedEvents
-from quake.grid import JAPAN_GRID, Grid
-from quake.protocol import JAPAN, PERIOD_NAMES, derived_protocol, protocol_for_catalog
-from quake.synthetic import synthetic_catalog
-from quake.targets import Targets, active_mask, naive_prior
 
 KM_PER_DEG = math.pi / 180 * 6373.0  # along a meridian
 EPOCH = date(2000, 1, 1)

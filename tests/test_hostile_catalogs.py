@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quake.catalog import DROP_REASONS, read_catalog_bytes
-from quake.catalog.layouts import _iso_fields
-from quake.catalog.load import MAX_COLUMNS
+from quake.data.catalog import DROP_REASONS, read_catalog_bytes
+from quake.data.catalog.layouts import _iso_fields
+from quake.data.catalog.load import MAX_COLUMNS
+from quake.data.events import GriddedEvents
+from quake.data.grid import JAPAN_GRID, Grid, compact_lon_range, wrap_lon
+from quake.data.protocol import grid_for_catalog, protocol_for_catalog
 from quake.errors import CatalogError
-from quake.events import GriddedEvents
-from quake.grid import JAPAN_GRID, Grid, compact_lon_range, wrap_lon
-from quake.protocol import grid_for_catalog, protocol_for_catalog
 from quake.settings import MAX_GRID_CELLS
 from tests.helpers import run_cli
 

@@ -1,4 +1,4 @@
-"""Tests of quake.metrics / quake.curves: hand-made cases and agreement with sklearn."""
+"""Tests of quake.metrics (scores, curves): hand-made cases and agreement with sklearn."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from quake.metrics import (
+from quake.metrics.scores import (
     DEFAULT_DESIGN,
     PROTOCOL_THRESHOLDS,
     MetricsError,
@@ -78,8 +78,15 @@ def test_counts_vectorised_over_thresholds() -> None:
 
 def test_threshold_table_rows() -> None:
     rows = threshold_table(_curve6(), (0.1, 0.5))
-    assert rows[1] == {"threshold": 0.5, "tp": 1, "fn": 2, "fp": 2, "tn": 1,
-                       "alarm_fraction": 0.5, "edge": 0.5}
+    assert rows[1] == {
+        "threshold": 0.5,
+        "tp": 1,
+        "fn": 2,
+        "fp": 2,
+        "tn": 1,
+        "alarm_fraction": 0.5,
+        "edge": 0.5,
+    }
     assert rows[0]["alarm_fraction"] == pytest.approx(5 / 6)
 
 
@@ -118,8 +125,9 @@ def test_molchan_by_hand() -> None:
 
 def test_probability_gain_takes_the_bottom_of_a_vertical_drop() -> None:
     # the second target sits on a zero-weight pair: nu drops 0.5 -> 0 at tau = 1/4
-    c = OperatingCurve.empty().update([1, 1, 0, 0], np.array([0.9, 0.8, 0.3, 0.2]),
-                                      np.array([1.0, 0.0, 1.0, 2.0]))
+    c = OperatingCurve.empty().update(
+        [1, 1, 0, 0], np.array([0.9, 0.8, 0.3, 0.2]), np.array([1.0, 0.0, 1.0, 2.0])
+    )
     tau, nu = molchan(c, weighted=True)
     np.testing.assert_allclose(tau, [0, 0.25, 0.25, 0.5, 1])
     np.testing.assert_allclose(nu, [1, 0.5, 0, 0, 0])
@@ -139,9 +147,14 @@ def test_bin_index_is_exact(dtype: type) -> None:
     e = e[e > 1e-7] if dtype == np.float16 else e
     e = e.astype(dtype)
     near = np.concatenate([e, np.nextafter(e, dtype(0)), np.nextafter(e, dtype(1))])
-    p = np.concatenate([near, rng.random(10_000).astype(dtype),
-                        (1 / (1 + np.exp(-rng.normal(0, 12, 10_000)))).astype(dtype),
-                        np.array([0, 1, -0.5, 1.5, 1e-30, 1 - 1e-12]).astype(dtype)])
+    p = np.concatenate(
+        [
+            near,
+            rng.random(10_000).astype(dtype),
+            (1 / (1 + np.exp(-rng.normal(0, 12, 10_000)))).astype(dtype),
+            np.array([0, 1, -0.5, 1.5, 1e-30, 1 - 1e-12]).astype(dtype),
+        ]
+    )
     exact = np.clip(p.astype(np.float64), 0, 1)
     ref = np.searchsorted(DEFAULT_DESIGN.edges, exact, side="right") - 1
     np.testing.assert_array_equal(DEFAULT_DESIGN.bin_index(p), ref)

@@ -1,4 +1,4 @@
-"""The neural forecasters (quake.models.neural, quake.train): fast checks on tiny grids, CPU."""
+"""The neural forecasters (quake.models.neural, .training): fast checks on tiny grids, CPU."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from quake.catalog import Catalog, LoadReport
-from quake.data import ForecastData
+from quake.data.catalog import Catalog, LoadReport
+from quake.data.forecast_data import ForecastData
+from quake.data.grid import Grid
+from quake.data.protocol import derived_protocol
+from quake.data.synthetic import synthetic_catalog
 from quake.errors import ModelError
-from quake.evaluate import naive_curves
-from quake.grid import Grid
 from quake.models import Forecaster, create
 from quake.models.nets import output_layer
-from quake.protocol import derived_protocol
-from quake.synthetic import synthetic_catalog
-from quake.train import TrainConfig, build, fit_network
+from quake.models.neural import build
+from quake.models.training import TrainConfig, fit_network
+from quake.scoring.evaluate import naive_curves
 
 KINDS = ("cnn", "convlstm", "cnn-resid", "convlstm-resid")
 TINY = {"pool": 2, "embed": 4, "hidden": 8, "head": 8, "channels": 8, "days": 5}
@@ -228,7 +229,7 @@ def test_cancel_stops_and_resume_continues(data, tmp_path):
 
 
 def test_time_budget_plans_the_epochs_and_never_overruns(data, monkeypatch):
-    import quake.train as qt
+    import quake.models.training as qt
 
     def fake_clock(monkeypatch):  # every reading of the clock is one second later
         ticks = iter(range(10**9))
@@ -285,7 +286,7 @@ def test_train_config_rejects_unknown_options():
 def test_cli_train_and_sweep(tmp_path):
     """``python -m quake train`` and ``sweep-weights`` end to end on a small catalog."""
     from quake.cli import main
-    from quake.synthetic import to_reference_csv
+    from quake.data.synthetic import to_reference_csv
 
     df = synthetic_catalog(
         n_background=300, n_days=1200, productivity=1.0, seed=5, start=date(2000, 1, 1),
@@ -319,13 +320,13 @@ def test_cli_train_and_sweep(tmp_path):
 
 
 def _cli_data(csv):
-    from quake.data import load_reference
+    from quake.data.forecast_data import load_reference
 
     return (ForecastData.build(load_reference(csv), 3.5),)
 
 
 def test_bptt_chunks_cover_each_stream_once():
-    from quake.train import _chunks, _lr
+    from quake.models.training import _chunks, _lr
 
     for offset in (0, 1, 7, 29):
         chunks = _chunks(100, 30, offset)
@@ -339,7 +340,7 @@ def test_bptt_chunks_cover_each_stream_once():
 
 
 def test_evaluation_progress_counts_the_recurrent_warm_up(data):
-    from quake.evaluate import evaluate
+    from quake.scoring.evaluate import evaluate
 
     model = _model("convlstm-resid")
     model.set_base(data, final=True)

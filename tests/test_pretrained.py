@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quake.data import ForecastData
-from quake.evaluate import load_curves
+from quake.data.forecast_data import ForecastData
 from quake.models import load_model
+from quake.scoring.evaluate import load_curves
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 FOLDERS = sorted(p.parent for p in MODELS.glob("*/model.json"))

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from quake.catalog import Catalog, catalog_summary
-from quake.data import ForecastData
-from quake.protocol import JAPAN
+from quake.data.catalog import Catalog, catalog_summary
+from quake.data.forecast_data import ForecastData
+from quake.data.protocol import JAPAN
 
 N_EVENTS = 37_581
 

@@ -17,12 +17,19 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from quake.catalog.paths import allowed_path, read_catalog_file
 from quake.cli import main as cli
+from quake.data.catalog.paths import allowed_path, read_catalog_file
+from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import CatalogError, ModelError
-from quake.jobs import TrainingJob
-from quake.store import check_name, claim, claim_out, delete_model, model_folder, new_model_name
-from quake.synthetic import synthetic_catalog, to_reference_csv
+from quake.service.folders import (
+    check_name,
+    claim,
+    claim_out,
+    delete_model,
+    model_folder,
+    new_model_name,
+)
+from quake.service.jobs import TrainingJob
 from quake.viz.text import csv_safe, plain
 from tests.helpers import app, goto
 

@@ -21,7 +21,6 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from quake.errors import ModelError
-from quake.evaluate import load_curves
 from quake.models import load_model
 from quake.models.registry import config_class, kinds, model_class
 from quake.models.validate import (
@@ -31,7 +30,8 @@ from quake.models.validate import (
     json_depth,
     read_json,
 )
-from quake.workspace import list_models, read_card
+from quake.scoring.evaluate import load_curves
+from quake.service.workspace import list_models, read_card
 from tests.helpers import run_cli, run_python
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -334,7 +334,7 @@ def test_every_kind_has_a_torch_free_config_class():
     for kind in kinds():
         assert config_class(kind) is model_class(kind).config_cls
     code = (
-        "import sys; from quake.workspace import list_models; "
+        "import sys; from quake.service.workspace import list_models; "
         f"cards = list_models({str(MODELS)!r}); "
         "assert all(c.error is None for c in cards), [c.error for c in cards]; "
         "assert 'torch' not in sys.modules and 'xgboost' not in sys.modules"
@@ -395,7 +395,7 @@ def test_booster_trees_must_be_well_formed():
 
 
 def test_tampered_training_checkpoint_is_refused(tmp_path):
-    from quake.checkpoint import STATE, load_checkpoint, save_checkpoint
+    from quake.models.checkpoint import STATE, load_checkpoint, save_checkpoint
 
     arrays = {"net.w": np.zeros((2, 2), np.float32), "opt.0.step": np.array(3.0, np.float32)}
     doc = {"kind": "cnn", "model_args": {}, "epoch": 1, "step": 5, "history": [], "since_best": 0}
@@ -474,7 +474,7 @@ CURVE_CASES = [
     ("tamper", "field"), [c[1:] for c in CURVE_CASES], ids=[c[0] for c in CURVE_CASES]
 )
 def test_broken_curves_are_a_model_error(tmp_path, tamper, field):
-    from quake.workspace import load_curves as workspace_curves
+    from quake.service.workspace import load_curves as workspace_curves
 
     folder = copy_model(NAIVE, tmp_path)
     assert load_curves(folder)["test"]["all"].n_pairs > 0  # the copy as it is

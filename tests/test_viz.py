@@ -11,20 +11,37 @@ import plotly.graph_objects as go
 import pydeck as pdk
 import pytest
 
-from quake.completeness import (
+from quake.data.completeness import (
     b_value_aki,
     estimate_completeness,
     frequency_magnitude,
     mc_max_curvature,
 )
-from quake.curves import OperatingCurve
-from quake.data import ForecastData
+from quake.data.forecast_data import ForecastData
+from quake.data.grid import Grid
 from quake.errors import CatalogError, ModelError
-from quake.forecast_cache import cached_forecast, drop_cached, lookup, mark_hits, target_events
-from quake.grid import Grid
-from quake.jobs import TrainingJob
+from quake.metrics.curves import OperatingCurve
 from quake.models import create
-from quake.store import delete_model
+from quake.service.folders import delete_model
+from quake.service.forecast_cache import (
+    cached_forecast,
+    drop_cached,
+    lookup,
+    mark_hits,
+    target_events,
+)
+from quake.service.jobs import TrainingJob
+from quake.service.workspace import (
+    ModelCard,
+    alarm_budget_table,
+    best_model,
+    full_resolution_net,
+    list_models,
+    operating_row,
+    read_card,
+    scores_table,
+    threshold_for_alarm_fraction,
+)
 from quake.viz import (
     events_deck,
     fmd_figure,
@@ -42,17 +59,6 @@ from quake.viz import (
     training_figure,
 )
 from quake.viz.style import BASELINE_COLOR, fmt_count, fmt_prob, ramp_colors
-from quake.workspace import (
-    ModelCard,
-    alarm_budget_table,
-    best_model,
-    full_resolution_net,
-    list_models,
-    operating_row,
-    read_card,
-    scores_table,
-    threshold_for_alarm_fraction,
-)
 
 
 # -- completeness -------------------------------------------------------------------------
@@ -108,8 +114,11 @@ def test_model_colors_never_run_out():
 
 
 def test_model_colors_grey_baseline_one_colour_per_kind():
-    c = model_colors(["zeta", "naive-m5", "alpha", "zeta-m4.5"], ["cnn", "naive", "ri", "cnn"],
-                     [5.0, 5.0, 5.0, 4.5])
+    c = model_colors(
+        ["zeta", "naive-m5", "alpha", "zeta-m4.5"],
+        ["cnn", "naive", "ri", "cnn"],
+        [5.0, 5.0, 5.0, 4.5],
+    )
     assert c["naive-m5"] == BASELINE_COLOR
     assert c["alpha"] != c["zeta"]
     assert c["zeta"] == c["zeta-m4.5"]  # same kind, another Mc: same colour
@@ -196,11 +205,17 @@ def test_forecast_deck_is_offline_bounded_and_has_distinct_layer_ids():
     rng = np.random.default_rng(0)
     probs = (rng.random(grid.shape) ** 8 * 0.2).astype(np.float32)
     prior = np.full(grid.shape, 1e-3, dtype=np.float32)
-    window = pd.DataFrame({
-        "time": pd.to_datetime(["2011-03-11", "2011-03-12"], utc=True),
-        "latitude": [35.2, 35.5], "longitude": [139.2, 139.6], "magnitude": [5.5, 6.1],
-        "cell": [0, 5], "p": [0.1, np.nan], "hit": [True, False],
-    })
+    window = pd.DataFrame(
+        {
+            "time": pd.to_datetime(["2011-03-11", "2011-03-12"], utc=True),
+            "latitude": [35.2, 35.5],
+            "longitude": [139.2, 139.6],
+            "magnitude": [5.5, 6.1],
+            "cell": [0, 5],
+            "p": [0.1, np.nan],
+            "hit": [True, False],
+        }
+    )
     deck, sel = forecast_deck(grid, probs, prior, "probability", 0.15, window, top_k=100)
     doc = deck_json(deck)
     assert doc.get("mapProvider") in (None, "") or deck.map_provider is None
@@ -261,8 +276,15 @@ def test_forecast_cache_round_trip(tiny_data, tmp_path):
     root = tmp_path / "cache"
     assert lookup(folder, tiny_data, "test", root) is None
     calls = []
-    got = cached_forecast(model, folder, tiny_data, "test", root,
-                          on_progress=lambda d, n: calls.append((d, n)), chunk=16)
+    got = cached_forecast(
+        model,
+        folder,
+        tiny_data,
+        "test",
+        root,
+        on_progress=lambda d, n: calls.append((d, n)),
+        chunk=16,
+    )
     start, stop = tiny_data.days("test")
     assert calls[-1] == (stop - start, stop - start)
     again = lookup(folder, tiny_data, "test", root)
@@ -309,13 +331,14 @@ def test_target_events_window_and_hits(aftershock_catalog, tiny_data):
 
 # -- workspace ------------------------------------------------------------------------------
 def save_naive(data: ForecastData, folder, curve: OperatingCurve | None = None):
-    from quake.evaluate import save_scores
+    from quake.scoring.evaluate import save_scores
 
     model = create("naive").fit(data, final=True)
     model.save(folder)
     if curve is not None:
-        save_scores(folder, {"test": {"all": {"roc_auc": 0.7, "pr_auc": 0.01}}},
-                    {"test": {"all": curve}})
+        save_scores(
+            folder, {"test": {"all": {"roc_auc": 0.7, "pr_auc": 0.01}}}, {"test": {"all": curve}}
+        )
     return folder
 
 
@@ -362,7 +385,7 @@ def test_alarm_budget_threshold_reaches_the_fraction():
 def test_training_job_runs_reports_and_cancels(tmp_path):
     import threading
 
-    from quake.store import claim
+    from quake.service.folders import claim
 
     release = threading.Event()
     held = claim("done", tmp_path)
@@ -427,15 +450,22 @@ def test_map_default_passes_over_full_resolution_nets(tmp_path):
 
 
 def test_recurrent_forecast_progress_counts_the_warm_up(tiny_data, tmp_path):
-    from quake.train import build
+    from quake.models.neural import build
 
     model = build("convlstm-resid", "quick", {"pool": 2, "embed": 2, "hidden": 2, "head": 2})
     model.set_base(tiny_data, final=True)
     model.bind(tiny_data)
     folder = model.save(tmp_path / "net")
     calls: list[tuple[int, int]] = []
-    cached_forecast(model, folder, tiny_data, "test", tmp_path / "c",
-                    on_progress=lambda d, n: calls.append((d, n)), chunk=16)
+    cached_forecast(
+        model,
+        folder,
+        tiny_data,
+        "test",
+        tmp_path / "c",
+        on_progress=lambda d, n: calls.append((d, n)),
+        chunk=16,
+    )
     start, stop = tiny_data.days("test")
     total = start + (stop - start)  # every day from day 0 is run through
     assert calls[0][1] == total and calls[-1] == (total, total)
@@ -443,7 +473,7 @@ def test_recurrent_forecast_progress_counts_the_warm_up(tiny_data, tmp_path):
 
 
 def test_eta_text():
-    from quake.jobs import eta_text
+    from quake.service.jobs import eta_text
 
     assert eta_text(100.0, 0.01) == ""  # too early to say
     assert eta_text(60.0, 0.5) == ", about 60 s left"
@@ -451,7 +481,7 @@ def test_eta_text():
 
 
 def test_default_curves_keep_the_baseline_and_the_best():
-    from quake.workspace import default_curves
+    from quake.service.workspace import default_curves
 
     curves = {f"m{i}": toy_curve(3, 0.3 * i) for i in range(8)}
     curves["naive-m5"] = toy_curve(3, 0.0)

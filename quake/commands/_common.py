@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from quake.data import ForecastData, load_reference
+from quake.data.forecast_data import ForecastData, load_reference
 from quake.errors import ModelError
 from quake.models import Forecaster, kinds
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from quake.catalog import catalog_summary, load_catalog
+from quake.data.catalog import catalog_summary, load_catalog
+from quake.data.protocol import JAPAN, grid_for_catalog
 from quake.errors import CatalogError
-from quake.protocol import JAPAN, grid_for_catalog
 
 NAME = "catalog"
 HELP = "load a catalog CSV and print its report (layout, drops by reason, span, bounds, counts)"

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 from quake import settings
-from quake.catalog.usgs import DEADLINE_S, Window, download_usgs
+from quake.data.catalog.usgs import DEADLINE_S, Window, download_usgs
 from quake.errors import DownloadError
 
 NAME = "download"

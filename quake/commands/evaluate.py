@@ -15,8 +15,8 @@ from quake.commands._common import (
     parse_model_args,
     resolve_model,
 )
-from quake.evaluate import check_compatible, evaluate, score_model, scorer_for
 from quake.models import create, load_model
+from quake.scoring.evaluate import check_compatible, evaluate, score_model, scorer_for
 
 NAME = "evaluate"
 HELP = (

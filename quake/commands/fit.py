@@ -11,9 +11,9 @@ from quake.commands._common import (
     load_data,
     parse_model_args,
 )
-from quake.evaluate import fit_score_save
 from quake.models import create, kinds
-from quake.store import claim_out
+from quake.scoring.evaluate import fit_score_save
+from quake.service.folders import claim_out
 
 NAME = "fit"
 HELP = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from quake.report import write_report
+from quake.scoring.report import write_report
 
 NAME = "report"
 HELP = "regenerate docs/RESULTS.md (Tables I-III, timings) from models/*/model.json"

@@ -2,7 +2,7 @@
 
 For each minority-class weight w a neural model is trained (``final=False``: weights and
 prior from the train period, early stopping on validation) and scored on the validation
-period, both masks, by `quake.evaluate.evaluate` (a full pass from day 0, so the recurrent
+period, both masks, by `quake.scoring.evaluate.evaluate` (a full pass from day 0, so the recurrent
 state is warm). The test period is never read. Rows go to ``docs/table1.json``
 (``{"rows": [...]}``, rendered by ``python -m quake report``) and to stdout.
 """
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from quake.commands._common import add_data_arguments, load_data, parse_model_args
-from quake.presets import NEURAL_KINDS, PRESETS
+from quake.models.presets import NEURAL_KINDS, PRESETS
 
 NAME = "sweep-weights"
 HELP = "Table I: train a neural model per class weight and score it on the validation period"
@@ -48,8 +48,8 @@ def sweep(
     on_row=None,
 ) -> list[dict]:
     """One row per weight: validation ROC/PR AUC per mask, epochs, seconds."""
-    from quake.evaluate import evaluate, naive_curves
-    from quake.train import build
+    from quake.models.neural import build
+    from quake.scoring.evaluate import evaluate, naive_curves
 
     rows = []
     base = naive_curves(data, "validation")

@@ -1,6 +1,6 @@
 """``python -m quake train --model convlstm-resid --mc 5 --preset quick --out NAME``.
 
-Trains a neural forecaster (`quake.train.train`): weights on the train period with early
+Trains a neural forecaster (`quake.scoring.train.train`): weights on the train period with early
 stopping on validation, the prior of train + validation for the test-period model; then
 scores test and validation (both masks) and saves the model folder.
 """
@@ -19,8 +19,8 @@ from quake.commands._common import (
     parse_model_args,
 )
 from quake.errors import ModelError
-from quake.presets import NEURAL_KINDS, PRESETS
-from quake.store import FolderClaim, claim_out
+from quake.models.presets import NEURAL_KINDS, PRESETS
+from quake.service.folders import FolderClaim, claim_out
 
 NAME = "train"
 HELP = (
@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace, held: FolderClaim) -> int:
 
 
 def _train(args, data, out: Path, checkpoint: Path, on_progress, targs: dict):
-    from quake.train import train  # torch is imported only when a command needs it
+    from quake.scoring.train import train  # torch is imported only when a command needs it
 
     return train(
         args.model,

@@ -5,7 +5,7 @@ A saved model is a folder::
     model.json          kind, model_args, protocol, mc, data fingerprint, scores, versions
     *.safetensors       arrays and torch weights (never pickle)
     *.ubj               xgboost boosters, in xgboost's own format
-    curves.json         operating curves per (period, mask), see `quake.metrics`
+    curves.json         operating curves per (period, mask), see `quake.metrics.scores`
 
 Loading reads JSON and safetensors only; nothing in the folder can run code. Every file
 is checked before use (`quake.models.validate`): a hostile folder gives a `ModelError`
@@ -26,10 +26,10 @@ from typing import Any, ClassVar
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from quake.data import ForecastData
+from quake.data.forecast_data import ForecastData
+from quake.data.protocol import Protocol
 from quake.errors import ModelError
 from quake.models.validate import FORMAT_VERSION, MAX_WEIGHTS_BYTES, check_model_file
-from quake.protocol import Protocol
 
 Progress = Callable[[int, int, dict], None]
 """``on_progress(step, total, metrics)``: drives tqdm (CLI) and st.progress (dashboard)."""

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quake.data import ForecastData
+from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
 from quake.models import validate as v
 from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays

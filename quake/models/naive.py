@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from quake.data import ForecastData
+from quake.data.forecast_data import ForecastData
+from quake.data.targets import naive_prior
 from quake.errors import ModelError
 from quake.models import validate as v
 from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
-from quake.targets import naive_prior
 
 PRIOR_FILE = "prior.safetensors"
 
@@ -50,7 +50,7 @@ class NaiveModel(Forecaster):
         return NaiveModel(self.config).fit(data, final=False)
 
     def static_forecast(self, data: ForecastData) -> np.ndarray:
-        """The forecast of every day, ``(ny, nx)`` float32: `quake.evaluate` scores a model
+        """The forecast of every day, ``(ny, nx)`` float32: `quake.scoring.evaluate` scores a model
         that is constant in time per cell (counts per cell) instead of per pair."""
         if self.prior is None:
             raise ModelError("naive: fit or load the model first")

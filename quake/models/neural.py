@@ -2,7 +2,7 @@
 
 Kinds (Kail, Zaytsev & Burnaev, Table II): ``cnn``, ``convlstm`` (the paper's CNN+LSTM),
 ``cnn-resid`` and ``convlstm-resid`` (III-E). The torch modules are in `quake.models.nets`;
-training is `quake.train`.
+training is `quake.models.training`.
 
 Logits. The nets give ``delta`` = class-1 minus class-0 logit of a 2-class head (a 2-class
 softmax is the sigmoid of that difference). The training logit of a pair (T, cell) is::
@@ -42,14 +42,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from quake.data import ForecastData
+from quake.data.events import GriddedEvents
+from quake.data.forecast_data import ForecastData
+from quake.data.targets import naive_prior
 from quake.errors import ModelError
-from quake.events import GriddedEvents
 from quake.models import validate as v
 from quake.models.base import Forecaster, Progress, load_arrays, save_arrays
 from quake.models.nets import CNNNet, ConvLSTMNet, State
 from quake.models.neural_config import TRANSFORMS, NeuralConfig
-from quake.targets import naive_prior
+from quake.models.presets import PRESETS
+from quake.models.training import TrainConfig, fit_network
 
 WEIGHTS_FILE = "weights.safetensors"
 __all__ = [
@@ -83,7 +85,7 @@ def logit(p: np.ndarray) -> np.ndarray:
 class NeuralForecaster(Forecaster):
     """Common wrapper: coarse inputs, the residual base, prediction, safetensors weights.
 
-    ``train_config`` (a `quake.train.TrainConfig`) drives `fit`; set it before fitting.
+    ``train_config`` (a `quake.models.training.TrainConfig`) drives `fit`; set it before fitting.
     """
 
     config_cls = NeuralConfig
@@ -214,7 +216,7 @@ class NeuralForecaster(Forecaster):
         on_progress: Progress | None = None,
         **train_kwargs: Any,
     ) -> NeuralForecaster:
-        """Train with `quake.train.fit_network` (``train_config`` or its defaults).
+        """Train with `quake.models.training.fit_network` (``train_config`` or its defaults).
 
         The weights are always trained on the train period with early stopping on
         validation. ``final`` (the test-period model) then swaps the base for the
@@ -222,8 +224,6 @@ class NeuralForecaster(Forecaster):
         residual is a log-odds correction on whatever prior it is given. ``train_kwargs``:
         ``should_stop``, ``checkpoint_dir``, ``resume`` (see `fit_network`).
         """
-        from quake.train import fit_network
-
         fit_network(self, data, self.train_config, on_progress=on_progress, **train_kwargs)
         self.set_base(data, final)
         self.bind(data, fit_seconds=self.meta.get("train_seconds"))
@@ -293,3 +293,25 @@ class ConvLSTMResidModel(NeuralForecaster):
     label = "CNN+LSTM, resid."
     resid = True
     recurrent = True
+
+
+def build(
+    kind: str = "convlstm-resid",
+    preset: str = "quick",
+    model_args: dict[str, Any] | None = None,
+    train_args: dict[str, Any] | None = None,
+):
+    """A new neural model of ``kind`` with a preset's sizes, overridden by the dicts."""
+    from quake.models import create
+
+    if preset not in PRESETS:
+        raise ModelError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    margs = {**PRESETS[preset]["model"], **(model_args or {})}
+    if not kind.startswith("cnn"):
+        margs = {k: v for k, v in margs.items() if k not in ("days", "channels")}
+    model = create(kind, **margs)
+    if not isinstance(model, NeuralForecaster):
+        raise ModelError(f"{kind} is not a neural model kind")
+    model.train_config = TrainConfig.from_dict({**PRESETS[preset]["train"], **(train_args or {})})
+    model.meta["preset"] = preset
+    return model

@@ -9,7 +9,7 @@ and cell c::
     A(T, c) = mean of S(T, .) over the (2r + 1) x (2r + 1) box of cells around c
     p(T, c) = clip(prior(c) + beta * A(T, c), 0, 1 - 1e-6)
 
-with m the cell-day's largest magnitude (`quake.features.activity`). ``prior`` is the naive
+with m the cell-day's largest magnitude (`quake.models.features.activity`). ``prior`` is the naive
 prior of the fitting period. The map to a probability is the identity clipped to [0, 1):
 ``p`` is in probability units and equals the (calibrated) prior where there has been no
 activity; elsewhere it is a monotone score, not a calibrated probability.
@@ -29,11 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from quake.data import ForecastData
+from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
-from quake.features.activity import box_mean, decayed_energy
 from quake.models import validate as v
 from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
+from quake.models.features.activity import box_mean, decayed_energy
 
 P_MAX = 1.0 - 1e-6
 _SHIFT = 13  # float32 bits dropped: 2 ** (23 - 13) = 1,024 bins per octave
@@ -137,7 +137,7 @@ class RelativeIntensityModel(Forecaster):
         octave, ~0.1 % apart): a histogram several times cheaper per pair than an
         `OperatingCurve` and fine enough to rank candidates; pairs with no activity (score =
         prior for every beta) are binned once per (tau, r). Reported scores come from
-        `quake.evaluate`.
+        `quake.scoring.evaluate`.
         """
         c = self.config
         keep = data.mask(c.select_mask)

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from quake.data.protocol import PERIOD_NAMES, Protocol
 from quake.errors import ModelError
 from quake.models.registry import config_class, kinds
-from quake.protocol import PERIOD_NAMES, Protocol
 from quake.settings import MAX_GRID_CELLS
 
 FORMAT_VERSION = 1
@@ -522,7 +522,7 @@ def _sparse(value: Any, field: str, key: str, n_bins: int, count: bool) -> None:
 
 
 def check_curve(d: Any, field: str) -> None:
-    """One saved `quake.curves.OperatingCurve` dict: a bounded bin design, non-negative
+    """One saved `quake.metrics.curves.OperatingCurve` dict: a bounded bin design, non-negative
     finite histograms whose bins lie inside it."""
     _dict(d, field)
     check_str(d.get("format"), f"{field}.format", 64)

@@ -1,7 +1,7 @@
 """Gradient boosting on indicator features (paper III-C, "binary indicators of earthquakes
 for previous days").
 
-Features of forecast day T and cell c (`quake.features.indicator`): the largest magnitude
+Features of forecast day T and cell c (`quake.models.features.indicator`): the largest magnitude
 of the cell-days over the past ``windows_days`` (1, 7, 30, 90, 365 days, the forecast day
 included) in the cell and its ``sizes`` neighbourhoods (1 x 1, 3 x 3, 7 x 7 cells), 0 where
 there was none (so ``> 0`` is the paper's indicator), plus ``log prior(c)`` of the fitting
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from quake.data import ForecastData
-from quake.features.indicator import SIZES, WINDOWS_DAYS, indicator_raw, raw_names
+from quake.data.forecast_data import ForecastData
 from quake.models import validate as v
 from quake.models.boosting import BoostConfig, BoostedModel
+from quake.models.features.indicator import SIZES, WINDOWS_DAYS, indicator_raw, raw_names
 
 
 @dataclass

@@ -1,13 +1,13 @@
 """Gradient boosting on RTL features (paper III-B/C; Sobolev & Tyupkin 1997).
 
 Features of forecast day T and cell c, for each r0 in ``r0_km`` and t0 in ``t0_days``
-(defaults 25/50/100 km x 30/90/180 days; R, T, L as in `quake.features.rtl`, computed at
+(defaults 25/50/100 km x 30/90/180 days; R, T, L as in `quake.models.features.rtl`, computed at
 the cell centre from the grid's cell-days over the cylinder ``r <= 2 r0``, ``T - t < 2 t0``)::
 
     RTL_{r0,t0}(T, c) = (R - R_bg(c)) * (T - T_bg(c)) * (L - L_bg(c))
 
 where ``X_bg(c)`` is the mean of the term over every forecast day of the fitting period
-(train, or train + validation for a ``final`` fit; `quake.features.rtl.rtl_background`,
+(train, or train + validation for a ``final`` fit; `quake.models.features.rtl.rtl_background`,
 in closed form, recomputed from the data's events when a saved model predicts), plus
 ``log prior(c)`` (the naive prior of the fitting period): 9 + 1 columns. The terms are
 not divided by their standard deviations (Sobolev & Tyupkin do); a tree is invariant to
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from quake.data import ForecastData
-from quake.features.rtl import R0_KM, T0_DAYS, raw_names, rtl_background, rtl_raw
+from quake.data.forecast_data import ForecastData
 from quake.models import validate as v
 from quake.models.boosting import BoostConfig, BoostedModel
+from quake.models.features.rtl import R0_KM, T0_DAYS, raw_names, rtl_background, rtl_raw
 
 
 @dataclass

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from quake.completeness import Completeness
-from quake.curves import OperatingCurve
-from quake.metrics import molchan
+from quake.data.completeness import Completeness
+from quake.metrics.curves import OperatingCurve
+from quake.metrics.scores import molchan
 from quake.viz.style import BASELINE_COLOR, FONT, OKABE_ITO, font_size
 
 Point = tuple[float, float]

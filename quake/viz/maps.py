@@ -18,8 +18,8 @@ import pandas as pd
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
-from quake.coastline import coastline_paths_for_pydeck
-from quake.grid import Grid
+from quake.data.coastline import coastline_paths_for_pydeck
+from quake.data.grid import Grid
 from quake.viz.style import (
     COAST_COLOR,
     GRID_COLOR,
@@ -310,7 +310,7 @@ def target_events_layer(window: pd.DataFrame, mc: float) -> pdk.Layer | None:
     """The window's quakes: hits as filled blue dots, misses as black rings (pixel radius).
 
     ``window``: columns ``time, latitude, longitude, magnitude, hit, p``
-    (see `quake.forecast_cache.mark_hits`).
+    (see `quake.service.forecast_cache.mark_hits`).
     """
     if window.empty:
         return None

@@ -1,6 +1,6 @@
 """Space-time features of the gridded seismicity, streamed in day blocks.
 
-Each builder reads `quake.events.GriddedEvents` and yields, for forecast days
+Each builder reads `quake.data.events.GriddedEvents` and yields, for forecast days
 ``[start, stop)``, maps that depend only on events up to and including each day:
 
 - `activity`: exponentially decayed energy ``sum 10**(m - 5) * exp(-age / tau)`` and box

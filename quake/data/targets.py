@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quake.events import GriddedEvents
+from quake.data.events import GriddedEvents
 
 
 @dataclass(frozen=True)

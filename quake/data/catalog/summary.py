@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from quake.catalog.load import Catalog
-from quake.grid import Grid
+from quake.data.catalog.load import Catalog
+from quake.data.grid import Grid
 
 MAG_LEVELS = (3.5, 4.5, 5.0, 6.0)
 

@@ -11,7 +11,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "coastline_japan.geojson"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "coastline_japan.geojson"
 
 LonLat = tuple[float, float]
 

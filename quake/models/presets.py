@@ -1,5 +1,5 @@
 """Neural model kinds and training presets as plain data (no torch import: the CLI parser
-and the dashboard read them cheaply). Used by `quake.train`; documented in docs/NEURAL.md.
+and the dashboard read them cheaply). Used by `quake.models.training`; documented in docs/NEURAL.md.
 """
 
 from __future__ import annotations

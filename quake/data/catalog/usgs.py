@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from quake import settings
-from quake.catalog.load import Catalog, read_catalog_bytes
+from quake.data.catalog.load import Catalog, read_catalog_bytes
 from quake.errors import DownloadError
 
 log = logging.getLogger(__name__)

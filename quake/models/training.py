@@ -10,17 +10,17 @@
   from the state stream s - 1 ended with (it ended where s begins). Chunk boundaries move
   by a random (seeded) offset each epoch.
 - Adam, linear warm-up then cosine learning-rate decay, gradient clipping at 1.0.
-- After each epoch the validation period is scored (PR AUC, `quake.metrics.OperatingCurve`,
+- After each epoch the validation period is scored (PR AUC, `quake.metrics.scores.OperatingCurve`,
   masks all and active); the recurrent state is warmed by running on from the end of the
   train period, so no validation label is seen. The best epoch's weights are kept (early
   stopping after ``patience`` epochs without a better PR AUC).
 - Seeded (`torch.manual_seed`, deterministic algorithms): the same seed, data and thread
-  count give the same weights. Checkpoints (`quake.checkpoint`) after every epoch make it
+  count give the same weights. Checkpoints (`quake.models.checkpoint`) after every epoch make it
   resumable; ``should_stop()`` (or an exception from ``on_progress``) cancels it.
 - CPU or CUDA (bf16 autocast and channels_last on CUDA; the CUDA path is untested here).
 
-`train` is the entry point of the CLI and the dashboard: preset -> model -> fit -> score
-(`quake.evaluate.fit_score_save`) -> saved model folder.
+`quake.models.neural.build` makes a model from a preset; `quake.scoring.train.train` (the
+entry point of the CLI and the dashboard) fits, scores and saves it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from quake.checkpoint import (
+from quake.data.forecast_data import ForecastData
+from quake.errors import ModelError
+from quake.metrics.curves import OperatingCurve
+from quake.models.base import Progress
+from quake.models.checkpoint import (
     arrays_state,
     load_checkpoint,
     load_optimizer,
@@ -45,14 +49,10 @@ from quake.checkpoint import (
     save_checkpoint,
     state_arrays,
 )
-from quake.curves import OperatingCurve
-from quake.data import ForecastData
-from quake.errors import ModelError
-from quake.models.base import Progress
 from quake.models.nets import State
-from quake.presets import PRESETS
+from quake.models.presets import PRESETS
 
-__all__ = ["PRESETS", "TrainConfig", "TrainResult", "build", "fit_network", "train", "validate"]
+__all__ = ["PRESETS", "TrainConfig", "TrainResult", "fit_network", "validate"]
 
 
 @dataclass
@@ -347,83 +347,3 @@ def fit_network(
         stopped_by=stopped_by,
     )
     return res
-
-
-def build(
-    kind: str = "convlstm-resid",
-    preset: str = "quick",
-    model_args: dict[str, Any] | None = None,
-    train_args: dict[str, Any] | None = None,
-):
-    """A new neural model of ``kind`` with a preset's sizes, overridden by the dicts."""
-    from quake.models import create
-    from quake.models.neural import NeuralForecaster
-
-    if preset not in PRESETS:
-        raise ModelError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
-    margs = {**PRESETS[preset]["model"], **(model_args or {})}
-    if not kind.startswith("cnn"):
-        margs = {k: v for k, v in margs.items() if k not in ("days", "channels")}
-    model = create(kind, **margs)
-    if not isinstance(model, NeuralForecaster):
-        raise ModelError(f"{kind} is not a neural model kind")
-    model.train_config = TrainConfig.from_dict({**PRESETS[preset]["train"], **(train_args or {})})
-    model.meta["preset"] = preset
-    return model
-
-
-def train(
-    kind: str = "convlstm-resid",
-    data: ForecastData | None = None,
-    preset: str | None = "quick",
-    out: str | Path | None = None,
-    class_weight: float | None = None,
-    epochs: int | None = None,
-    device: str | None = None,
-    resume: str | Path | None = None,
-    checkpoint_dir: str | Path | None = None,
-    on_progress: Progress | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    score: bool = True,
-    model_args: dict[str, Any] | None = None,
-    train_args: dict[str, Any] | None = None,
-):
-    """Build, train (the test-period model: ``final=True``), score and save a neural model.
-
-    Returns the trained model. With ``out`` the model folder is written and, if ``score``,
-    test and validation are scored by `quake.evaluate.fit_score_save` (model.json scores,
-    curves.json). A cancelled run (``should_stop``) saves nothing; its checkpoint (if
-    ``checkpoint_dir`` was given) can be resumed.
-    """
-    if data is None:
-        raise ModelError("train needs data (a quake.data.ForecastData)")
-    margs = dict(model_args or {})
-    if class_weight is not None:
-        margs["class_weight"] = float(class_weight)
-    targs = dict(train_args or {})
-    if epochs is not None:
-        targs["epochs"] = int(epochs)
-    if device is not None:
-        targs["device"] = device
-    model = build(kind, preset or "quick", margs, targs)
-    model.fit(
-        data,
-        final=True,
-        on_progress=on_progress,
-        should_stop=should_stop,
-        checkpoint_dir=checkpoint_dir,
-        resume=resume,
-    )
-    if out is None or model.meta.get("cancelled"):
-        return model
-    if score:
-        from quake.evaluate import fit_score_save
-
-        def staged(stage: str, step: int, total: int, metrics: dict) -> None:
-            if on_progress is not None:
-                on_progress(step, total, {**metrics, "stage": stage})
-
-        model.meta["scores"] = fit_score_save(model, data, out, fit=False, on_progress=staged)
-    else:
-        model.save(out)
-    return model

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from quake.grid import Grid
+from quake.data.grid import Grid
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class GriddedEvents:
 
     @classmethod
     def from_catalog(cls, events: pd.DataFrame, grid: Grid, epoch: date) -> GriddedEvents:
-        """Grid a canonical event table (see `quake.catalog`)."""
+        """Grid a canonical event table (see `quake.data.catalog`)."""
         t = events["time"].dt.tz_convert(None).to_numpy().astype("datetime64[ns]")
         day = (t - np.datetime64(epoch, "ns")) // np.timedelta64(1, "D")
         cell = grid.cell_index(events["latitude"].to_numpy(), events["longitude"].to_numpy())

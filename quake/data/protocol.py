@@ -13,8 +13,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from quake.data.grid import JAPAN_GRID, Grid, compact_lon_range
 from quake.errors import CatalogError
-from quake.grid import JAPAN_GRID, Grid, compact_lon_range
 from quake.settings import MAX_GRID_CELLS
 
 PERIOD_NAMES = ("history", "train", "validation", "test")

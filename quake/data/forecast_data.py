@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from quake.catalog import Catalog, find_reference_catalog, load_catalog
+from quake.data.catalog import Catalog, find_reference_catalog, load_catalog
+from quake.data.events import GriddedEvents
+from quake.data.protocol import Protocol, protocol_for_catalog
+from quake.data.targets import Targets, active_mask, naive_prior
 from quake.errors import CatalogError
-from quake.events import GriddedEvents
-from quake.protocol import Protocol, protocol_for_catalog
-from quake.targets import Targets, active_mask, naive_prior
 
 
 @dataclass(frozen=True)

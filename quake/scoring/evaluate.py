@@ -1,7 +1,7 @@
 """The measuring instrument: stream a model over a period into operating curves, score, store.
 
 `evaluate` runs ``model.predict_days`` and ``data.targets.dense`` over a period's forecast
-days in blocks and fills one `quake.metrics.OperatingCurve` per mask, each pair weighted by
+days in blocks and fills one `quake.metrics.scores.OperatingCurve` per mask, each pair weighted by
 the naive prior (for the rate-weighted Molchan diagram): ``data.prior(final=True)`` on the
 test period, ``data.prior(final=False)`` on validation, i.e. the prior a model fitted for
 that period may know. Memory stays at one block (``chunk`` days x cells) whatever the period.
@@ -10,7 +10,7 @@ A model that is constant in time (it has ``static_forecast(data) -> (ny, nx)``, 
 baseline does) takes a fast path: each cell's positive and negative days are counted and
 entered once with that count, instead of once per pair (`counts_curve`).
 
-`score_model` turns curves into the model card's summaries (`quake.metrics.score_summary`),
+`score_model` turns curves into the model card's summaries (`quake.metrics.scores.score_summary`),
 with the paper's Table III threshold: where the model catches as many targets as the naive
 baseline does at its best-F1 threshold (same data, Mc, period and mask).
 """
@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from quake.data import ForecastData
+from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError, QuakeError
-from quake.metrics import OperatingCurve, score_summary
+from quake.metrics.scores import OperatingCurve, score_summary
 from quake.models import validate
 from quake.models.base import MODEL_FILE, Forecaster, Progress, forecast_blocks
 

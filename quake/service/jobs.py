@@ -1,13 +1,12 @@
 """Training started from the dashboard: a background thread the UI watches and can cancel.
 
-`make_runner` picks the trainer for a model kind: the neural trainer (`quake.train.train`)
-when the kind is a neural one and that module is present, otherwise fit + score + save by
-`quake.evaluate.fit_score_save`. Nothing here imports streamlit.
+`make_runner` picks the trainer for a model kind: `quake.scoring.train.train` for a neural
+kind, otherwise fit + score + save by `quake.scoring.evaluate.fit_score_save`. Nothing here
+imports streamlit.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 import time
@@ -17,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from quake import settings
-from quake.data import ForecastData
+from quake.data.forecast_data import ForecastData
 from quake.errors import QuakeError
-from quake.store import FolderClaim
+from quake.models.neural_config import NeuralConfig
+from quake.models.presets import NEURAL_KINDS, PRESETS
+from quake.service.folders import FolderClaim
 
 log = logging.getLogger(__name__)
 
@@ -131,19 +132,6 @@ class TrainingJob:
             self.finished = time.time()
 
 
-def _presets_module() -> Any:
-    try:  # plain data, no torch: cheap to read on every rerun
-        from quake import presets as module
-    except ImportError:
-        return None
-    return module
-
-
-NEURAL_KINDS: tuple[str, ...] = getattr(
-    _presets_module(), "NEURAL_KINDS", ("cnn", "convlstm", "cnn-resid", "convlstm-resid")
-)
-
-
 @dataclass(frozen=True)
 class TrainSpec:
     """What a person asked for on the Models page."""
@@ -159,13 +147,9 @@ def is_neural(kind: str) -> bool:
     return kind in NEURAL_KINDS
 
 
-def _preset_table() -> dict[str, Any]:
-    return getattr(_presets_module(), "PRESETS", None) or {}
-
-
 def presets() -> list[str]:
-    """Training presets of the neural models (`quake.presets.PRESETS`)."""
-    return list(_preset_table()) or ["quick", "paper"]
+    """Training presets of the neural models (`quake.models.presets.PRESETS`)."""
+    return list(PRESETS)
 
 
 def preset_defaults(kind: str, preset: str | None) -> dict[str, Any]:
@@ -174,32 +158,11 @@ def preset_defaults(kind: str, preset: str | None) -> dict[str, Any]:
     The class weight is the model config's default (reading it imports the model module).
     """
     out: dict[str, Any] = {"epochs": None, "class_weight": None}
-    table = _preset_table()
-    if preset in table:
-        out["epochs"] = table[preset].get("train", {}).get("epochs")
-    try:
-        from quake.models import model_class
-
-        out["class_weight"] = getattr(model_class(kind).config_cls(), "class_weight", None)
-    except (QuakeError, TypeError, ImportError):
-        pass
+    if preset in PRESETS:
+        out["epochs"] = PRESETS[preset]["train"].get("epochs")
+    if is_neural(kind):
+        out["class_weight"] = NeuralConfig().class_weight
     return out
-
-
-def _train_module() -> Any:
-    try:
-        from quake import train as module
-    except ImportError:  # the neural trainer is optional (torch)
-        return None
-    return module
-
-
-def _call_with_known(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call ``fn`` with the keyword arguments it accepts (trainer signatures differ)."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params and v is not None})
 
 
 def training_device() -> str:
@@ -217,16 +180,16 @@ def training_device() -> str:
 
 def make_runner(spec: TrainSpec, data: ForecastData, folder: Path) -> Runner:
     """A runner that trains ``spec`` on ``data``, scores it and saves it to ``folder``."""
-    module = _train_module() if is_neural(spec.kind) else None
-    if module is not None and hasattr(module, "train"):
+    if is_neural(spec.kind):
 
         def neural(on_progress: Progress, should_stop: Callable[[], bool]) -> Any:
-            return _call_with_known(
-                module.train,
-                kind=spec.kind,
-                data=data,
-                out=folder,
+            from quake.scoring.train import train  # torch: imported when a net is trained
+
+            return train(
+                spec.kind,
+                data,
                 preset=spec.preset,
+                out=folder,
                 class_weight=spec.class_weight,
                 epochs=spec.epochs,
                 device=training_device(),
@@ -236,8 +199,8 @@ def make_runner(spec: TrainSpec, data: ForecastData, folder: Path) -> Runner:
 
         return neural
 
-    from quake.evaluate import fit_score_save
     from quake.models import create
+    from quake.scoring.evaluate import fit_score_save
 
     def baseline(on_progress: Progress, should_stop: Callable[[], bool]) -> Any:
         model = create(spec.kind)

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from scipy.ndimage import maximum_filter
 
-from quake.events import GriddedEvents
+from quake.data.events import GriddedEvents
 
 WINDOWS_DAYS: tuple[int, ...] = (1, 7, 30, 90, 365)
 SIZES: tuple[int, ...] = (1, 3, 7)

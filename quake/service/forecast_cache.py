@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from quake import settings
-from quake.data import ForecastData
+from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
 from quake.models.base import MODEL_FILE, Forecaster, forecast_blocks
 

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from quake.events import GriddedEvents
+from quake.data.events import GriddedEvents
 
 R0_KM: tuple[float, ...] = (25.0, 50.0, 100.0)
 T0_DAYS: tuple[int, ...] = (30, 90, 180)

@@ -85,7 +85,7 @@ def load_checkpoint(folder: str | Path) -> tuple[dict[str, np.ndarray], dict[str
 
 
 def _check_state(doc: dict[str, Any], path: Path) -> None:
-    """The keys `quake.train` reads, with their types; a `ModelError` naming the field."""
+    """The keys `quake.models.training` reads, with their types; a `ModelError` naming the field."""
     try:
         for key in ("kind", "model_args", "epoch", "step", "history", "since_best"):
             if key not in doc:

@@ -2,7 +2,7 @@
 
 - `exact_scores`: ROC AUC and average precision on raw arrays (scikit-learn), for data
   that fits in memory and as the reference the streaming curve is tested against.
-- `OperatingCurve` (in `quake.curves`): the same scores, confusion counts at any
+- `OperatingCurve` (in `quake.metrics.curves`): the same scores, confusion counts at any
   threshold and the Molchan diagram from score histograms, filled block by block.
 - Molchan (1990) error diagram: miss rate nu against alarm fraction tau, with tau the
   fraction of pairs alarmed (area) or the share of a reference rate alarmed (weighted,
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from quake.curves import (
+from quake.metrics.curves import (
     DEFAULT_DESIGN,
     PROTOCOL_THRESHOLDS,
     BinDesign,

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quake.curves import OperatingCurve
 from quake.errors import ModelError
-from quake.presets import NEURAL_KINDS
+from quake.metrics.curves import OperatingCurve
+from quake.models.presets import NEURAL_KINDS
 from quake.settings import models_dir
 
 MODEL_FILE = "model.json"
@@ -197,11 +197,11 @@ def _parse_curves(doc: Any) -> dict[str, dict[str, OperatingCurve]]:
 def load_curves(folder: str | Path) -> dict[str, dict[str, OperatingCurve]]:
     """A model's saved operating curves as ``{period: {mask: OperatingCurve}}`` ({} if none).
 
-    Prefers `quake.evaluate.load_curves` when present (the evaluator owns the format).
+    Prefers `quake.scoring.evaluate.load_curves` when present (the evaluator owns the format).
     """
     folder = Path(folder)
     try:
-        from quake.evaluate import load_curves as _evaluate_load  # type: ignore[attr-defined]
+        from quake.scoring.evaluate import load_curves as _evaluate_load  # type: ignore[attr-defined]
     except ImportError:
         _evaluate_load = None
     if _evaluate_load is not None:

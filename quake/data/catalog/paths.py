@@ -17,7 +17,7 @@ import os
 import stat
 from pathlib import Path
 
-from quake.catalog.load import Catalog, read_catalog_bytes
+from quake.data.catalog.load import Catalog, read_catalog_bytes
 from quake.errors import CatalogError
 from quake.settings import (
     CATALOG_DIRS_ENV,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quake.catalog.layouts import (
+from quake.data.catalog.layouts import (
     CANONICAL,
     TIME_FAULTS,
     TIME_OUT_OF_RANGE,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from quake.events import GriddedEvents
+from quake.data.events import GriddedEvents
 
 
 def energy(mag: np.ndarray) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Data: catalogs, the grid, daily events, targets, the protocol (the lowest layer)."""

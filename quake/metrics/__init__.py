@@ -1,0 +1,1 @@
+"""Metrics: operating curves and scores of probabilities against labels (no models)."""

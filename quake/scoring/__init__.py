@@ -1,0 +1,1 @@
+"""Scoring: a model on a protocol's periods, saved scores, the report."""
