@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import (
-    PAGES,
-    PRESENTATION,
-    PRESENTATION_CSS,
-    catalog_source,
-    current_catalog,
-    good_cards,
-    keep,
-    remember,
-    try_protocol,
-)
+from app_pages.ui.loaders import catalog_source, current_catalog, good_cards, try_protocol
+from app_pages.ui.nav import PAGES
+from app_pages.ui.state import PRESENTATION, presentation
+from app_pages.ui.widgets import PRESENTATION_CSS
 from quake.settings import readonly
 from quake.viz.text import plain
 
@@ -25,14 +18,7 @@ st.set_page_config(
 )
 
 nav = st.navigation(
-    [
-        st.Page(PAGES["home"], title="Home", icon=":material/home:", default=True),
-        st.Page(PAGES["catalog"], title="Catalog", icon=":material/database:"),
-        st.Page(PAGES["models"], title="Models", icon=":material/model_training:"),
-        st.Page(PAGES["map"], title="Forecast map", icon=":material/map:"),
-        st.Page(PAGES["threshold"], title="Threshold trade-off", icon=":material/tune:"),
-        st.Page(PAGES["compare"], title="Compare", icon=":material/leaderboard:"),
-    ]
+    [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.slug, default=p.default) for p in PAGES]
 )
 
 with st.sidebar:
@@ -70,12 +56,12 @@ with st.sidebar:
     st.divider()
     st.toggle(
         "Presentation mode",
-        key=keep(PRESENTATION, False),
+        key=PRESENTATION.keep(),
         help="Larger fonts and thicker lines on every page, for a projector.",
     )
-    remember(PRESENTATION)
+    PRESENTATION.remember()
 
-if st.session_state.get(PRESENTATION):
+if presentation():
     st.html(PRESENTATION_CSS)
 
 nav.run()

@@ -41,15 +41,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from app_pages.ui.nav import PATHS  # noqa: E402  (the dashboard's page list)
+
 GOALS = {"threshold": 0.1, "forecast_day": 2.0, "first_render": 3.0}
-PAGES = [
-    "pages/home.py",
-    "pages/catalog.py",
-    "pages/models.py",
-    "pages/forecast_map.py",
-    "pages/threshold.py",
-    "pages/compare.py",
-]
+PAGES = list(PATHS.values())
 
 
 def fit_models(root: Path, with_ri: bool) -> None:
@@ -71,8 +66,9 @@ def warm_forecasts(root: Path) -> None:
     """Build the forecast cache of the model the map shows by default (not timed)."""
     from quake.data.forecast_data import ForecastData, load_reference
     from quake.models import load_model
+    from quake.scoring.tables import best_model
     from quake.service.forecast_cache import cached_forecast
-    from quake.service.workspace import best_model, list_models
+    from quake.service.workspace import list_models
 
     card = best_model(list_models(root))
     if card is None:
@@ -145,7 +141,7 @@ def bench() -> dict:
         at = new_session(page)
         out["first_render"][page] = timed_run(at)
 
-    at = new_session("pages/threshold.py")
+    at = new_session(PATHS["threshold"])
     timed_run(at)
     slider = at.select_slider(key="w_threshold")
     options = list(slider.options)
@@ -157,7 +153,7 @@ def bench() -> dict:
         frag.append(last_fragment("trade_off"))
     out["threshold"], out["threshold_fragment"] = times, frag
 
-    at = new_session("pages/forecast_map.py")
+    at = new_session(PATHS["map"])
     timed_run(at)
     times, frag = [], []
     for step in ["+1 d", "+1 d", "+7 d", "−1 d", "+7 d", "+1 d"]:

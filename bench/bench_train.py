@@ -52,7 +52,7 @@ def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) 
     cfg = model.train_config
     stamps: list[float] = []
 
-    def on_progress(step: int, total: int, metrics: dict) -> None:
+    def on_progress(_event) -> None:
         stamps.append(time.perf_counter())
 
     res = fit_network(model, data, cfg, on_progress, should_stop=lambda: len(stamps) >= steps)

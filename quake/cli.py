@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from quake.errors import QuakeError
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The package logs (a cache it could not write, a job's traceback); show warnings.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args._run(args) or 0)
     except (QuakeError, OSError) as err:  # a file the command cannot read or write, too

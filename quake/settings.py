@@ -18,6 +18,7 @@ variable                   meaning (default)
 ``QUAKE_PATH_FIELD``       ``0`` turns the Catalog page's path field off (on)
 ``QUAKE_READONLY``         ``1`` for seminars: no training, no delete, no path field (off)
 ``QUAKE_DEVICE``           torch device for training from the dashboard (auto)
+``QUAKE_CHECKPOINT_DIR``   training checkpoints (``artifacts/checkpoints/``)
 =========================  ==========================================================
 """
 
@@ -37,6 +38,8 @@ CATALOG_DIRS_ENV = "QUAKE_CATALOG_DIRS"
 PATH_FIELD_ENV = "QUAKE_PATH_FIELD"
 READONLY_ENV = "QUAKE_READONLY"
 DEVICE_ENV = "QUAKE_DEVICE"
+CHECKPOINT_ENV = "QUAKE_CHECKPOINT_DIR"
+DOCS_DIR = PROJECT_ROOT / "docs"
 
 MAX_CATALOG_BYTES = 200 * 1024 * 1024
 """Largest catalog file the dashboard reads, by path or upload (``server.maxUploadSize``)."""
@@ -78,6 +81,16 @@ def cache_dir() -> Path:
 def download_dir() -> Path:
     """Where USGS answers are cached: ``$QUAKE_DOWNLOAD_DIR`` or ``data/downloads/``."""
     return _folder(DOWNLOAD_ENV, PROJECT_ROOT / "data" / "downloads")
+
+
+def checkpoint_dir() -> Path:
+    """Where training checkpoints go: ``$QUAKE_CHECKPOINT_DIR`` or ``artifacts/checkpoints/``."""
+    return _folder(CHECKPOINT_ENV, PROJECT_ROOT / "artifacts" / "checkpoints")
+
+
+def paper_candidates() -> list[Path]:
+    """Where the paper's text (for its Table II) is looked for: beside the project."""
+    return [PROJECT_ROOT.parent / "shared" / "paper.md", DOCS_DIR / "paper.md"]
 
 
 def reference_candidates() -> list[Path]:

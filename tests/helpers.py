@@ -41,7 +41,8 @@ def app() -> AppTest:
 
 
 def goto(at: AppTest, page: str) -> AppTest:
-    """Switch ``at`` to ``page`` (a path from the page list) and run it, no exception."""
+    """Switch ``at`` to ``page`` (a path of `app_pages.ui.nav.PAGES`, e.g. ``PATHS["map"]``)
+    and run it, no exception."""
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at

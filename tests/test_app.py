@@ -11,19 +11,14 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages.ui.nav import PATHS
 from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import DownloadError
+from quake.progress import Progress
 from quake.viz.text import plain
 from tests.helpers import app, goto
 
-PAGES = [
-    "pages/home.py",
-    "pages/catalog.py",
-    "pages/models.py",
-    "pages/forecast_map.py",
-    "pages/threshold.py",
-    "pages/compare.py",
-]
+PAGES = list(PATHS.values())
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -46,6 +41,20 @@ def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
+def upload(name: str, data: bytes) -> AppTest:
+    """A new session that uploads ``data`` as ``name`` on the Catalog page."""
+    at = goto(app(), PATHS["catalog"])
+    at.radio(key="w_catalog_choice").set_value("Upload a CSV").run()
+    at.file_uploader[0].upload(name, data, "text/csv").run()
+    return at
+
+
+FIVE_DAYS = b"time,latitude,longitude,magnitude\n" + b"\n".join(
+    f"2020-01-0{d} 00:00:00,35.{d},139.{d},{4 + d / 10}".encode() for d in range(1, 6)
+)
+"""A catalog of five events on five days: too short to be cut into protocol periods."""
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_runs_on_the_default_data(dashboard_env, page):
     at = goto(app(), page)
@@ -63,7 +72,7 @@ def test_home_says_what_is_loaded_and_where_to_go(dashboard_env):
 
 
 def test_catalog_report_map_charts_and_completeness(dashboard_env):
-    at = goto(app(), "pages/catalog.py")
+    at = goto(app(), PATHS["catalog"])
     assert metric(at, "events loaded") == "37,581"
     assert metric(at, "estimated Mc") == "4.6"
     (deck,) = decks(at)
@@ -85,9 +94,7 @@ def test_catalog_report_map_charts_and_completeness(dashboard_env):
 
 
 def test_bad_upload_shows_the_loaders_message(dashboard_env):
-    at = goto(app(), "pages/catalog.py")
-    at.radio(key="w_catalog_choice").set_value("Upload a CSV").run()
-    at.file_uploader[0].upload("broken.csv", b"\x00\x01\x02 not a catalog", "text/csv").run()
+    at = upload("broken.csv", b"\x00\x01\x02 not a catalog")
     assert not at.exception
     assert any("binary file" in e for e in errors(at)), errors(at)
     # The reference catalog is still the loaded one.
@@ -95,24 +102,16 @@ def test_bad_upload_shows_the_loaders_message(dashboard_env):
 
 
 def test_good_upload_becomes_the_catalog(dashboard_env):
-    at = goto(app(), "pages/catalog.py")
-    at.radio(key="w_catalog_choice").set_value("Upload a CSV").run()
-    csv = to_reference_csv(synthetic_catalog(n_background=300, seed=3)).encode()
-    at.file_uploader[0].upload("small.csv", csv, "text/csv").run()
+    at = upload("small.csv", to_reference_csv(synthetic_catalog(n_background=300, seed=3)).encode())
     assert not at.exception and not errors(at)
     assert metric(at, "events loaded") == "300"
     assert any(plain("upload (small.csv)") in m.value for m in at.sidebar.markdown)
-    goto(at, "pages/forecast_map.py")  # other pages cope with a small foreign catalog
+    goto(at, PATHS["map"])  # other pages cope with a small foreign catalog
     assert not errors(at) or all("cannot" in e for e in errors(at))
 
 
 def test_a_catalog_too_short_for_the_protocol_is_shown_not_fatal(dashboard_env):
-    at = goto(app(), "pages/catalog.py")
-    at.radio(key="w_catalog_choice").set_value("Upload a CSV").run()
-    csv = b"time,latitude,longitude,magnitude\n" + b"\n".join(
-        f"2020-01-0{d} 00:00:00,35.{d},139.{d},{4 + d / 10}".encode() for d in range(1, 6)
-    )
-    at.file_uploader[0].upload("five.csv", csv, "text/csv").run()
+    at = upload("five.csv", FIVE_DAYS)
     assert not at.exception
     assert metric(at, "events loaded") == "5"
     assert any("not used for forecasting" in w.value for w in at.warning)
@@ -120,9 +119,24 @@ def test_a_catalog_too_short_for_the_protocol_is_shown_not_fatal(dashboard_env):
         goto(at, page)  # every page copes (messages, no exception)
 
 
+def test_a_catalog_too_short_for_the_protocol_says_why(dashboard_env):
+    """The `CatalogError` of `protocol_for_catalog` reaches the person, word for word."""
+    at = upload("five.csv", FIVE_DAYS)
+    why = "the catalog spans 5 days; at least 400 are needed to cut it into history"
+    assert any(why in w.value for w in at.main.warning), [w.value for w in at.warning]
+    assert any(why in w.value for w in at.sidebar.warning)
+    goto(at, PATHS["home"])
+    assert any(why in c.value for c in at.caption)
+    goto(at, PATHS["models"])
+    at.selectbox(key="w_train_kind").set_value("naive").run()
+    button(at, "Train").click().run()
+    assert not at.exception and "train_job" not in at.session_state
+    assert any("Cannot start training" in e and why in e for e in errors(at)), errors(at)
+
+
 def test_bad_path_shows_an_error(dashboard_env, tmp_path, monkeypatch):
     monkeypatch.setenv("QUAKE_CATALOG_DIRS", str(tmp_path))  # an allowed folder
-    at = goto(app(), "pages/catalog.py")
+    at = goto(app(), PATHS["catalog"])
     at.radio(key="w_catalog_choice").set_value("File path").run()
     at.text_input[0].set_value(str(tmp_path / "missing.csv"))
     button(at, "Load").click().run()
@@ -137,7 +151,7 @@ def test_usgs_download_offline_says_so(dashboard_env, monkeypatch):
         raise DownloadError("cannot reach the USGS event service (offline); are you offline?")
 
     monkeypatch.setattr(usgs, "download_usgs", offline)
-    at = goto(app(), "pages/catalog.py")
+    at = goto(app(), PATHS["catalog"])
     at.radio(key="w_catalog_choice").set_value("Download from USGS").run()
     button(at, "Download").click().run()
     assert not at.exception
@@ -145,7 +159,7 @@ def test_usgs_download_offline_says_so(dashboard_env, monkeypatch):
 
 
 def test_threshold_slider_moves_the_counts_and_the_point(dashboard_env):
-    at = goto(app(), "pages/threshold.py")
+    at = goto(app(), PATHS["threshold"])
     before = (metric(at, "misses (FN)"), metric(at, "false alarms (FP)"))
     roc_before = plotly_specs(at)[0]
     slider = at.select_slider(key="w_threshold")
@@ -164,7 +178,7 @@ def test_threshold_slider_moves_the_counts_and_the_point(dashboard_env):
 
 
 def test_alarm_budget_compares_misses(dashboard_env):
-    at = goto(app(), "pages/threshold.py")
+    at = goto(app(), PATHS["threshold"])
     at.toggle(key="w_budget_mode").set_value(True).run()
     assert not at.exception
     assert any("Misses at the same alarm budget" in h.value for h in at.subheader)
@@ -172,7 +186,7 @@ def test_alarm_budget_compares_misses(dashboard_env):
 
 
 def test_forecast_map_draws_cells_events_and_steps_days(dashboard_env):
-    at = goto(app(), "pages/forecast_map.py")
+    at = goto(app(), PATHS["map"])
     (deck,) = decks(at)
     ids = [layer["id"] for layer in deck["layers"]]
     assert len(ids) == len(set(ids))
@@ -191,7 +205,7 @@ def test_forecast_map_draws_cells_events_and_steps_days(dashboard_env):
 
 
 def test_compare_table_and_downloads(dashboard_env):
-    at = goto(app(), "pages/compare.py")
+    at = goto(app(), PATHS["compare"])
     (table,) = at.dataframe
     df = table.value
     assert set(df["model"]) == {"naive-m5.0", "naive-m4.5"}
@@ -205,14 +219,14 @@ def test_compare_table_and_downloads(dashboard_env):
 
 
 def test_presentation_mode_enlarges_fonts(dashboard_env):
-    at = goto(app(), "pages/compare.py")
+    at = goto(app(), PATHS["compare"])
     size = plotly_specs(at)[0]["layout"]["font"]["size"]
     at.toggle(key="w_presentation").set_value(True).run()
     assert plotly_specs(at)[0]["layout"]["font"]["size"] > size
 
 
 def test_models_page_trains_and_deletes_a_model(dashboard_env):
-    at = goto(app(), "pages/models.py")
+    at = goto(app(), PATHS["models"])
     assert any("Saved models (2)" in h.value for h in at.subheader)
     at.selectbox(key="w_train_kind").set_value("naive").run()
     at.text_input[0].set_value("naive-test")
@@ -244,7 +258,7 @@ def test_training_error_is_shown(dashboard_env, monkeypatch):
         return run
 
     monkeypatch.setattr(jobs, "make_runner", broken)
-    at = goto(app(), "pages/models.py")
+    at = goto(app(), PATHS["models"])
     at.selectbox(key="w_train_kind").set_value("naive").run()
     button(at, "Train").click().run()
     at.session_state["train_job"].wait(30)
@@ -254,20 +268,20 @@ def test_training_error_is_shown(dashboard_env, monkeypatch):
 
 
 def test_without_a_catalog_pages_say_what_to_do(dashboard_env, monkeypatch):
-    import pages.common as common
+    import app_pages.ui.loaders as loaders
 
-    monkeypatch.setattr(common, "find_reference_catalog", lambda: None)
+    monkeypatch.setattr(loaders, "find_reference_catalog", lambda: None)
     at = app()
     assert metric(at, "events loaded") == "none"
-    for page in ("pages/forecast_map.py", "pages/models.py"):
+    for page in (PATHS["map"], PATHS["models"]):
         goto(at, page)
         assert any("No catalog is loaded" in i.value for i in at.info), page
-    goto(at, "pages/compare.py")  # cards and curves still load
+    goto(at, PATHS["compare"])  # cards and curves still load
     assert at.dataframe and len(plotly_specs(at)) == 3
-    goto(at, "pages/threshold.py")
+    goto(at, PATHS["threshold"])
     assert metric(at, "hits (TP)")
     assert any("Load a catalog" in i.value for i in at.info)
-    goto(at, "pages/catalog.py")
+    goto(at, PATHS["catalog"])
     assert any("No catalog loaded" in i.value for i in at.info)
 
 
@@ -275,7 +289,7 @@ def test_without_models_pages_say_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setenv("QUAKE_MODELS_DIR", str(tmp_path / "none"))
     monkeypatch.setenv("QUAKE_CACHE_DIR", str(tmp_path / "cache"))
     at = app()
-    for page in ("pages/forecast_map.py", "pages/threshold.py", "pages/compare.py"):
+    for page in (PATHS["map"], PATHS["threshold"], PATHS["compare"]):
         goto(at, page)
         assert any("No saved models" in i.value for i in at.info), page
 
@@ -291,7 +305,7 @@ def test_training_shows_live_curves_and_can_be_cancelled(dashboard_env, monkeypa
         def run(on_progress, should_stop):
             (folder / "model.json").write_text("{}")  # half-written: must never be listed
             for step in range(1, 10_000):
-                on_progress(step, 10_000, {"stage": "train", "loss": 1.0 / step})
+                on_progress(Progress("train", step, 10_000, {"loss": 1.0 / step}))
                 if step == 3:
                     started.set()
                 if should_stop():
@@ -302,7 +316,7 @@ def test_training_shows_live_curves_and_can_be_cancelled(dashboard_env, monkeypa
         return run
 
     monkeypatch.setattr(jobs, "make_runner", slow)
-    at = goto(app(), "pages/models.py")
+    at = goto(app(), PATHS["models"])
     at.selectbox(key="w_train_kind").set_value("naive").run()
     button(at, "Train").click().run()
     assert started.wait(30)
@@ -326,7 +340,7 @@ def test_training_shows_live_curves_and_can_be_cancelled(dashboard_env, monkeypa
 
 
 def test_neural_kind_offers_presets(dashboard_env):
-    at = goto(app(), "pages/models.py")
+    at = goto(app(), PATHS["models"])
     at.selectbox(key="w_train_kind").set_value("convlstm-resid").run()
     assert not at.exception
     preset = at.selectbox(key="w_preset_True")

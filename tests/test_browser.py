@@ -27,18 +27,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app_pages.ui.nav import PAGES as NAV
+
 ROOT = Path(__file__).resolve().parent.parent
 # README images: QUAKE_SCREENSHOTS=docs/screenshots; by default they stay out of the tree.
 SHOTS = ROOT / os.environ.get("QUAKE_SCREENSHOTS", "artifacts/screenshots")
 CHROMIUM = os.environ.get("QUAKE_CHROMIUM", "/usr/bin/chromium")
-PAGES = {  # url path -> screenshot name
-    "": "home",
-    "catalog": "catalog",
-    "models": "models",
-    "forecast_map": "forecast_map",
-    "threshold": "threshold",
-    "compare": "compare",
-}
+PAGES = {p.url: p.slug for p in NAV}  # url path -> screenshot name
 BROWSER_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

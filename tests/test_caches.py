@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 import quake.data.catalog.usgs as usgs
+import quake.service.cache_files as cf
 import quake.service.forecast_cache as fc
 from quake import settings
 from quake.cli import build_parser, main
@@ -47,11 +48,16 @@ def ri_model(tiny_data, tmp_path):
     return model, model.save(tmp_path / "models" / "ri")
 
 
+def record(calls: list) -> object:
+    """A progress listener that keeps (step, total) of each event."""
+    return lambda p: calls.append((p.step, p.total))
+
+
 def expected(model, data: ForecastData) -> np.ndarray:
     """A fresh forecast of the test period as the cache stores it (float16), float32."""
     start, stop = data.days("test")
     raw = model.predict(data, start, stop)
-    return np.clip(raw, 0.0, fc.F16_MAX).astype(np.float16).astype(np.float32)
+    return np.clip(raw, 0.0, cf.F16_MAX).astype(np.float16).astype(np.float32)
 
 
 def all_days(src, data: ForecastData) -> np.ndarray:
@@ -60,7 +66,7 @@ def all_days(src, data: ForecastData) -> np.ndarray:
 
 
 class FullDisk:
-    """``open`` for the forecast cache module: files opened for writing take ``room`` bytes
+    """``open`` for the cache file module: files opened for writing take ``room`` bytes
     in all, then raise ENOSPC (what a full disk does). Records every path written."""
 
     def __init__(self, room: int) -> None:
@@ -114,13 +120,12 @@ def test_a_full_disk_midway_gives_an_uncached_forecast_and_no_file(
         monkeypatch.setattr(fc, "MEMORY_FALLBACK_BYTES", 0)
     root = tmp_path / "cache"
     disk = FullDisk(room=10_000)  # the header and part of the first blocks (240 B a day)
-    monkeypatch.setattr(fc, "open", disk, raising=False)
+    monkeypatch.setattr(cf, "open", disk, raising=False)
     calls: list[tuple[int, int]] = []
     with caplog.at_level(logging.WARNING, logger="quake.service.forecast_cache"):
         src = cached_forecast(
-            model, folder, tiny_data, "test", root, on_progress=lambda d, n: calls.append((d, n)),
-            chunk=16,
-        )  # fmt: skip
+            model, folder, tiny_data, "test", root, on_progress=record(calls), chunk=16
+        )
     assert disk.paths and disk.paths[0].name.endswith(".tmp.npy")  # a partial file was made
     assert not src.cached and src.path is None
     assert "No space left on device" in src.warning
@@ -145,7 +150,7 @@ def test_a_read_only_cache_folder_gives_an_uncached_forecast(
     root.chmod(stat.S_IRUSR | stat.S_IXUSR)
     try:
         if os.access(root, os.W_OK):  # root ignores modes: refuse as a read-only mount would
-            monkeypatch.setattr(fc, "open", read_only, raising=False)
+            monkeypatch.setattr(cf, "open", read_only, raising=False)
         with caplog.at_level(logging.WARNING, logger="quake.service.forecast_cache"):
             src = cached_forecast(model, folder, tiny_data, "test", root, chunk=16)
         assert not src.cached
@@ -218,9 +223,8 @@ def test_a_damaged_cache_file_is_detected_and_recomputed(
     calls: list[tuple[int, int]] = []
     with caplog.at_level(logging.WARNING, logger="quake.service.forecast_cache"):
         again = cached_forecast(
-            model, folder, tiny_data, "test", root, on_progress=lambda d, n: calls.append((d, n)),
-            chunk=16,
-        )  # fmt: skip
+            model, folder, tiny_data, "test", root, on_progress=record(calls), chunk=16
+        )
     assert len(calls) > 1  # the model ran again (a hit reports progress once)
     assert any("computing it again" in r.getMessage() for r in caplog.records)
     assert again.cached and again.path == npy
@@ -256,7 +260,7 @@ def test_the_cache_is_written_with_plain_writes_and_matches_the_sidecar(
     src = cached_forecast(model, folder, tiny_data, "test", tmp_path / "cache", chunk=16)
     info = json.loads(src.path.with_suffix(".json").read_text())
     assert info["file_size"] == src.path.stat().st_size
-    assert info["dtype"] == "float16" and info["format"] == fc.FORMAT
+    assert info["dtype"] == "float16" and info["format"] == cf.FORMAT
     loaded = np.load(src.path, allow_pickle=False)
     assert loaded.dtype == np.float16 and list(loaded.shape) == info["shape"]
     np.testing.assert_array_equal(loaded.astype(np.float32), expected(model, tiny_data))
@@ -275,13 +279,15 @@ def test_the_map_page_warns_and_still_draws_when_the_cache_cannot_be_written(
 ) -> None:
     from streamlit.testing.v1 import AppTest
 
+    from app_pages.ui import nav
+
     data = ForecastData.build(reference_catalog, 5.0)
     ri = create("ri", tau_days=730.0, radius=1, beta=0.01).fit(data, final=True)
     ri.save(dashboard_env / "ri-m5.0")
-    monkeypatch.setattr(fc, "open", read_only, raising=False)
+    monkeypatch.setattr(cf, "open", read_only, raising=False)
     at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/forecast_map.py").run()
+    at.switch_page(nav.PATHS["map"]).run()
     at.selectbox(key="w_model_a").set_value("ri-m5.0").run()
     for _ in range(200):  # the background run gives up on the cache at once
         if at.warning or at.exception:

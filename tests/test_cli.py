@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -109,3 +111,26 @@ def test_missing_argument_is_a_usage_error(capsys) -> None:
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith("error: ")
     assert "Traceback" not in err
+
+
+def test_the_quake_command_is_declared_and_installed() -> None:
+    import tomllib
+
+    script = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["quake"]
+    assert script == "quake.cli:main"
+    exe = Path(sys.executable).parent / "quake"
+    assert exe.is_file(), f"{exe} is missing: run make install (or pip install -e .)"
+    proc = subprocess.run([exe, "catalog", "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "--json" in proc.stdout, proc.stderr
+
+
+def test_a_bare_model_name_is_found_from_any_directory(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("QUAKE_MODELS_DIR", raising=False)  # the project's models/
+    proc = run_cli("evaluate", "--model", "naive-m5", "--mc", "5", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["model"] == "naive-m5" and out["kind"] == "naive"
+    assert abs(out["roc_auc"] - 0.6135) < 5e-4, out  # docs/RESULTS.md, naive, Mc 5, all cells
+    proc = run_cli("evaluate", "--model", "no-such-model", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ")
+    assert "Traceback" not in proc.stderr

@@ -89,7 +89,10 @@ def test_download_replays_halves_and_matches_the_reference(
     fetch = Replay()
     progress: list[tuple[int, int]] = []
     cat = download_usgs(
-        WINDOW, cache_dir=tmp_path, fetch=fetch, on_progress=lambda i, n: progress.append((i, n))
+        WINDOW,
+        cache_dir=tmp_path,
+        fetch=fetch,
+        on_progress=lambda p: progress.append((p.step, p.total)),
     )
     # 88 > 50 -> 10 + 78; 78 -> 17 + 61; 61 -> 45 + 16: seven counts, four queries.
     assert fetch.kinds() == ["count"] * 7 + ["query"] * 4

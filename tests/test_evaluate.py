@@ -14,15 +14,14 @@ from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import ModelError
 from quake.metrics.scores import OperatingCurve
 from quake.models import create, load_model
+from quake.models.store import load_curves, save_scores
 from quake.scoring.evaluate import (
     check_compatible,
     counts_curve,
     evaluate,
     fit_score_save,
-    load_curves,
     naive_curves,
     prior_for,
-    save_scores,
     score_model,
 )
 from quake.scoring.report import paper_table2, write_report

@@ -199,10 +199,10 @@ def test_cancel_stops_and_resume_continues(data, tmp_path):
     done_epochs: list[int] = []
     stop = threading.Event()
 
-    def progress(step, total, metrics):
-        if metrics.get("stage") == "validation":
-            done_epochs.append(metrics["epoch"])
-            if metrics["epoch"] == 2:
+    def progress(event):
+        if event.stage == "validation":
+            done_epochs.append(event.metrics["epoch"])
+            if event.metrics["epoch"] == 2:
                 stop.set()
 
     res = fit_network(
@@ -345,7 +345,7 @@ def test_evaluation_progress_counts_the_recurrent_warm_up(data):
     model = _model("convlstm-resid")
     model.set_base(data, final=True)
     calls: list[tuple[int, int]] = []
-    evaluate(model, data, "test", on_progress=lambda d, n, _m: calls.append((d, n)))
+    evaluate(model, data, "test", on_progress=lambda p: calls.append((p.step, p.total)))
     start, stop = data.days("test")
     assert calls[-1] == (stop, stop)  # days 0 ... start - 1 first, then the test days
     done = [d for d, _ in calls]

@@ -7,7 +7,6 @@ weights must load and run on a CPU).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,10 @@ import pytest
 
 from quake.data.forecast_data import ForecastData
 from quake.models import load_model
-from quake.scoring.evaluate import load_curves
+from quake.models.store import load_curves, model_folders, read_card
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
-FOLDERS = sorted(p.parent for p in MODELS.glob("*/model.json"))
+FOLDERS = model_folders(MODELS)
 
 
 def test_the_pretrained_set_is_complete_and_small():
@@ -35,18 +34,19 @@ def test_the_pretrained_set_is_complete_and_small():
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
 def test_scores_agree_with_the_saved_curves(folder):
-    doc = json.loads((folder / "model.json").read_text())
+    card = read_card(folder)
+    assert card.error is None and card.has_curves, card.error
     curves = load_curves(folder)
     for period in ("test", "validation"):
         for mask in ("all", "active"):
-            s = doc["scores"][period][mask]
+            s = card.scores[period][mask]
             c = curves[period][mask]
             assert c.n_positive == s["n_positive"] and c.n_pairs == s["n_pairs"]
             assert abs(c.roc_auc() - s["roc_auc"]) < 1e-9, (period, mask)
             assert abs(c.pr_auc() - s["pr_auc"]) < 1e-9, (period, mask)
     # every model was scored on the same test pairs (PROTOCOL.md)
-    n_pos = {5.0: 55_291, 4.5: 250_334}[float(doc["mc"])]
-    assert doc["scores"]["test"]["all"]["n_positive"] == n_pos
+    n_pos = {5.0: 55_291, 4.5: 250_334}[card.mc]
+    assert card.scores["test"]["all"]["n_positive"] == n_pos
 
 
 @pytest.fixture(scope="module")

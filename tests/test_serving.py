@@ -17,10 +17,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages.ui.nav import PATHS
 from quake.cli import main as cli
 from quake.data.catalog.paths import allowed_path, read_catalog_file
 from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import CatalogError, ModelError
+from quake.progress import Progress
 from quake.service.folders import (
     check_name,
     claim,
@@ -166,7 +168,7 @@ def _job(held, gate: threading.Event, started: threading.Event) -> TrainingJob:
         for i in range(10_000):
             if gate.wait(0.01):
                 return None
-            on_progress(i, 10_000, {"loss": 1.0})
+            on_progress(Progress("train", i, 10_000, {"loss": 1.0}))
         return None
 
     return TrainingJob(held.name, held, runner).start()
@@ -334,7 +336,7 @@ def _texts(at: AppTest) -> str:
 def test_models_page_refuses_hostile_names(dashboard_env):
     outside = dashboard_env.parent
     before = tree(outside)
-    at = goto(app(), "pages/models.py")
+    at = goto(app(), PATHS["models"])
     at.selectbox(key="w_train_kind").set_value("naive").run()
     name_box = next(t for t in at.text_input if t.label == "Model name")
     for bad in ("x/../..", "../escaped", "/tmp/abs", "y/..", "naive-m5.0", ".hidden"):
@@ -348,7 +350,7 @@ def test_models_page_refuses_hostile_names(dashboard_env):
 
 
 def test_path_field_refuses_files_outside_the_roots(dashboard_env):
-    at = goto(app(), "pages/catalog.py")
+    at = goto(app(), PATHS["catalog"])
     at.radio(key="w_catalog_choice").set_value("File path").run()
     at.text_input[0].set_value("/etc/passwd")
     next(b for b in at.button if b.label == "Load").click().run()
@@ -359,10 +361,10 @@ def test_path_field_refuses_files_outside_the_roots(dashboard_env):
 
 def test_read_only_mode_offers_no_training_no_delete_no_path(dashboard_env, monkeypatch):
     monkeypatch.setenv("QUAKE_READONLY", "1")
-    at = goto(app(), "pages/catalog.py")
+    at = goto(app(), PATHS["catalog"])
     options = at.radio(key="w_catalog_choice").options
     assert "File path" not in options and "Upload a CSV" in options
-    goto(at, "pages/models.py")
+    goto(at, PATHS["models"])
     labels = [b.label for b in at.button]
     assert "Train" not in labels and not any(lbl.startswith("Delete") for lbl in labels)
     assert any("read-only" in i.value for i in at.info)
@@ -370,7 +372,7 @@ def test_read_only_mode_offers_no_training_no_delete_no_path(dashboard_env, monk
 
 def test_path_field_can_be_turned_off(dashboard_env, monkeypatch):
     monkeypatch.setenv("QUAKE_PATH_FIELD", "0")
-    at = goto(app(), "pages/catalog.py")
+    at = goto(app(), PATHS["catalog"])
     assert "File path" not in at.radio(key="w_catalog_choice").options
 
 
@@ -387,7 +389,7 @@ def test_user_text_from_a_model_folder_is_shown_escaped(dashboard_env):
     evil = dashboard_env / "<b onmouseover=alert(1)>evil"
     evil.mkdir()
     (evil / "model.json").write_text("[1, 2]")
-    at = goto(app(), "pages/models.py")
+    at = goto(app(), PATHS["models"])
     html_blocks = [m.value for m in at.markdown if "<span" in m.value]
     assert html_blocks, "the model cards' headers"
     for block in html_blocks:

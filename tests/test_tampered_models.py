@@ -23,15 +23,16 @@ from safetensors.numpy import load_file, save_file
 from quake.errors import ModelError
 from quake.models import load_model
 from quake.models.registry import config_class, kinds, model_class
-from quake.models.validate import (
+from quake.models.store import (
     MAX_JSON_BYTES,
     check_array,
     check_booster_doc,
     json_depth,
+    load_curves,
+    read_card,
     read_json,
 )
-from quake.scoring.evaluate import load_curves
-from quake.service.workspace import list_models, read_card
+from quake.service.workspace import list_models
 from tests.helpers import run_cli, run_python
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -474,15 +475,12 @@ CURVE_CASES = [
     ("tamper", "field"), [c[1:] for c in CURVE_CASES], ids=[c[0] for c in CURVE_CASES]
 )
 def test_broken_curves_are_a_model_error(tmp_path, tamper, field):
-    from quake.service.workspace import load_curves as workspace_curves
-
     folder = copy_model(NAIVE, tmp_path)
     assert load_curves(folder)["test"]["all"].n_pairs > 0  # the copy as it is
     tamper(folder)
-    for load in (load_curves, workspace_curves):
-        with pytest.raises(ModelError) as caught:
-            load(folder)
-        assert "curves.json" in str(caught.value) and field in str(caught.value)
+    with pytest.raises(ModelError) as caught:
+        load_curves(folder)
+    assert "curves.json" in str(caught.value) and field in str(caught.value)
 
 
 # -- the command line -------------------------------------------------------------------------
@@ -544,7 +542,7 @@ def hostile_models(monkeypatch, tmp_path) -> Path:
 def test_every_page_works_beside_hostile_folders(hostile_models):
     from streamlit.testing.v1 import AppTest
 
-    from pages.common import PAGES
+    from app_pages.ui.nav import PATHS as PAGES
 
     cards = {c.name: c for c in list_models(hostile_models)}
     assert {n for n, c in cards.items() if c.error} == set(list(DASHBOARD_BAD)[:6])

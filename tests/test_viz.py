@@ -22,6 +22,17 @@ from quake.data.grid import Grid
 from quake.errors import CatalogError, ModelError
 from quake.metrics.curves import OperatingCurve
 from quake.models import create
+from quake.models.store import ModelCard, read_card, save_scores
+from quake.progress import Progress
+from quake.scoring.tables import (
+    alarm_budget_table,
+    best_model,
+    default_curves,
+    full_resolution_net,
+    operating_row,
+    scores_table,
+    threshold_for_alarm_fraction,
+)
 from quake.service.folders import delete_model
 from quake.service.forecast_cache import (
     cached_forecast,
@@ -31,17 +42,7 @@ from quake.service.forecast_cache import (
     target_events,
 )
 from quake.service.jobs import TrainingJob
-from quake.service.workspace import (
-    ModelCard,
-    alarm_budget_table,
-    best_model,
-    full_resolution_net,
-    list_models,
-    operating_row,
-    read_card,
-    scores_table,
-    threshold_for_alarm_fraction,
-)
+from quake.service.workspace import list_models
 from quake.viz import (
     events_deck,
     fmd_figure,
@@ -282,7 +283,7 @@ def test_forecast_cache_round_trip(tiny_data, tmp_path):
         tiny_data,
         "test",
         root,
-        on_progress=lambda d, n: calls.append((d, n)),
+        on_progress=lambda p: calls.append((p.step, p.total)),
         chunk=16,
     )
     start, stop = tiny_data.days("test")
@@ -331,8 +332,6 @@ def test_target_events_window_and_hits(aftershock_catalog, tiny_data):
 
 # -- workspace ------------------------------------------------------------------------------
 def save_naive(data: ForecastData, folder, curve: OperatingCurve | None = None):
-    from quake.scoring.evaluate import save_scores
-
     model = create("naive").fit(data, final=True)
     model.save(folder)
     if curve is not None:
@@ -392,7 +391,7 @@ def test_training_job_runs_reports_and_cancels(tmp_path):
 
     def runner(on_progress, should_stop):
         for i in range(100):
-            on_progress(i + 1, 100, {"loss": 1.0 / (i + 1), "stage": "train"})
+            on_progress(Progress("train", i + 1, 100, {"loss": 1.0 / (i + 1)}))
             if i == 2:
                 release.wait(5)
             if should_stop():
@@ -413,7 +412,7 @@ def test_training_job_runs_reports_and_cancels(tmp_path):
         (partial.tmp / "model.json").write_text("{}")
         for i in range(1000):
             gate.wait(5)
-            on_progress(i, 1000, {"loss": 1.0})
+            on_progress(Progress("train", i, 1000, {"loss": 1.0}))
 
     job = TrainingJob("partial", partial, slow).start()
     job.cancel()
@@ -463,7 +462,7 @@ def test_recurrent_forecast_progress_counts_the_warm_up(tiny_data, tmp_path):
         tiny_data,
         "test",
         tmp_path / "c",
-        on_progress=lambda d, n: calls.append((d, n)),
+        on_progress=lambda p: calls.append((p.step, p.total)),
         chunk=16,
     )
     start, stop = tiny_data.days("test")
@@ -481,8 +480,6 @@ def test_eta_text():
 
 
 def test_default_curves_keep_the_baseline_and_the_best():
-    from quake.service.workspace import default_curves
-
     curves = {f"m{i}": toy_curve(3, 0.3 * i) for i in range(8)}
     curves["naive-m5"] = toy_curve(3, 0.0)
     pr = {n: c.pr_auc() for n, c in curves.items()}

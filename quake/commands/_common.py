@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
+from quake import settings
 from quake.data.forecast_data import ForecastData, load_reference
 from quake.errors import ModelError
 from quake.models import Forecaster, kinds
+from quake.models.store import MODEL_FILE
+from quake.progress import Progress, restage
+from quake.service.folders import is_model_name
 
 
 def add_data_arguments(p) -> None:
@@ -44,9 +49,14 @@ def parse_model_args(text: str | None) -> dict:
 
 
 def is_model_folder(name: str) -> Path | None:
-    """The saved model folder ``name`` means (a path, or a name under models/), or None."""
-    for path in (Path(name), Path("models") / name):
-        if (path / "model.json").is_file():
+    """The saved model folder ``name`` means, or None: a bare name is looked up in the models
+    folder of the settings (whatever the working directory), a path is taken as it is."""
+    if is_model_name(name):
+        candidates = [settings.models_dir() / name, Path(name)]
+    else:
+        candidates = [Path(name).expanduser()]
+    for path in candidates:
+        if (path / MODEL_FILE).is_file():
             return path
     return None
 
@@ -60,41 +70,55 @@ def resolve_model(name: str) -> tuple[str, Path | None]:
         return name, None
     raise ModelError(
         f"{name!r} is neither a model kind ({', '.join(kinds())}) nor a saved model folder "
-        "(a path or a name under models/ with a model.json)"
+        f"(a path, or a name in the models folder {settings.models_dir()}, with a model.json)"
     )
 
 
 class TqdmProgress:
-    """An ``on_progress(step, total, metrics)`` (or with a leading stage) drawing tqdm bars
-    on stderr, one per stage."""
+    """Draws `Progress` events as tqdm bars on stderr, one bar per stage.
 
-    def __init__(self) -> None:
+    Stages in ``lines`` are printed as one line per event instead (the neural trainer's
+    ``validation``: one line per epoch).
+    """
+
+    def __init__(self, lines: tuple[str, ...] = ()) -> None:
         self.bars: dict[str, object] = {}
+        self.lines = lines
 
-    def stage(self, name: str, step: int, total: int, metrics: dict) -> None:
+    def __call__(self, event: Progress) -> None:
         from tqdm import tqdm
 
-        bar = self.bars.get(name)
+        shown = {k: _fmt(v) for k, v in event.metrics.items() if not isinstance(v, dict)}
+        if event.stage in self.lines:
+            epoch = shown.pop("epoch", None)
+            head = f"epoch {epoch}" if epoch is not None else event.stage
+            tqdm.write(f"{head}: " + "  ".join(f"{k} {v}" for k, v in shown.items()))
+            return
+        bar = self.bars.get(event.stage)
         if bar is None:
-            bar = self.bars[name] = tqdm(total=total, desc=name, file=sys.stderr, leave=False)
-        bar.update(step - bar.n)
-        if metrics:
-            bar.set_postfix({k: v for k, v in metrics.items() if not isinstance(v, dict)})
-        if step >= total:
+            bar = tqdm(total=event.total, desc=event.stage, file=sys.stderr, leave=False)
+            self.bars[event.stage] = bar
+        bar.update(event.step - bar.n)
+        if shown:
+            bar.set_postfix(shown)
+        if event.step >= event.total:
             bar.close()
-
-    def for_stage(self, name: str):
-        return lambda step, total, metrics: self.stage(name, step, total, metrics)
 
     def close(self) -> None:
         for bar in self.bars.values():
             bar.close()
 
 
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.5g}" if math.isfinite(v) else "nan"
+    return str(v)
+
+
 def fit_model(model: Forecaster, data: ForecastData, final: bool, progress: TqdmProgress):
     import time
 
     t0 = time.perf_counter()
-    model.fit(data, final=final, on_progress=progress.for_stage("fit"))
+    model.fit(data, final=final, on_progress=restage(progress, "fit"))
     model.meta["fit_seconds"] = round(time.perf_counter() - t0, 2)
     return model

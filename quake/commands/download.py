@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     cat = download_usgs(
         window,
         cache_dir=cache,
-        on_progress=lambda i, n: print(f"chunk {i}/{n}", flush=True),
+        on_progress=lambda p: print(f"chunk {p.step}/{p.total}", flush=True),
         deadline_s=args.deadline if args.deadline > 0 else None,
     )
     ev = cat.events.copy()

@@ -81,9 +81,7 @@ def run(args: argparse.Namespace) -> int:
         extra["fit_seconds"] = model.meta["fit_seconds"]
     scorer, extra["scored_by"] = scorer_for(model, data, args.period)
     t0 = time.perf_counter()
-    curves = evaluate(
-        scorer, data, args.period, (args.mask,), on_progress=progress.for_stage(args.period)
-    )
+    curves = evaluate(scorer, data, args.period, (args.mask,), on_progress=progress)
     extra["eval_seconds"] = round(time.perf_counter() - t0, 2)
     progress.close()
     summary = score_model(curves, data, args.period)[args.mask]

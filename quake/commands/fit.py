@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = load_data(args.catalog, args.mc)
         progress = TqdmProgress()
-        scores = fit_score_save(model, data, held.tmp, on_progress=progress.stage)
+        scores = fit_score_save(model, data, held.tmp, on_progress=progress)
         progress.close()
         folder = held.commit()
     finally:

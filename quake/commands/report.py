@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from quake import settings
 from quake.scoring.report import write_report
 
 NAME = "report"
@@ -12,13 +13,14 @@ HELP = "regenerate docs/RESULTS.md (Tables I-III, timings) from models/*/model.j
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models-dir", type=Path, default=Path("models"))
-    p.add_argument("--out", type=Path, default=Path("docs/RESULTS.md"))
-    p.add_argument("--table1", type=Path, default=Path("docs/table1.json"))
+    p.add_argument("--models-dir", type=Path, default=None, help="default: $QUAKE_MODELS_DIR")
+    p.add_argument("--out", type=Path, default=settings.DOCS_DIR / "RESULTS.md")
+    p.add_argument("--table1", type=Path, default=settings.DOCS_DIR / "table1.json")
     p.add_argument("--paper", type=Path, default=None, help="paper.md (default ../shared/paper.md)")
 
 
 def run(args: argparse.Namespace) -> int:
-    path = write_report(args.models_dir, args.out, args.table1, args.paper)
+    models = args.models_dir or settings.models_dir()
+    path = write_report(models, args.out, args.table1, args.paper)
     print(f"wrote {path}")
     return 0

@@ -14,8 +14,10 @@ import json
 import time
 from pathlib import Path
 
+from quake import settings
 from quake.commands._common import add_data_arguments, load_data, parse_model_args
-from quake.models.presets import NEURAL_KINDS, PRESETS
+from quake.models.presets import PRESETS
+from quake.models.registry import NEURAL_KINDS
 
 NAME = "sweep-weights"
 HELP = "Table I: train a neural model per class weight and score it on the validation period"
@@ -35,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--args", default=None, help="JSON model_args overrides")
     p.add_argument("--train-args", default=None, help="JSON training overrides")
-    p.add_argument("--out", type=Path, default=Path("docs/table1.json"))
+    p.add_argument("--out", type=Path, default=settings.DOCS_DIR / "table1.json")
 
 
 def sweep(

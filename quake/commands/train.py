@@ -8,9 +8,9 @@ scores test and validation (both masks) and saves the model folder.
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
+from quake import settings
 from quake.commands._common import (
     TqdmProgress,
     add_data_arguments,
@@ -19,7 +19,8 @@ from quake.commands._common import (
     parse_model_args,
 )
 from quake.errors import ModelError
-from quake.models.presets import NEURAL_KINDS, PRESETS
+from quake.models.presets import PRESETS
+from quake.models.registry import NEURAL_KINDS
 from quake.service.folders import FolderClaim, claim_out
 
 NAME = "train"
@@ -55,17 +56,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--checkpoint",
         type=Path,
         default=None,
-        help="checkpoint folder (default artifacts/checkpoints/<out name>)",
+        help="checkpoint folder (default $QUAKE_CHECKPOINT_DIR/<name>, artifacts/checkpoints/)",
     )
     p.add_argument("--args", default=None, help='JSON model_args overrides, e.g. {"pool": 2}')
     p.add_argument("--train-args", default=None, help='JSON training overrides, e.g. {"lr": 0.001}')
     p.add_argument("--no-score", action="store_true", help="save without scoring")
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.5g}" if math.isfinite(v) else "nan"
-    return str(v)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,21 +82,9 @@ def _run(args: argparse.Namespace, held: FolderClaim) -> int:
         if not args.max_minutes > 0:
             raise ModelError(f"--max-minutes must be > 0, got {args.max_minutes:g}")
         targs["max_seconds"] = 60.0 * args.max_minutes
-    progress = TqdmProgress()
-
-    def on_progress(step: int, total: int, metrics: dict) -> None:
-        metrics = dict(metrics)
-        stage = metrics.pop("stage", "train")
-        if stage == "validation":  # one line per epoch
-            from tqdm import tqdm
-
-            epoch = metrics.pop("epoch", "?")
-            tqdm.write(f"epoch {epoch}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
-            return
-        progress.stage(stage, step, total, {k: _fmt(v) for k, v in metrics.items()})
-
-    checkpoint = args.checkpoint or Path("artifacts/checkpoints") / held.name
-    model = _train(args, data, held.tmp, checkpoint, on_progress, targs)
+    progress = TqdmProgress(lines=("validation",))  # one line per epoch
+    checkpoint = args.checkpoint or settings.checkpoint_dir() / held.name
+    model = _train(args, data, held.tmp, checkpoint, progress, targs)
     progress.close()
     if model.meta.get("cancelled"):
         print(f"training stopped early; checkpoint in {checkpoint} (resume with --resume)")

@@ -20,6 +20,10 @@ from quake.settings import MAX_GRID_CELLS
 PERIOD_NAMES = ("history", "train", "validation", "test")
 
 
+PROTOCOL_THRESHOLDS: tuple[float, ...] = (1e-4, 0.1, 0.5, 0.99)
+"""The operating points every score reports (PROTOCOL.md)."""
+
+
 @dataclass(frozen=True)
 class Period:
     """A range of forecast days T, both ends inclusive."""
@@ -56,7 +60,7 @@ class Protocol:
     lead_days: int = 10
     horizon_days: int = 50
     mcs: tuple[float, ...] = (5.0, 4.5)
-    thresholds: tuple[float, ...] = (1e-4, 0.1, 0.5, 0.99)
+    thresholds: tuple[float, ...] = PROTOCOL_THRESHOLDS
     masks: tuple[str, ...] = field(default=("all", "active"))
 
     def period(self, name: str) -> Period:
@@ -136,8 +140,6 @@ JAPAN = Protocol(
     ),
     active_before=date(2011, 1, 1),
 )
-
-PROTOCOLS = {JAPAN.name: JAPAN}
 
 
 def derived_protocol(

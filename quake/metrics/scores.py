@@ -23,14 +23,10 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from quake.metrics.curves import (
-    DEFAULT_DESIGN,
-    PROTOCOL_THRESHOLDS,
-    BinDesign,
-    MetricsError,
-    OperatingCurve,
-    thin,
-)
+from quake.data.protocol import PROTOCOL_THRESHOLDS
+from quake.errors import MetricsError
+from quake.metrics.bins import DEFAULT_DESIGN, BinDesign
+from quake.metrics.curves import OperatingCurve, thin
 
 __all__ = [
     "DEFAULT_DESIGN",

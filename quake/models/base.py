@@ -1,24 +1,16 @@
 """The one face every forecaster has: fit, predict per (day, cell), save, load.
 
-A saved model is a folder::
-
-    model.json          kind, model_args, protocol, mc, data fingerprint, scores, versions
-    *.safetensors       arrays and torch weights (never pickle)
-    *.ubj               xgboost boosters, in xgboost's own format
-    curves.json         operating curves per (period, mask), see `quake.metrics.scores`
-
-Loading reads JSON and safetensors only; nothing in the folder can run code. Every file
-is checked before use (`quake.models.validate`): a hostile folder gives a `ModelError`
-that names the file and the field, never a crash or a silently wrong model.
+A saved model is a folder (model.json, weights, curves.json), read and written through the
+model store (`quake.models.store`). Loading reads JSON and safetensors only; nothing in the
+folder can run code. Every file is checked before use (`quake.models.store`'s validation):
+a hostile folder gives a `ModelError` that names the file and the field, never a crash or a
+silently wrong model.
 """
 
 from __future__ import annotations
 
-import json
-import platform
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -29,12 +21,8 @@ from safetensors.numpy import load_file, save_file
 from quake.data.forecast_data import ForecastData
 from quake.data.protocol import Protocol
 from quake.errors import ModelError
-from quake.models.validate import FORMAT_VERSION, MAX_WEIGHTS_BYTES, check_model_file
-
-Progress = Callable[[int, int, dict], None]
-"""``on_progress(step, total, metrics)``: drives tqdm (CLI) and st.progress (dashboard)."""
-
-MODEL_FILE = "model.json"
+from quake.models.store import MAX_WEIGHTS_BYTES, model_doc, read_model, write_model_json
+from quake.progress import OnProgress, emit
 
 
 @dataclass
@@ -50,7 +38,7 @@ class ModelConfig:
 
     def check(self) -> None:
         """Check (and normalise, e.g. int -> float) every field; a `ModelError`
-        ``"model_args.<field>: ..."`` otherwise. Subclasses use `quake.models.validate`."""
+        ``"model_args.<field>: ..."`` otherwise. Subclasses use `quake.models.store`'s checks."""
 
     def check_grid(self, ny: int, nx: int) -> None:
         """Refuse sizes that do not fit a ``(ny, nx)`` grid (none here)."""
@@ -87,7 +75,7 @@ class Forecaster(ABC):
 
     # -- the face -------------------------------------------------------------------------
     @abstractmethod
-    def fit(self, data: ForecastData, final: bool = False, on_progress: Progress | None = None):
+    def fit(self, data: ForecastData, final: bool = False, on_progress: OnProgress | None = None):
         """Fit on the train period (``final``: train + validation), select on validation."""
 
     @abstractmethod
@@ -142,32 +130,21 @@ class Forecaster(ABC):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self._save_arrays(folder)
-        doc = {
-            "format": FORMAT_VERSION,
-            "kind": self.kind,
-            "label": self.label,
-            "model_args": self.config.to_dict(),
-            **self.meta,
-            "versions": _versions(),
-            "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        (folder / MODEL_FILE).write_text(json.dumps(doc, indent=1, default=_json_default))
+        doc = model_doc(self.kind, self.label, self.config.to_dict(), self.meta)
+        write_model_json(folder, doc)  # last: a folder with a model.json is complete
         return folder
 
     @classmethod
     def load(cls, folder: str | Path) -> Forecaster:
         """Load any registered model from its folder (JSON + safetensors/UBJ only).
 
-        model.json is checked first (`quake.models.validate.check_model_file`: schema,
-        config bounds, protocol), then each model's `_load_arrays` checks its arrays.
+        model.json is checked first (`quake.models.store.read_model`: schema, config
+        bounds, protocol), then each model's `_load_arrays` checks its arrays.
         """
         from quake.models.registry import model_class
 
         folder = Path(folder)
-        path = folder / MODEL_FILE
-        if not path.is_file():
-            raise ModelError(f"{folder}: no {MODEL_FILE}; not a saved model folder")
-        checked = check_model_file(path)
+        checked = read_model(folder)
         klass = model_class(checked.kind)
         model = klass(checked.config)
         doc = checked.doc
@@ -190,7 +167,7 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
     """Arrays from a safetensors file; a clear `ModelError` if missing, special, too large
-    or not safetensors. Each model checks names, shapes and values (`validate.check_array`)."""
+    or not safetensors. Each model checks names, shapes and values (`store.check_array`)."""
     if not path.is_file():  # follows links; refuses FIFOs and devices
         raise ModelError(f"{path}: missing weights file")
     if path.stat().st_size > MAX_WEIGHTS_BYTES:
@@ -201,44 +178,24 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
         raise ModelError(f"{path}: not a valid safetensors file ({err})") from None
 
 
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("numpy", "torch", "xgboost-cpu", "scikit-learn"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
 def forecast_blocks(
     model: Any,
     data: ForecastData,
     start: int,
     stop: int,
     chunk: int = 64,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: OnProgress | None = None,
+    stage: str = "forecast",
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """``model.predict_days`` with one count of progress, ``on_progress(days_done,
-    days_total)`` after each block is used; the model's `Forecaster.warmup_days` count too.
-    ``model`` is anything with ``predict_days`` (a `Forecaster` or a scoring wrapper)."""
+    """``model.predict_days`` with one count of progress: a ``stage`` event of days done
+    after each block is used, the model's `Forecaster.warmup_days` counted too. ``model`` is
+    anything with ``predict_days`` (a `Forecaster` or a scoring wrapper)."""
     warmup = getattr(model, "warmup_days", None)
     warm = int(warmup(start)) if warmup is not None else 0
     total = warm + stop - start
     extra = {}
     if warm and on_progress is not None:
-        extra["on_warmup"] = lambda done, _n: on_progress(done, total)
+        extra["on_warmup"] = lambda done, _n: emit(on_progress, stage, done, total)
     for first, block in model.predict_days(data, start, stop, chunk, **extra):
         yield first, block
-        if on_progress is not None:
-            on_progress(warm + first + len(block) - start, total)
+        emit(on_progress, stage, warm + first + len(block) - start, total)

@@ -42,8 +42,10 @@ import numpy as np
 
 from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
-from quake.models import validate as v
-from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
+from quake.models import store as v
+from quake.models.base import Forecaster, ModelConfig, load_arrays, save_arrays
+from quake.models.boost_rows import SampledRows, fold_edges
+from quake.progress import OnProgress, emit
 
 BOOSTER_FILE = "booster.ubj"
 STATICS_FILE = "statics.safetensors"
@@ -87,48 +89,6 @@ class BoostConfig(ModelConfig):
         self.n_threads = v.check_int(self.n_threads, f + "n_threads", 1, 256)
         self.feature_chunk = v.check_int(self.feature_chunk, f + "feature_chunk", 1, 4096)
         self.n_folds = v.check_int(self.n_folds, f + "n_folds", 1, 100)
-
-
-class _Rows:
-    """Sampled training rows of one pass: busy rows with raw values and quiet counts per
-    cell and segment (day ranges between consecutive ``edges``)."""
-
-    def __init__(self, n_cells: int, ranges: dict, edges: np.ndarray):
-        self.ranges, self.edges = ranges, edges
-        self.day, self.cell, self.y, self.raw = [], [], [], []
-        self.quiet = np.zeros((len(edges) - 1, 2, n_cells), dtype=np.int64)
-
-    def add(self, a: int, raw: np.ndarray, y: np.ndarray, u: np.ndarray, rate: float) -> None:
-        days = np.arange(a, a + raw.shape[0])
-        busy = raw.any(axis=1)
-        seg = np.searchsorted(self.edges, days, side="right") - 1
-        for g in np.unique(seg):
-            if 0 <= g < len(self.quiet):
-                q, yi = ~busy[seg == g], y[seg == g]
-                self.quiet[g, 0] += (q & ~yi).sum(axis=0)
-                self.quiet[g, 1] += (q & yi).sum(axis=0)
-        di, ci = np.nonzero(busy & (y | (u < rate)))
-        self.day.append(a + di)
-        self.cell.append(ci)
-        self.y.append(y[di, ci])
-        self.raw.append(raw[di, :, ci])
-
-    def done(self) -> None:
-        self.day, self.cell, self.y, self.raw = (
-            np.concatenate(x) for x in (self.day, self.cell, self.y, self.raw)
-        )
-
-    def quiet_counts(self, s0: int, s1: int) -> np.ndarray:
-        """Quiet (negative, positive) counts per cell over days ``[s0, s1)`` (segment edges)."""
-        g0, g1 = np.searchsorted(self.edges, [s0, s1])
-        if self.edges[g0] != s0 or self.edges[g1] != s1:
-            raise ValueError(f"[{s0}, {s1}) is not made of whole segments")
-        return self.quiet[g0:g1].sum(axis=0)
-
-
-def fold_edges(start: int, stop: int, n_folds: int) -> np.ndarray:
-    """Edges of ``n_folds`` contiguous, near-equal day blocks of ``[start, stop)``."""
-    return np.linspace(start, stop, n_folds + 1).round().astype(np.int64)
 
 
 class BoostedModel(Forecaster):
@@ -179,7 +139,7 @@ class BoostedModel(Forecaster):
         """Restore statics that are recomputed from the data rather than saved (none here)."""
 
     # -- fit ---------------------------------------------------------------------------
-    def fit(self, data: ForecastData, final: bool = False, on_progress: Progress | None = None):
+    def fit(self, data: ForecastData, final: bool = False, on_progress: OnProgress | None = None):
         import xgboost as xgb
 
         c = self.config
@@ -195,14 +155,13 @@ class BoostedModel(Forecaster):
             )
         )
         first, last = int(edges[0]), int(edges[-1])
-        rows = _Rows(data.grid.n_cells, ranges, edges)
+        rows = SampledRows(data.grid.n_cells, ranges, edges)
         rng = np.random.default_rng(c.seed)
         for a, raw in self._raw(data, first, last, c.feature_chunk):
             n = raw.shape[0]
             y = data.targets.dense(a, a + n).reshape(n, -1).astype(bool)
             rows.add(a, raw, y, rng.random(y.shape, dtype=np.float32), c.neg_rate)
-            if on_progress:
-                on_progress(a + n - first, last - first, {"stage": "features"})
+            emit(on_progress, "features", a + n - first, last - first)
         rows.done()
 
         params = self._params()
@@ -267,7 +226,7 @@ class BoostedModel(Forecaster):
             "nthread": c.n_threads,
         }
 
-    def _dmatrix(self, xgb, rows: _Rows, data: ForecastData, name: str, folds: bool):
+    def _dmatrix(self, xgb, rows: SampledRows, data: ForecastData, name: str, folds: bool):
         """Busy rows of range ``name`` plus one weighted row per (cell, label, fold) of its
         quiet rows. With ``folds``, a row's prior comes from the range's other folds
         (out-of-fold), else from `statics` (the prior a forecast uses)."""
@@ -397,7 +356,7 @@ class BoostedModel(Forecaster):
 
     def _read_booster(self, path: Path):
         """An xgboost booster from a UBJ/JSON file of bounded size, parsed by xgboost in a
-        child process first (`validate.probe_booster`: nothing unpickles, and a crafted file
+        child process first (`store.probe_booster`: nothing unpickles, and a crafted file
         cannot crash this process), then checked against the model's features and for
         well-formed trees."""
         import xgboost as xgb

@@ -10,7 +10,7 @@ A checkpoint folder holds::
 
 Both files are written to a temporary name and renamed, so a crash never leaves half a
 checkpoint. Reading uses `safetensors` and `json` only: nothing in the folder can run code,
-and both files are checked (`quake.models.validate`) before training resumes from them.
+and both files are checked (`quake.models.store`) before training resumes from them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from quake.errors import ModelError
-from quake.models import validate
+from quake.models import store as validate
 
 TENSORS = "last.safetensors"
 STATE = "last.json"

@@ -11,8 +11,9 @@ import numpy as np
 from quake.data.forecast_data import ForecastData
 from quake.data.targets import naive_prior
 from quake.errors import ModelError
-from quake.models import validate as v
-from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
+from quake.models import store as v
+from quake.models.base import Forecaster, ModelConfig, load_arrays, save_arrays
+from quake.progress import OnProgress, emit
 
 PRIOR_FILE = "prior.safetensors"
 
@@ -36,13 +37,12 @@ class NaiveModel(Forecaster):
         super().__init__(config)
         self.prior: np.ndarray | None = None
 
-    def fit(self, data: ForecastData, final: bool = False, on_progress: Progress | None = None):
+    def fit(self, data: ForecastData, final: bool = False, on_progress: OnProgress | None = None):
         start, stop = data.protocol.fit_days(final)
         self.prior = naive_prior(data.targets, start, stop, self.config.alpha).astype(np.float32)
         self.bind(data)
         self.meta["final"] = final
-        if on_progress:
-            on_progress(1, 1, {})
+        emit(on_progress, "fit", 1, 1)
         return self
 
     def validation_twin(self, data: ForecastData) -> NaiveModel:

@@ -167,14 +167,3 @@ def output_layer(net: nn.Module) -> nn.Conv2d:
     layer = net.head[-1]
     assert isinstance(layer, nn.Conv2d)
     return layer
-
-
-def n_parameters(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())
-
-
-def log_weight(w: float) -> float:
-    """log of a class weight, with a clear error for a non-positive one."""
-    if not w > 0:
-        raise ValueError(f"class weight must be > 0, got {w}")
-    return math.log(w)

@@ -46,12 +46,14 @@ from quake.data.events import GriddedEvents
 from quake.data.forecast_data import ForecastData
 from quake.data.targets import naive_prior
 from quake.errors import ModelError
-from quake.models import validate as v
-from quake.models.base import Forecaster, Progress, load_arrays, save_arrays
+from quake.models import store as v
+from quake.models.base import Forecaster, load_arrays, save_arrays
 from quake.models.nets import CNNNet, ConvLSTMNet, State
 from quake.models.neural_config import TRANSFORMS, NeuralConfig
 from quake.models.presets import PRESETS
+from quake.models.registry import PAPER_METHOD
 from quake.models.training import TrainConfig, fit_network
+from quake.progress import OnProgress
 
 WEIGHTS_FILE = "weights.safetensors"
 __all__ = [
@@ -213,7 +215,7 @@ class NeuralForecaster(Forecaster):
         self,
         data: ForecastData,
         final: bool = False,
-        on_progress: Progress | None = None,
+        on_progress: OnProgress | None = None,
         **train_kwargs: Any,
     ) -> NeuralForecaster:
         """Train with `quake.models.training.fit_network` (``train_config`` or its defaults).
@@ -273,24 +275,24 @@ def _sigmoid32(z: np.ndarray) -> np.ndarray:
 
 class CNNModel(NeuralForecaster):
     kind = "cnn"
-    label = "CNN"
+    label = PAPER_METHOD["cnn"]
 
 
 class ConvLSTMModel(NeuralForecaster):
     kind = "convlstm"
-    label = "CNN+LSTM"
+    label = PAPER_METHOD["convlstm"]
     recurrent = True
 
 
 class CNNResidModel(NeuralForecaster):
     kind = "cnn-resid"
-    label = "CNN, resid."
+    label = PAPER_METHOD["cnn-resid"]
     resid = True
 
 
 class ConvLSTMResidModel(NeuralForecaster):
     kind = "convlstm-resid"
-    label = "CNN+LSTM, resid."
+    label = PAPER_METHOD["convlstm-resid"]
     resid = True
     recurrent = True
 

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from quake.errors import ModelError
-from quake.models import validate as v
+from quake.models import store as v
 from quake.models.base import ModelConfig
 
 TRANSFORMS = ("raw", "energy")

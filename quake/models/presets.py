@@ -1,12 +1,10 @@
-"""Neural model kinds and training presets as plain data (no torch import: the CLI parser
+"""Training presets of the neural models as plain data (no torch import: the CLI parser
 and the dashboard read them cheaply). Used by `quake.models.training`; documented in docs/NEURAL.md.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-NEURAL_KINDS = ("cnn", "convlstm", "cnn-resid", "convlstm-resid")
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # 40 km cells, 8 hidden channels, 3 epochs: about 3 minutes on a 2-core CPU (validation

@@ -17,6 +17,11 @@ _KINDS: dict[str, str] = {
     "cnn-resid": "quake.models.neural:CNNResidModel",
     "convlstm-resid": "quake.models.neural:ConvLSTMResidModel",
 }
+NEURAL_KINDS: tuple[str, ...] = tuple(
+    k for k, target in _KINDS.items() if target.startswith("quake.models.neural:")
+)
+"""The network kinds (trained with a preset, `quake.models.presets`)."""
+
 # kind -> its config class, importable without torch (a model card is checked without
 # loading the model; `model_class(kind).config_cls` is the same class).
 _CONFIGS: dict[str, str] = {
@@ -29,6 +34,19 @@ _CONFIGS: dict[str, str] = {
     "cnn-resid": "quake.models.neural_config:NeuralConfig",
     "convlstm-resid": "quake.models.neural_config:NeuralConfig",
 }
+
+
+# Our model kind -> the paper's Table II method it reproduces.
+PAPER_METHOD = {
+    "naive": "Baseline",
+    "xgb-indicator": "GradBoost, indicator",
+    "xgb-rtl": "GradBoost, RTL",
+    "cnn": "CNN",
+    "convlstm": "CNN+LSTM",
+    "cnn-resid": "CNN, resid.",
+    "convlstm-resid": "CNN+LSTM, resid.",
+}
+"""(one source: the networks' labels and the report's Table II rows)"""
 
 
 def register(kind: str, target: str, config: str | None = None) -> None:

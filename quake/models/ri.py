@@ -31,9 +31,10 @@ import numpy as np
 
 from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
-from quake.models import validate as v
-from quake.models.base import Forecaster, ModelConfig, Progress, load_arrays, save_arrays
+from quake.models import store as v
+from quake.models.base import Forecaster, ModelConfig, load_arrays, save_arrays
 from quake.models.features.activity import box_mean, decayed_energy
+from quake.progress import OnProgress, emit
 
 P_MAX = 1.0 - 1e-6
 _SHIFT = 13  # float32 bits dropped: 2 ** (23 - 13) = 1,024 bins per octave
@@ -101,7 +102,7 @@ class RelativeIntensityModel(Forecaster):
     def params(self) -> dict:
         return self.meta.get("params", {})
 
-    def fit(self, data: ForecastData, final: bool = False, on_progress: Progress | None = None):
+    def fit(self, data: ForecastData, final: bool = False, on_progress: OnProgress | None = None):
         c = self.config
         fixed = {"tau_days": c.tau_days, "radius": c.radius, "beta": c.beta}
         if None in fixed.values():
@@ -130,7 +131,7 @@ class RelativeIntensityModel(Forecaster):
         twin.meta["final"] = False
         return twin
 
-    def _search(self, data: ForecastData, on_progress: Progress | None) -> tuple[dict, list]:
+    def _search(self, data: ForecastData, on_progress: OnProgress | None) -> tuple[dict, list]:
         """Grid search on validation PR AUC; returns the best params and every result.
 
         Scores are binned by their float32 bit pattern (monotone for p >= 0; 1,024 bins per
@@ -163,8 +164,7 @@ class RelativeIntensityModel(Forecaster):
                             pb + np.float32(b) * ab, yb
                         )
                 done += n
-                if on_progress:
-                    on_progress(done, total, {"tau_days": tau})
+                emit(on_progress, "fit", done, total, tau_days=tau)
         results = []
         for (tau, r, b), h in zip(cands, hist, strict=True):
             pr, roc = _areas(h[:_N_BITS_BINS], h[_N_BITS_BINS:])
@@ -199,7 +199,7 @@ class RelativeIntensityModel(Forecaster):
         save_arrays(folder / PRIOR_FILE, {"prior": self.prior})
 
     def _load_arrays(self, folder: Path) -> None:
-        doc = folder / "model.json"
+        doc = folder / v.MODEL_FILE
         params = self.meta.get("params")
         if not params:
             raise ModelError(f"{doc}: params: missing (the fitted parameters)")

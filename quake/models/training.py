@@ -40,7 +40,6 @@ import torch.nn.functional as F
 from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
 from quake.metrics.curves import OperatingCurve
-from quake.models.base import Progress
 from quake.models.checkpoint import (
     arrays_state,
     load_checkpoint,
@@ -51,6 +50,7 @@ from quake.models.checkpoint import (
 )
 from quake.models.nets import State
 from quake.models.presets import PRESETS
+from quake.progress import OnProgress, emit
 
 __all__ = ["PRESETS", "TrainConfig", "TrainResult", "fit_network", "validate"]
 
@@ -179,15 +179,15 @@ def fit_network(
     model,
     data: ForecastData,
     cfg: TrainConfig | None = None,
-    on_progress: Progress | None = None,
+    on_progress: OnProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: str | Path | None = None,
 ) -> TrainResult:
     """Train ``model.net`` in place; the best-on-validation weights are loaded at the end.
 
-    ``on_progress(step, total, metrics)`` after every step (metrics: stage, epoch, loss,
-    lr) and after every validation (val_roc_auc_<mask>, val_pr_auc_<mask>).
+    ``on_progress`` gets a ``train`` event after every step (metrics: epoch, loss, lr) and a
+    ``validation`` event after every epoch (val_roc_auc_<mask>, val_pr_auc_<mask>).
     ``should_stop()`` is polled every step; True stops at once (weights: best so far).
     ``checkpoint_dir`` gets a checkpoint after every epoch; ``resume`` continues one
     (the same kind and model_args; ``epochs`` may be raised).
@@ -240,8 +240,8 @@ def fit_network(
         res.best_score = doc["best_score"] if doc["best_score"] is not None else -math.inf
 
     def report(metrics: dict[str, Any]) -> None:
-        if on_progress is not None:
-            on_progress(min(step, total), total, metrics)
+        metrics = dict(metrics)
+        emit(on_progress, metrics.pop("stage", "train"), min(step, total), total, **metrics)
 
     stopped_by = "epochs"
     t_loop = time.perf_counter()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from quake.data.forecast_data import ForecastData
-from quake.models import validate as v
+from quake.models import store as v
 from quake.models.boosting import BoostConfig, BoostedModel
 from quake.models.features.indicator import SIZES, WINDOWS_DAYS, indicator_raw, raw_names
 

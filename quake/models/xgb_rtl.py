@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from quake.data.forecast_data import ForecastData
-from quake.models import validate as v
+from quake.models import store as v
 from quake.models.boosting import BoostConfig, BoostedModel
 from quake.models.features.rtl import R0_KM, T0_DAYS, raw_names, rtl_background, rtl_raw
 

@@ -17,22 +17,21 @@ baseline does at its best-F1 threshold (same data, Mc, period and mask).
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from quake.data.forecast_data import ForecastData
-from quake.errors import ModelError, QuakeError
+from quake.errors import ModelError
 from quake.metrics.scores import OperatingCurve, score_summary
-from quake.models import validate
-from quake.models.base import MODEL_FILE, Forecaster, Progress, forecast_blocks
+from quake.models.base import Forecaster, forecast_blocks
+from quake.models.store import save_scores
+from quake.progress import OnProgress, emit, restage
 
-CURVES_FILE = "curves.json"
 PERIODS = ("test", "validation")
 MASKS = ("all", "active")
 
@@ -93,26 +92,25 @@ def evaluate(
     period: str = "test",
     masks: Sequence[str] = MASKS,
     chunk: int = 64,
-    on_progress: Progress | None = None,
+    on_progress: OnProgress | None = None,
 ) -> dict[str, OperatingCurve]:
     """One operating curve per mask over every (forecast day, cell) pair of ``period``.
 
-    Pairs are weighted by `prior_for` ``(data, period)``. ``on_progress(done_days,
-    total_days, {})`` after each block (days a recurrent net runs through first included).
+    Pairs are weighted by `prior_for` ``(data, period)``. A ``score <period>`` progress
+    event of days done after each block (days a recurrent net runs through first included).
     """
+    stage = f"score {period}"
     start, stop = data.days(period)
     weight = prior_for(data, period).astype(np.float64)
     static_forecast = getattr(model, "static_forecast", None)
     if static_forecast is not None:
         curves = _static_curves(static_forecast(data), data, period, masks, weight)
-        if on_progress:
-            on_progress(stop - start, stop - start, {})
+        emit(on_progress, stage, stop - start, stop - start)
         return curves
     keep = {m: data.mask(m) for m in masks}
     curves = {m: OperatingCurve.empty() for m in masks}
     expect = start
-    days = None if on_progress is None else (lambda done, total: on_progress(done, total, {}))
-    for a, p in forecast_blocks(model, data, start, stop, chunk, days):
+    for a, p in forecast_blocks(model, data, start, stop, chunk, on_progress, stage):
         n = p.shape[0]
         if a != expect or p.shape[1:] != data.grid.shape:
             raise ModelError(
@@ -176,54 +174,6 @@ def check_compatible(model: Forecaster, data: ForecastData) -> None:
         )
 
 
-# -- the model card -----------------------------------------------------------------------
-def _read_json(path: Path) -> dict:
-    """A JSON object of a model folder, size and depth bounded (`validate.read_json`)."""
-    return validate.read_json(path, validate.MAX_CURVES_BYTES)
-
-
-def save_scores(
-    folder: str | Path,
-    scores: dict[str, dict[str, dict]],
-    curves: dict[str, dict[str, OperatingCurve]] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> None:
-    """Merge ``scores`` ``{period: {mask: summary}}`` (and ``extra`` keys) into model.json and
-    ``curves`` ``{period: {mask: curve}}`` into curves.json of a saved model folder."""
-    folder = Path(folder)
-    path = folder / MODEL_FILE
-    doc = _read_json(path)
-    doc.setdefault("scores", {})
-    for period, per_mask in scores.items():
-        doc["scores"].setdefault(period, {}).update(per_mask)
-    doc.update(extra or {})
-    path.write_text(json.dumps(doc, indent=1))
-    if curves:
-        cpath = folder / CURVES_FILE
-        saved = _read_json(cpath) if cpath.is_file() else {}
-        for period, per_mask in curves.items():
-            saved.setdefault(period, {}).update({m: c.to_dict() for m, c in per_mask.items()})
-        cpath.write_text(json.dumps(saved, separators=(",", ":")))
-
-
-def load_curves(folder: str | Path) -> dict[str, dict[str, OperatingCurve]]:
-    """``{period: {mask: OperatingCurve}}`` from a model folder's curves.json ({} if none);
-    a `ModelError` naming the file and the curve when it is malformed
-    (`validate.check_curves`)."""
-    path = Path(folder) / CURVES_FILE
-    if not path.exists():
-        return {}
-    doc = validate.check_curves(_read_json(path), path)
-    out: dict[str, dict[str, OperatingCurve]] = {}
-    for period, per_mask in doc.items():
-        for mask, d in per_mask.items():
-            try:
-                out.setdefault(period, {})[mask] = OperatingCurve.from_dict(d)
-            except (QuakeError, KeyError, TypeError, ValueError) as err:
-                raise ModelError(f"{path}: {period}.{mask}: {err}") from None
-    return out
-
-
 def scorer_for(model: Forecaster, data: ForecastData, period: str) -> tuple[Forecaster, str]:
     """The model that may be scored on ``period`` and how it was obtained.
 
@@ -249,23 +199,17 @@ def fit_score_save(
     fit: bool = True,
     periods: Sequence[str] = PERIODS,
     masks: Sequence[str] = MASKS,
-    on_progress: Callable[[str, int, int, dict], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> dict[str, dict[str, dict]]:
     """Fit ``model`` for the test period (``final=True``) unless ``fit`` is False (already
     trained, e.g. by the neural ``train`` command), score it on ``periods`` x ``masks``, and
     save the folder with model.json ``scores``, ``fit_seconds``, ``eval_seconds``,
-    ``scored_by`` (see `scorer_for`) and curves.json. ``on_progress(stage, step, total,
-    metrics)``, stage "fit" or "score <period>".
+    ``scored_by`` (see `scorer_for`) and curves.json. Progress events of the stages
+    ``fit`` and ``score <period>``.
     """
-
-    def stage(name: str) -> Progress | None:
-        if on_progress is None:
-            return None
-        return lambda step, total, metrics: on_progress(name, step, total, metrics)
-
     if fit:
         t0 = time.perf_counter()
-        model.fit(data, final=True, on_progress=stage("fit"))
+        model.fit(data, final=True, on_progress=restage(on_progress, "fit"))
         model.meta["fit_seconds"] = round(time.perf_counter() - t0, 2)
     scores: dict[str, dict[str, dict]] = {}
     curves: dict[str, dict[str, OperatingCurve]] = {}
@@ -274,7 +218,7 @@ def fit_score_save(
     for period in periods:
         scorer, scored_by[period] = scorer_for(model, data, period)
         t0 = time.perf_counter()
-        curves[period] = evaluate(scorer, data, period, masks, on_progress=stage(f"score {period}"))
+        curves[period] = evaluate(scorer, data, period, masks, on_progress=on_progress)
         eval_seconds[period] = round(time.perf_counter() - t0, 2)
         scores[period] = score_model(curves[period], data, period)
     model.meta["eval_seconds"] = eval_seconds

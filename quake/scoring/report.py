@@ -14,20 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from quake import settings
 from quake.errors import ModelError
-from quake.models.validate import read_model_json
-
-PAPER_CANDIDATES = ("../shared/paper.md", "paper.md", "docs/paper.md")
-# Our model kind -> the paper's Table II method it reproduces.
-PAPER_METHOD = {
-    "naive": "Baseline",
-    "xgb-indicator": "GradBoost, indicator",
-    "xgb-rtl": "GradBoost, RTL",
-    "cnn": "CNN",
-    "convlstm": "CNN+LSTM",
-    "cnn-resid": "CNN, resid.",
-    "convlstm-resid": "CNN+LSTM, resid.",
-}
+from quake.models.registry import PAPER_METHOD
+from quake.models.store import model_folders, read_model
 
 ROW_ORDER = ("naive", "ri", "xgb-rtl", "xgb-indicator", *PAPER_METHOD)
 """Table II rows in the paper's order: baselines, boosting, then the networks."""
@@ -40,18 +30,16 @@ def _kind_rank(kind: Any) -> int:
 def collect(models_dir: str | Path) -> list[dict[str, Any]]:
     """One record per saved model folder that has scores, sorted by (kind, row name, Mc).
 
-    Each model.json passes the loader's checks first (`quake.models.validate`); a bad
-    folder stops the report with a `ModelError` naming the file and the field (a report
-    that silently left a model out would mislead).
+    The folders are the model store's (`quake.models.store.model_folders`: dot-folders of
+    running jobs skipped); each model.json passes the loader's checks first
+    (`quake.models.store.read_model`); a bad folder stops the report with a `ModelError`
+    naming the file and the field (a report that silently left a model out would mislead).
     """
     out = []
-    for path in sorted(Path(models_dir).glob("*/model.json")):
-        if path.parent.name.startswith("."):  # temporary folders of running jobs
-            continue
-        doc = read_model_json(path)
+    for folder in model_folders(models_dir):
+        doc = read_model(folder).doc
         if not doc.get("scores"):
             continue
-        folder = path.parent
         doc["name"] = folder.name
         doc["row"] = re.sub(r"-m\d+(\.\d+)?$", "", folder.name)
         doc["size_bytes"] = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
@@ -61,7 +49,7 @@ def collect(models_dir: str | Path) -> list[dict[str, Any]]:
 
 def paper_table2(path: str | Path | None = None) -> dict[str, dict[str, float]]:
     """The paper's Table II: ``{method: {"roc_3.5", "pr_3.5", "roc_5", "pr_5"}}`` ({} if absent)."""
-    paths = [Path(path)] if path else [Path(p) for p in PAPER_CANDIDATES]
+    paths = [Path(path)] if path else settings.paper_candidates()
     text = next((p.read_text() for p in paths if p.is_file()), None)
     if text is None:
         return {}
@@ -264,13 +252,14 @@ def render(
 
 
 def write_report(
-    models_dir: str | Path = "models",
-    out: str | Path = "docs/RESULTS.md",
-    table1: str | Path = "docs/table1.json",
+    models_dir: str | Path | None = None,
+    out: str | Path = settings.DOCS_DIR / "RESULTS.md",
+    table1: str | Path = settings.DOCS_DIR / "table1.json",
     paper: str | Path | None = None,
 ) -> Path:
     """Regenerate the report; returns its path."""
-    text = render(collect(models_dir), paper_table2(paper), Path(table1))
+    models = models_dir if models_dir is not None else settings.models_dir()
+    text = render(collect(models), paper_table2(paper), Path(table1))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

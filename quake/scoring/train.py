@@ -13,8 +13,8 @@ from typing import Any
 
 from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
-from quake.models.base import Progress
 from quake.models.neural import build
+from quake.progress import OnProgress
 from quake.scoring.evaluate import fit_score_save
 
 
@@ -28,7 +28,7 @@ def train(
     device: str | None = None,
     resume: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
-    on_progress: Progress | None = None,
+    on_progress: OnProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
     score: bool = True,
     model_args: dict[str, Any] | None = None,
@@ -63,12 +63,7 @@ def train(
     if out is None or model.meta.get("cancelled"):
         return model
     if score:
-
-        def staged(stage: str, step: int, total: int, metrics: dict) -> None:
-            if on_progress is not None:
-                on_progress(step, total, {**metrics, "stage": stage})
-
-        model.meta["scores"] = fit_score_save(model, data, out, fit=False, on_progress=staged)
+        model.meta["scores"] = fit_score_save(model, data, out, fit=False, on_progress=on_progress)
     else:
         model.save(out)
     return model

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 from quake.errors import ModelError
+from quake.models.store import MODEL_FILE
 from quake.settings import models_dir
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ class FolderClaim:
         if not self.open:
             raise ModelError(f"the claim on {self.name!r} was already released")
         try:
-            if not (self.tmp / "model.json").is_file():
+            if not (self.tmp / MODEL_FILE).is_file():
                 raise ModelError(f"{self.name}: the job wrote no model.json; nothing saved")
             old = None
             if self.final.exists() or self.final.is_symlink():
@@ -254,7 +255,7 @@ def delete_model(folder: str | Path, root: str | Path | None = None) -> None:
     if (
         folder.resolve() != target.resolve()
         or target.is_symlink()
-        or not (target / "model.json").is_file()
+        or not (target / MODEL_FILE).is_file()
     ):
         raise ModelError(f"{folder}: not a saved model folder in {base}; nothing deleted")
     trash = base / f"{OLD_PREFIX}{target.name}-{secrets.token_hex(4)}"

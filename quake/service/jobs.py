@@ -19,7 +19,9 @@ from quake import settings
 from quake.data.forecast_data import ForecastData
 from quake.errors import QuakeError
 from quake.models.neural_config import NeuralConfig
-from quake.models.presets import NEURAL_KINDS, PRESETS
+from quake.models.presets import PRESETS
+from quake.models.registry import NEURAL_KINDS
+from quake.progress import OnProgress, Progress
 from quake.service.folders import FolderClaim
 
 log = logging.getLogger(__name__)
@@ -29,10 +31,9 @@ class Cancelled(QuakeError):
     """Training was cancelled by the person who started it."""
 
 
-Progress = Callable[[int, int, dict], None]
-Runner = Callable[[Progress, Callable[[], bool]], Any]
-"""``runner(on_progress, should_stop)``: trains and saves; ``on_progress(step, total,
-metrics)``; ``should_stop()`` is True once the person cancelled (a trainer's cancel hook)."""
+Runner = Callable[[OnProgress, Callable[[], bool]], Any]
+"""``runner(on_progress, should_stop)``: trains and saves, sending `Progress` events;
+``should_stop()`` is True once the person cancelled (a trainer's cancel hook)."""
 
 
 @dataclass
@@ -94,17 +95,11 @@ class TrainingJob:
     def elapsed(self) -> float:
         return (self.finished or time.time()) - self.started if self.started else 0.0
 
-    def on_progress(self, step: int, total: int, metrics: dict | None = None) -> None:
+    def on_progress(self, event: Progress) -> None:
         if self._cancel.is_set():
             raise Cancelled("cancelled")
-        metrics = dict(metrics or {})
-        self.stage = str(metrics.pop("stage", self.stage))
-        self.step, self.total = int(step), int(total)
-        numeric = {
-            k: float(v)
-            for k, v in metrics.items()
-            if isinstance(v, int | float) and not isinstance(v, bool) and k != "step"
-        }
+        self.stage, self.step, self.total = event.stage, event.step, event.total
+        numeric = {k: v for k, v in event.numbers().items() if k != "step"}
         if numeric:
             self.history.append({"step": self.step, **numeric})
 
@@ -182,7 +177,7 @@ def make_runner(spec: TrainSpec, data: ForecastData, folder: Path) -> Runner:
     """A runner that trains ``spec`` on ``data``, scores it and saves it to ``folder``."""
     if is_neural(spec.kind):
 
-        def neural(on_progress: Progress, should_stop: Callable[[], bool]) -> Any:
+        def neural(on_progress: OnProgress, should_stop: Callable[[], bool]) -> Any:
             from quake.scoring.train import train  # torch: imported when a net is trained
 
             return train(
@@ -202,13 +197,8 @@ def make_runner(spec: TrainSpec, data: ForecastData, folder: Path) -> Runner:
     from quake.models import create
     from quake.scoring.evaluate import fit_score_save
 
-    def baseline(on_progress: Progress, should_stop: Callable[[], bool]) -> Any:
-        model = create(spec.kind)
-
-        def staged(stage: str, step: int, total: int, metrics: dict) -> None:
-            on_progress(step, total, {**metrics, "stage": stage})
-
-        return fit_score_save(model, data, folder, on_progress=staged)
+    def baseline(on_progress: OnProgress, should_stop: Callable[[], bool]) -> Any:
+        return fit_score_save(create(spec.kind), data, folder, on_progress=on_progress)
 
     return baseline
 

@@ -3,16 +3,14 @@
 Pure functions with no streamlit import; the pages decide where a figure goes.
 """
 
-from quake.viz.charts import (
-    fmd_figure,
+from quake.viz.catalog_charts import fmd_figure, monthly_counts, monthly_figure
+from quake.viz.chart_base import style_figure
+from quake.viz.curve_charts import (
     misses_figure,
     molchan_figure,
-    monthly_counts,
-    monthly_figure,
     operating_points,
     pr_figure,
     roc_figure,
-    style_figure,
     training_figure,
 )
 from quake.viz.maps import events_deck, forecast_deck, select_cells

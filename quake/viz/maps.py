@@ -292,20 +292,6 @@ def cells_layer(cells: PreparedCells, threshold: float | None = None) -> pdk.Lay
     )
 
 
-def forecast_layers(
-    grid: Grid,
-    probs: np.ndarray,
-    prior: np.ndarray | None = None,
-    mode: str = "probability",
-    threshold: float | None = None,
-    floor: float = DEFAULT_FLOOR,
-    top_k: int = DEFAULT_TOP_K,
-) -> tuple[list[pdk.Layer], CellSelection]:
-    """`prepare_cells` + `cells_layer` in one call."""
-    cells = prepare_cells(grid, probs, prior, mode, floor, top_k)
-    return [cells_layer(cells, threshold)], cells.selection
-
-
 def target_events_layer(window: pd.DataFrame, mc: float) -> pdk.Layer | None:
     """The window's quakes: hits as filled blue dots, misses as black rings (pixel radius).
 

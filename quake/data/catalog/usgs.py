@@ -30,6 +30,7 @@ import pandas as pd
 from quake import settings
 from quake.data.catalog.load import Catalog, read_catalog_bytes
 from quake.errors import DownloadError
+from quake.progress import OnProgress, emit
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,10 @@ class Window:
             "minmagnitude": f"{self.min_mag:g}",
             "orderby": "time-asc",
         }
+
+
+JAPAN_WINDOW = Window()
+"""The reference catalog's window: 22–46 ° N, 122–150 ° E, 1990–2019, M ≥ 2.5."""
 
 
 def urlopen_fetch(
@@ -267,7 +272,7 @@ def download_usgs(
     window: Window | None = None,
     cache_dir: Path | None = FROM_SETTINGS,
     fetch: Fetch | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: OnProgress | None = None,
     deadline_s: float | None = DEADLINE_S,
     clock: Clock = time.monotonic,
 ) -> Catalog:
@@ -301,8 +306,7 @@ def download_usgs(
         path = cache_dir / _cache_name(window, a, b, "csv") if cache_dir else None
         frames.append(_cached(fetch, _url("query", window.params(a, b)), path, _csv_for(n), budget))
         budget.chunks = i + 1
-        if on_progress:
-            on_progress(i + 1, len(chunks))
+        emit(on_progress, "download", i + 1, len(chunks))
     return read_catalog_bytes(_join_csv(frames), source=f"USGS event service {window}")
 
 

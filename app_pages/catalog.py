@@ -8,21 +8,23 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.common import (
+from app_pages.ui.loaders import (
     catalog_source,
-    clicked,
     completeness,
     current_catalog,
-    ensure_navigation,
-    keep,
     load_catalog_path,
-    page_header,
-    presentation,
-    remember,
     set_catalog,
-    take,
     try_protocol,
 )
+from app_pages.ui.state import (
+    CATALOG_CHOICE,
+    MC,
+    MC_CORRECTION,
+    UPLOAD_ERROR,
+    UPLOAD_ID,
+    presentation,
+)
+from app_pages.ui.widgets import MC_CHOICES, page_header
 from quake import settings
 from quake.data.catalog import (
     DROP_REASONS,
@@ -30,7 +32,7 @@ from quake.data.catalog import (
     find_reference_catalog,
     read_catalog_bytes,
 )
-from quake.data.catalog.usgs import Window, download_usgs
+from quake.data.catalog.usgs import JAPAN_WINDOW, Window, download_usgs
 from quake.data.completeness import frequency_magnitude
 from quake.data.protocol import JAPAN
 from quake.errors import QuakeError
@@ -38,8 +40,6 @@ from quake.viz import events_deck, fmd_figure, legend_html, monthly_counts, mont
 from quake.viz.maps import MAG_RANGE
 from quake.viz.style import VIRIDIS
 from quake.viz.text import plain
-
-ensure_navigation()
 
 page_header(
     "Catalog",
@@ -66,7 +66,7 @@ with st.container(border=True):
     st.markdown("**Source**")
     wanted = ALL_SOURCES.get(src["kind"], SOURCES[0]) if src else ALL_SOURCES["upload"]
     default = wanted if wanted in SOURCES else SOURCES[0]
-    choice_key = keep("catalog_choice", default)
+    choice_key = CATALOG_CHOICE.keep(default)
     if st.session_state[choice_key] not in SOURCES:  # a source this server does not offer
         st.session_state[choice_key] = default
     choice = st.radio(
@@ -76,7 +76,7 @@ with st.container(border=True):
         horizontal=True,
         label_visibility="collapsed",
     )
-    remember("catalog_choice")
+    CATALOG_CHOICE.remember()
 
     if choice == "Reference catalog":
         ref = find_reference_catalog()
@@ -104,19 +104,19 @@ with st.container(border=True):
             type=["csv", "txt"],
             key="w_upload",
         )
-        if up is not None and st.session_state.get("upload_id") != up.file_id:
+        if up is not None and UPLOAD_ID.get() != up.file_id:
             try:
                 cat = read_catalog_bytes(up.getvalue(), source=up.name)
             except QuakeError as err:
-                st.session_state["upload_error"] = str(err)
+                UPLOAD_ERROR.set(str(err))
             else:
-                st.session_state.pop("upload_error", None)
+                UPLOAD_ERROR.pop()
                 set_catalog("upload", f"upload ({up.name})", loaded=cat)
-            st.session_state["upload_id"] = up.file_id
-            if "upload_error" not in st.session_state:
+            UPLOAD_ID.set(up.file_id)
+            if UPLOAD_ERROR.get() is None:
                 st.rerun()  # the sidebar (drawn before this page) shows the new catalog
-        if st.session_state.get("upload_error") and up is not None:
-            st.error(f"Cannot use this file: {plain(st.session_state['upload_error'], 400)}")
+        if UPLOAD_ERROR.get() and up is not None:
+            st.error(f"Cannot use this file: {plain(UPLOAD_ERROR.get(), 400)}")
 
     elif choice == "File path":
         with st.form("path_form", border=False):
@@ -125,13 +125,13 @@ with st.container(border=True):
                 value=src.get("path") or "" if src else "",
                 placeholder="/data/catalogs/my_catalog.csv",
             )
-            st.form_submit_button("Load", type="primary", on_click=clicked("load_path"))
+            load = st.form_submit_button("Load", type="primary")
         st.caption(
             "Only files inside these folders are read: "
             + ", ".join(f"`{r}`" for r in settings.catalog_roots())
             + f" (add folders with `{settings.CATALOG_DIRS_ENV}`)."
         )
-        if take("load_path"):
+        if load:
             try:
                 load_catalog_path(path.strip())
             except QuakeError as err:
@@ -146,17 +146,18 @@ with st.container(border=True):
             "answers are kept under `data/downloads/`, so a repeated download reads the disk."
         )
         with st.form("usgs_form", border=False):
+            w = JAPAN_WINDOW  # the reference catalog's window
             a, b, c, d = st.columns(4)
-            min_lat = a.number_input("south (° N)", -90.0, 90.0, 22.0, 0.5)
-            max_lat = b.number_input("north (° N)", -90.0, 90.0, 46.0, 0.5)
-            min_lon = c.number_input("west (° E)", -180.0, 180.0, 122.0, 0.5)
-            max_lon = d.number_input("east (° E)", -180.0, 180.0, 150.0, 0.5)
+            min_lat = a.number_input("south (° N)", -90.0, 90.0, w.min_lat, 0.5)
+            max_lat = b.number_input("north (° N)", -90.0, 90.0, w.max_lat, 0.5)
+            min_lon = c.number_input("west (° E)", -180.0, 180.0, w.min_lon, 0.5)
+            max_lon = d.number_input("east (° E)", -180.0, 180.0, w.max_lon, 0.5)
             e, f, g = st.columns(3)
-            start = e.date_input("from", date(1990, 1, 1), min_value=date(1900, 1, 1))
-            end = f.date_input("to", date(2019, 12, 31), min_value=date(1900, 1, 1))
-            min_mag = g.number_input("minimum magnitude", 0.0, 9.0, 2.5, 0.1)
-            st.form_submit_button("Download", type="primary", on_click=clicked("download"))
-        if take("download"):
+            start = e.date_input("from", w.start, min_value=date(1900, 1, 1))
+            end = f.date_input("to", w.end, min_value=date(1900, 1, 1))
+            min_mag = g.number_input("minimum magnitude", 0.0, 9.0, w.min_mag, 0.1)
+            download = st.form_submit_button("Download", type="primary")
+        if download:
             if min_lat >= max_lat or min_lon >= max_lon or start > end:
                 st.error("The window is empty: need south < north, west < east, from ≤ to.")
             else:
@@ -165,7 +166,9 @@ with st.container(border=True):
                 try:
                     cat = download_usgs(
                         window,
-                        on_progress=lambda i, n: bar.progress(i / n, text=f"chunk {i} of {n}"),
+                        on_progress=lambda p: bar.progress(
+                            p.fraction, text=f"chunk {p.step} of {p.total}"
+                        ),
                     )
                 except QuakeError as err:
                     bar.empty()
@@ -221,17 +224,17 @@ with c1:
     st.select_slider(
         "Correction added to maximum curvature",
         options=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5],
-        key=keep("mc_correction", 0.2),
+        key=MC_CORRECTION.keep(),
         help="Maximum curvature underestimates Mc; +0.2 is customary (Woessner & Wiemer 2005).",
     )
-    remember("mc_correction")
+    MC_CORRECTION.remember()
     mc = st.selectbox(
         "Mc for forecasting (targets are quakes of magnitude ≥ Mc)",
-        [5.0, 4.5, 4.0, 3.5],
-        key=keep("mc", 5.0),
+        MC_CHOICES,
+        key=MC.keep(),
         help="5.0 is the protocol's headline, 4.5 its second setting.",
     )
-    remember("mc")
+    MC.remember()
 comp = completeness(catalog, fingerprint)
 if comp is None:
     c2.warning("No completeness estimate: too few events above the maximum-curvature Mc.")

@@ -3,52 +3,23 @@ operating point on ROC, PR and Molchan curves — all from the saved operating c
 
 from __future__ import annotations
 
-from datetime import date
-
 import streamlit as st
 
-from pages.common import (
+from app_pages.ui.loaders import colors, current_catalog, curves, good_cards
+from app_pages.ui.map_panel import map_panel
+from app_pages.ui.state import BUDGET, BUDGET_MODE, FORECAST_DAY, MASK, MODEL_A, presentation
+from app_pages.ui.widgets import (
     choose_model,
-    colors,
-    current_catalog,
-    curves,
-    ensure_navigation,
     fmt_threshold,
-    forecast_data,
-    good_cards,
-    keep,
-    model,
     need_models,
     page_header,
-    presentation,
-    prior,
-    remember,
     threshold_slider,
 )
-from pages.forecasting import (
-    ForecastPending,
-    forecast_for_day,
-    map_cells,
-    show_pending,
-    window_events,
-)
 from quake.errors import QuakeError
-from quake.service.forecast_cache import mark_hits
-from quake.service.workspace import alarm_budget_table, operating_row, threshold_for_alarm_fraction
-from quake.viz import (
-    forecast_deck,
-    legend_html,
-    misses_figure,
-    molchan_figure,
-    operating_points,
-    pr_figure,
-    roc_figure,
-)
-from quake.viz.maps import PROB_RANGE
-from quake.viz.style import MAP_SWATCHES, YLORRD, fmt_count
+from quake.scoring.tables import alarm_budget_table, operating_row, threshold_for_alarm_fraction
+from quake.viz import misses_figure, molchan_figure, operating_points, pr_figure, roc_figure
+from quake.viz.style import fmt_count
 from quake.viz.text import plain
-
-ensure_navigation()
 
 page_header(
     "Threshold trade-off",
@@ -71,23 +42,23 @@ if not scored:
 
 c1, c2, c3 = st.columns([2, 1, 1])
 with c1:
-    card = choose_model("Model", scored, "model_a", prefer_fast=True)
+    card = choose_model("Model", scored, MODEL_A, prefer_fast=True)
 with c2:
     mask = st.radio(
         "Cells",
         ["all", "active"],
-        key=keep("mask", "all"),
+        key=MASK.keep(),
         horizontal=True,
         help="active: cells with at least one event before the test period.",
     )
-    remember("mask")
+    MASK.remember()
 with c3:
     budget = st.toggle(
         "Alarm-budget mode",
-        key=keep("budget_mode", False),
+        key=BUDGET_MODE.keep(),
         help="Fix the share of cell-days alarmed and compare misses across models.",
     )
-    remember("budget_mode")
+    BUDGET_MODE.remember()
 assert card is not None
 
 try:
@@ -110,9 +81,9 @@ def trade_off() -> None:
             "Alarm budget: share of cell-days alarmed",
             options=FRACTIONS,
             format_func=lambda f: f"{f:.2%}",
-            key=keep("budget", 0.01),
+            key=BUDGET.keep(),
         )
-        remember("budget")
+        BUDGET.remember()
         threshold = threshold_for_alarm_fraction(curve, fraction)
         st.caption(
             f"{plain(card.name)} reaches this budget at threshold {fmt_threshold(threshold)}."
@@ -186,47 +157,15 @@ def trade_off() -> None:
     if catalog is None or fingerprint is None:
         st.info("Load a catalog on the Catalog page to see the alarmed cells of a forecast day.")
         return
-    try:
-        mdl = model(card)
-        data = forecast_data(catalog, fingerprint, float(card.mc or 5.0), mdl.protocol)
-        test = data.protocol.period("test")
-        day = st.session_state.get("forecast_day") or date(2011, 3, 1)
-        day = min(max(day, test.start), test.end)
-        t = data.protocol.date_to_day(day)
-        probs = forecast_for_day(card, mdl, data, t)
-        pri = prior(data, final=True)
-    except ForecastPending as pending:
-        show_pending(pending, card.name)
-        return
-    except QuakeError as err:
-        st.error(f"Cannot draw the map: {plain(err, 400)}")
-        return
-    except Exception as err:  # a model's own failure must not take the page down
-        st.error(
-            f"Cannot draw the map: {plain(card.name)} failed "
-            f"({type(err).__name__}: {plain(err, 400)})"
-        )
-        return
-    window = mark_hits(window_events(catalog, data, t), probs, threshold)
-    cells = map_cells(card, data, t, "probability", probs, pri)
-    deck, sel = forecast_deck(
-        data.grid, cells, threshold=threshold, window=window, mc=data.mc, zoom=3.75
-    )
-    n_alarm = int((probs >= threshold).sum())
-    st.caption(
-        f"Forecast day {day} (change it on the Forecast map page): {n_alarm:,} alarmed cells; "
-        f"{int(window['hit'].sum())} of {len(window)} quakes M≥{data.mc:.1f} in its window hit. "
-        "Faded cells are below the threshold."
-    )
-    st.pydeck_chart(deck, height=640 if pres else 600, key="threshold_deck")
-    st.html(
-        legend_html(
-            "probability (log scale)",
-            *PROB_RANGE,
-            ramp=YLORRD,
-            presentation=pres,
-            extra=MAP_SWATCHES,
-        )
+    map_panel(
+        card,
+        catalog,
+        fingerprint,
+        FORECAST_DAY.get(),
+        threshold,
+        key="threshold_deck",
+        height=640 if pres else 600,
+        metrics=False,
     )
 
 

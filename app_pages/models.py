@@ -7,23 +7,23 @@ import json
 import pandas as pd
 import streamlit as st
 
-from pages.common import (
-    cards,
-    clicked,
-    colors,
-    completeness,
-    current_catalog,
-    ensure_navigation,
-    forecast_data,
-    keep,
-    need_catalog,
-    page_header,
+from app_pages.ui.loaders import cards, colors, completeness, current_catalog, forecast_data
+from app_pages.ui.state import (
+    CONFIRM_DELETE,
+    DELETE_ERROR,
+    DELETED,
+    JOB_SEEN,
+    MC,
+    TRAIN_JOB,
+    TRAIN_KIND,
+    TRAIN_MC,
+    TRAININGS,
     presentation,
-    remember,
-    take,
 )
+from app_pages.ui.widgets import MC_CHOICES, need_catalog, page_header
 from quake.errors import QuakeError
 from quake.models import kinds
+from quake.models.store import ModelCard
 from quake.service.folders import NAME_RULE, claim, delete_model, new_model_name
 from quake.service.forecast_cache import drop_cached
 from quake.service.jobs import (
@@ -36,14 +36,10 @@ from quake.service.jobs import (
     presets,
     training_device,
 )
-from quake.service.workspace import ModelCard
 from quake.settings import models_dir, readonly
 from quake.viz import training_figure
 from quake.viz.text import plain
 
-ensure_navigation()
-
-JOB = "train_job"
 STAGES = {
     "fit": "fitting",
     "train": "training",
@@ -137,7 +133,7 @@ def show_card(card: ModelCard) -> None:
                 st.code(json.dumps(card.model_args, indent=1), language="json")
         if readonly():
             return
-        if st.session_state.get("confirm_delete") == card.name:
+        if CONFIRM_DELETE.get() == card.name:
             st.warning(
                 f"Delete **{plain(card.name)}** and its cached forecasts? This cannot be undone."
             )
@@ -152,38 +148,37 @@ def show_card(card: ModelCard) -> None:
             n.button(
                 "Cancel",
                 key=f"no_{card.name}",
-                on_click=st.session_state.pop,
-                args=("confirm_delete", None),
+                on_click=CONFIRM_DELETE.pop,
             )
         else:
             st.button(
                 "Delete…",
                 key=f"del_{card.name}",
                 icon=":material/delete:",
-                on_click=st.session_state.__setitem__,
-                args=("confirm_delete", card.name),
+                on_click=CONFIRM_DELETE.set,
+                args=(card.name,),
             )
 
 
 def delete_now(card: ModelCard) -> None:
     """Callback of "Yes, delete": remove the folder and its cached forecasts."""
-    st.session_state.pop("confirm_delete", None)
+    CONFIRM_DELETE.pop()
     if readonly():
-        st.session_state["delete_error"] = "this dashboard is read-only"
+        DELETE_ERROR.set("this dashboard is read-only")
         return
     try:
         drop_cached(card.folder)
         delete_model(card.folder, models_dir())
     except QuakeError as err:
-        st.session_state["delete_error"] = str(err)
+        DELETE_ERROR.set(str(err))
     else:
-        st.session_state["deleted"] = card.name
+        DELETED.set(card.name)
 
 
-if st.session_state.get("delete_error"):
-    st.error(f"Nothing deleted: {plain(st.session_state.pop('delete_error'), 400)}")
-if st.session_state.get("deleted"):
-    st.success(f"Deleted {plain(st.session_state.pop('deleted'))}.")
+if DELETE_ERROR.get():
+    st.error(f"Nothing deleted: {plain(DELETE_ERROR.pop(), 400)}")
+if DELETED.get():
+    st.success(f"Deleted {plain(DELETED.pop())}.")
 
 st.subheader(f"Saved models ({len([c for c in all_cards if not c.error])})")
 if not all_cards:
@@ -199,7 +194,7 @@ for i, card in enumerate(by_mc):
 
 # -- training -----------------------------------------------------------------------------
 st.subheader("Train a new model")
-job: TrainingJob | None = st.session_state.get(JOB)
+job: TrainingJob | None = TRAIN_JOB.get()
 
 if readonly():
     st.info(
@@ -212,14 +207,15 @@ elif catalog is None or fingerprint is None:
 else:
     all_kinds = kinds()
     a, b, c = st.columns(3)
-    kind = a.selectbox("Kind", all_kinds, key=keep("train_kind", all_kinds[0]))
-    remember("train_kind")
-    mcs = [5.0, 4.5, 4.0, 3.5]
-    chosen = st.session_state.get("mc", 5.0)  # the Catalog page's choice
+    kind = a.selectbox("Kind", all_kinds, key=TRAIN_KIND.keep(all_kinds[0]))
+    TRAIN_KIND.remember()
+    chosen = MC.get()  # the Catalog page's choice
     mc = b.selectbox(
-        "Mc (targets: M ≥ Mc)", mcs, key=keep("train_mc", chosen if chosen in mcs else 5.0)
+        "Mc (targets: M ≥ Mc)",
+        MC_CHOICES,
+        key=TRAIN_MC.keep(chosen if chosen in MC_CHOICES else MC.default),
     )
-    remember("train_mc")
+    TRAIN_MC.remember()
     comp = completeness(catalog, fingerprint)
     if comp is not None and mc < comp.mc - 1e-9:
         st.warning(
@@ -227,7 +223,7 @@ else:
             f"{comp.mc:.1f} (Catalog page): targets of that size are undercounted."
         )
     # one name field per (kind, Mc, training started): each gets a fresh unique default
-    name_key = f"w_name_{kind}_{mc}_{st.session_state.get('trainings', 0)}"
+    name_key = f"w_name_{kind}_{mc}_{TRAININGS.get()}"
     if name_key not in st.session_state:  # a fresh unique default, kept while it is edited
         st.session_state[name_key] = new_model_name(kind, mc)
     name = c.text_input(
@@ -278,14 +274,13 @@ else:
             "preset, class weight and epochs apply to neural models only."
         )
     busy = job is not None and job.running
-    st.button(
+    train = st.button(
         "Train",
         type="primary",
         disabled=busy,
         icon=":material/play_arrow:",
-        on_click=clicked("train"),
     )
-    if take("train") and not busy:
+    if train and not busy:
         try:
             data = forecast_data(catalog, fingerprint, float(mc))
             spec = TrainSpec(
@@ -303,14 +298,14 @@ else:
             except BaseException:
                 held.abort()
                 raise
-            st.session_state[JOB] = job
-            st.session_state["trainings"] = st.session_state.get("trainings", 0) + 1
+            TRAIN_JOB.set(job)
+            TRAININGS.set(TRAININGS.get() + 1)
         except QuakeError as err:
             st.error(f"Cannot start training: {plain(err, 400)}")
 
 
 def job_panel() -> None:
-    job: TrainingJob | None = st.session_state.get(JOB)
+    job: TrainingJob | None = TRAIN_JOB.get()
     if job is None:
         return
     with st.container(border=True):
@@ -331,11 +326,11 @@ def job_panel() -> None:
         if job.history:
             st.plotly_chart(training_figure(job.history, presentation()), key="train_curves")
         if not job.running:
-            if st.session_state.get("job_seen") != job.name + job.status:
-                st.session_state["job_seen"] = job.name + job.status
+            if JOB_SEEN.get() != job.name + job.status:
+                JOB_SEEN.set(job.name + job.status)
                 st.rerun()  # refresh the list of saved models
-            st.button("Dismiss", on_click=st.session_state.pop, args=(JOB, None))
+            st.button("Dismiss", on_click=TRAIN_JOB.pop)
 
 
-running = st.session_state.get(JOB) is not None and st.session_state[JOB].running
+running = (job := TRAIN_JOB.get()) is not None and job.running
 st.fragment(job_panel, run_every=1.0 if running else None)()

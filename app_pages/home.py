@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages.common import (
-    PAGES,
-    catalog_source,
-    current_catalog,
-    ensure_navigation,
-    good_cards,
-    try_protocol,
-)
+from app_pages.ui.loaders import catalog_source, current_catalog, good_cards, try_protocol
+from app_pages.ui.nav import BY_KEY
 from quake.viz.text import plain
-
-ensure_navigation()
 
 st.title("Quake: mid-term earthquake forecasts for Japan")
 st.markdown(
@@ -62,42 +54,18 @@ with c3, st.container(border=True):
     st.caption(", ".join(kinds) if kinds else "Train one on the Models page.")
 
 st.subheader("Where to go next")
-steps = [
-    (
-        "catalog",
-        ":material/database:",
-        "Catalog",
-        "load or download a catalog; check its magnitude of completeness",
-    ),
-    (
-        "models",
-        ":material/model_training:",
-        "Models",
-        "see every saved model's card and scores; train a new one",
-    ),
-    (
-        "map",
-        ":material/map:",
-        "Forecast map",
-        "a model's probabilities on a chosen day, with the quakes that followed",
-    ),
-    (
-        "threshold",
-        ":material/tune:",
-        "Threshold trade-off",
-        "move the alarm threshold: hits, misses and false alarms",
-    ),
-    (
-        "compare",
-        ":material/leaderboard:",
-        "Compare",
-        "Table II and ROC / PR / Molchan curves of all models, for slides",
-    ),
-]
-for key, icon, label, what in steps:
+NEXT = {  # page key -> what it is for
+    "catalog": "load or download a catalog; check its magnitude of completeness",
+    "models": "see every saved model's card and scores; train a new one",
+    "map": "a model's probabilities on a chosen day, with the quakes that followed",
+    "threshold": "move the alarm threshold: hits, misses and false alarms",
+    "compare": "Table II and ROC / PR / Molchan curves of all models, for slides",
+}
+for key, what in NEXT.items():
+    page = BY_KEY[key]
     a, b = st.columns([1, 3], vertical_alignment="center")
     with a:
-        st.page_link(PAGES[key], label=label, icon=icon)
+        st.page_link(page.path, label=page.title, icon=page.icon)
     with b:
         st.markdown(what)
 if catalog is None:

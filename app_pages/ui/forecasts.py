@@ -13,19 +13,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.common import ModelCard, data_key, mtime
+from app_pages.ui.loaders import data_key, mtime
 from quake.data.catalog import Catalog
 from quake.data.forecast_data import ForecastData
 from quake.data.grid import Grid
 from quake.errors import QuakeError
 from quake.models import Forecaster
-from quake.service.forecast_cache import (
-    CachedForecast,
-    cache_key,
-    cached_forecast,
-    lookup,
-    target_events,
-)
+from quake.models.store import ModelCard
+from quake.service.cache_files import CachedForecast
+from quake.service.forecast_cache import cache_key, cached_forecast, lookup, target_events
 from quake.service.jobs import TrainingJob, eta_text
 from quake.viz.maps import PreparedCells, prepare_cells
 from quake.viz.text import plain
@@ -86,9 +82,7 @@ def forecast_source(card: ModelCard, m: Forecaster, data: ForecastData) -> Cache
     if job is None or job.status in ("done", "cancelled"):
 
         def run(on_progress, should_stop) -> CachedForecast:
-            src = cached_forecast(
-                m, card.folder, data, "test", on_progress=lambda d, n: on_progress(d, n, {})
-            )
+            src = cached_forecast(m, card.folder, data, "test", on_progress=on_progress)
             if not src.cached:
                 uncached[key] = src
             return src

@@ -5,24 +5,13 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages.common import (
-    cards,
-    colors,
-    curves,
-    ensure_navigation,
-    good_cards,
-    keep,
-    need_models,
-    page_header,
-    presentation,
-    remember,
-)
+from app_pages.ui.loaders import cards, colors, curves, good_cards
+from app_pages.ui.state import COMPARE_MC, MASK, presentation
+from app_pages.ui.widgets import need_models, page_header
 from quake.errors import QuakeError
-from quake.service.workspace import default_curves, scores_table
+from quake.scoring.tables import default_curves, scores_table
 from quake.viz import molchan_figure, pr_figure, roc_figure
 from quake.viz.text import csv_safe, plain
-
-ensure_navigation()
 
 page_header(
     "Compare",
@@ -63,14 +52,14 @@ with a:
     mc = st.radio(
         "Mc",
         mcs,
-        key=keep("compare_mc", mcs[0] if mcs else 5.0),
+        key=COMPARE_MC.keep(mcs[0] if mcs else 5.0),
         horizontal=True,
         format_func=lambda v: f"M ≥ {v:.1f}",
     )
-    remember("compare_mc")
+    COMPARE_MC.remember()
 with b:
-    mask = st.radio("Cells", ["all", "active"], key=keep("mask", "all"), horizontal=True)
-    remember("mask")
+    mask = st.radio("Cells", ["all", "active"], key=MASK.keep(), horizontal=True)
+    MASK.remember()
 
 chosen = {}
 for c in models:

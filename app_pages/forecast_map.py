@@ -1,0 +1,124 @@
+"""Forecast map: one model's (or two models') probabilities on a chosen forecast day T,
+with the quakes of T+10 … T+49 marked hit or missed at the current threshold."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import streamlit as st
+
+from app_pages.ui.loaders import current_catalog, forecast_data, good_cards, model
+from app_pages.ui.map_panel import legend, map_panel
+from app_pages.ui.state import FORECAST_DAY, MAP_MODE, MODEL_A, MODEL_B, presentation
+from app_pages.ui.widgets import (
+    choose_model,
+    need_catalog,
+    need_models,
+    page_header,
+    threshold_slider,
+)
+from quake.errors import QuakeError
+from quake.models.store import ModelCard
+from quake.viz.text import plain
+
+page_header(
+    "Forecast map",
+    "Each 10 km cell is coloured by the model's probability that a quake of magnitude ≥ Mc "
+    "strikes it 10 to 50 days after the forecast day T. Dots are the quakes that then "
+    "happened: blue = hit (its cell was alarmed), black ring = missed.",
+)
+
+catalog, fingerprint, cat_error = current_catalog()
+models = good_cards()
+if not models:
+    need_models()
+    st.stop()
+if catalog is None or fingerprint is None:
+    need_catalog("The map forecasts from the catalog's events.", cat_error)
+    st.stop()
+
+c1, c2, c3 = st.columns([2, 2, 2])
+with c1:
+    card_a = choose_model("Model", models, MODEL_A, prefer_fast=True)
+with c2:
+    card_b = choose_model(
+        "Side by side with", [c for c in models if c is not card_a], MODEL_B, allow_none=True
+    )
+with c3:
+    mode = st.radio(
+        "Colour by",
+        ["probability", "gain over the prior"],
+        key=MAP_MODE.keep(),
+        horizontal=True,
+        help="Gain = the model's probability divided by the naive prior of the same cell.",
+    )
+    MAP_MODE.remember()
+assert card_a is not None
+
+try:
+    m_a = model(card_a)
+    proto = m_a.protocol
+    data_a = forecast_data(catalog, fingerprint, float(card_a.mc or 5.0), proto)
+except QuakeError as err:
+    st.error(f"Cannot load {plain(card_a.name)}: {plain(err, 400)}")
+    st.stop()
+
+# -- the day ------------------------------------------------------------------------------
+test = data_a.protocol.period("test")
+first, last = test.start, test.end
+day_key = FORECAST_DAY.keep()
+if not first <= st.session_state[day_key] <= last:
+    st.session_state[day_key] = first
+
+
+def step(days: int) -> None:
+    d = st.session_state[day_key] + timedelta(days=days)
+    st.session_state[day_key] = min(max(d, first), last)
+    FORECAST_DAY.set(st.session_state[day_key])
+
+
+def day_view() -> None:
+    """Day, threshold and maps. A fragment: stepping the day reruns only this part."""
+    s1, s2, s3, s4, s5 = st.columns([1.2, 1.2, 8, 1.2, 1.2], vertical_alignment="bottom")
+    s1.button("−7 d", on_click=step, args=(-7,), help="one week earlier", width="stretch")
+    s2.button("−1 d", on_click=step, args=(-1,), help="one day earlier", width="stretch")
+    with s3:
+        day = st.slider(
+            "Forecast day T (test period)",
+            min_value=first,
+            max_value=last,
+            key=day_key,
+            step=timedelta(days=1),
+            format="YYYY-MM-DD",
+        )
+    s4.button("+1 d", on_click=step, args=(1,), help="one day later", width="stretch")
+    s5.button("+7 d", on_click=step, args=(7,), help="one week later", width="stretch")
+    FORECAST_DAY.remember()
+    threshold = threshold_slider()
+
+    lead, horizon = data_a.protocol.lead_days, data_a.protocol.horizon_days
+    st.markdown(
+        f"#### Forecast made on **{day}** for **{day + timedelta(days=lead)} … "
+        f"{day + timedelta(days=horizon - 1)}**"
+    )
+    gain = mode != "probability"
+    height = 680 if presentation() else 620
+
+    def panel(card: ModelCard, height: int, zoom: float) -> None:
+        key = f"deck_{'gain' if gain else 'prob'}_{card.name}"
+        map_panel(
+            card, catalog, fingerprint, day, threshold, key=key, height=height, zoom=zoom, gain=gain
+        )
+
+    if card_b is None:
+        panel(card_a, height, zoom=3.75)
+    else:
+        left, right = st.columns(2)
+        with left:
+            panel(card_a, height - 40, zoom=3.45)
+        with right:
+            panel(card_b, height - 40, zoom=3.45)
+    legend(gain)
+
+
+st.fragment(day_view)()

@@ -1,0 +1,255 @@
+"""The schema of model.json: required keys, a registered kind, the protocol, the config
+with its bounds, and the types of every optional key the package reads.
+
+`check_model_file` is the one entry: `read_json` (size and depth bounded) then
+`check_model_doc`; anything wrong is a `ModelError` ``"<file>: <field>: <problem>"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from quake.data.protocol import PERIOD_NAMES, Protocol
+from quake.errors import ModelError
+from quake.models.registry import config_class, kinds
+from quake.models.store.validate_json import MAX_JSON_BYTES, read_json
+from quake.models.store.validate_values import (
+    LABEL_PATTERN,
+    TOKEN_PATTERN,
+    check_bool,
+    check_choice,
+    check_date,
+    check_float,
+    check_int,
+    check_list,
+    check_object,
+    check_str,
+    check_text,
+    count_or_none,
+    floats,
+    ints,
+    number_or_none,
+    optional,
+    type_name,
+)
+from quake.settings import MAX_GRID_CELLS
+
+FORMAT_VERSION = 1
+MAX_SIDE = 20_000  # grid cells along one axis
+MAX_CELLS = MAX_GRID_CELLS  # grid cells, as for a catalog's grid (Japan: 50,000)
+REQUIRED_PERIODS = ("train", "validation", "test")
+
+
+# -- the protocol ---------------------------------------------------------------------------
+_GRID_FLOATS = {
+    "lat0": (-90.0, 90.0),
+    "lon0": (-360.0, 360.0),
+    "x0_km": (-1e5, 1e5),
+    "y0_km": (-1e5, 1e5),
+}
+
+
+def check_protocol(d: Any, field: str = "protocol") -> Protocol:
+    """The `Protocol` a model.json's ``protocol`` describes, every field checked first
+    (then built by `Protocol.from_dict`); the grid holds at most `MAX_CELLS` cells."""
+    check_object(d, field)
+    required = ("name", "epoch", "grid", "periods", "active_before", "lead_days", "horizon_days")
+    for key in (*required, "mcs", "thresholds", "masks"):
+        if key not in d:
+            raise ModelError(f"{field}: missing key {key!r}")
+    check_text(d["name"], f"{field}.name", TOKEN_PATTERN, 100)
+    epoch = check_date(d["epoch"], f"{field}.epoch")
+    check_date(d["active_before"], f"{field}.active_before")
+    grid = check_object(d["grid"], f"{field}.grid")
+    known = {"lat0", "lon0", "cell_km", "nx", "ny", "x0_km", "y0_km", "radius_km"}
+    if set(grid) != known:
+        extra, missing = sorted(set(grid) - known), sorted(known - set(grid))
+        raise ModelError(f"{field}.grid: unknown keys {extra}, missing keys {missing}")
+    for key, (lo, hi) in _GRID_FLOATS.items():
+        check_float(grid[key], f"{field}.grid.{key}", lo, hi)
+    check_float(grid["cell_km"], f"{field}.grid.cell_km", 0.0, 1000.0, lo_open=True)
+    check_float(grid["radius_km"], f"{field}.grid.radius_km", 0.0, 1e5, lo_open=True)
+    nx = check_int(grid["nx"], f"{field}.grid.nx", 1, MAX_SIDE)
+    ny = check_int(grid["ny"], f"{field}.grid.ny", 1, MAX_SIDE)
+    if nx * ny > MAX_CELLS:
+        raise ModelError(f"{field}.grid: {nx} x {ny} cells (at most {MAX_CELLS:,})")
+    periods = check_list(d["periods"], f"{field}.periods", check_object, 1, len(PERIOD_NAMES))
+    names = []
+    for i, p in enumerate(periods):
+        where = f"{field}.periods[{i}]"
+        names.append(check_choice(p.get("name"), f"{where}.name", PERIOD_NAMES))
+        start = check_date(p.get("start"), f"{where}.start")
+        end = check_date(p.get("end"), f"{where}.end")
+        if not epoch <= start <= end:
+            raise ModelError(f"{where}: needs epoch <= start <= end")
+    if len(set(names)) != len(names) or not set(REQUIRED_PERIODS) <= set(names):
+        raise ModelError(f"{field}.periods: needs each of {', '.join(REQUIRED_PERIODS)} once")
+    lead = check_int(d["lead_days"], f"{field}.lead_days", 0, 3650)
+    check_int(d["horizon_days"], f"{field}.horizon_days", lead + 1, 3650)
+    check_list(d["mcs"], f"{field}.mcs", floats(-2.0, 10.0), 0, 16)
+    check_list(d["thresholds"], f"{field}.thresholds", floats(0.0, 1.0), 0, 32)
+    check_list(d["masks"], f"{field}.masks", lambda x, f: check_str(x, f, 32), 0, 8)
+    try:
+        return Protocol.from_dict(d)
+    except (KeyError, TypeError, ValueError) as err:  # not expected after the checks above
+        raise ModelError(f"{field}: {err}") from None
+
+
+# -- scores and the fit's record ------------------------------------------------------------
+def _str_map(value: Any, field: str, item: Callable[[Any, str], Any]) -> None:
+    for k, v in check_object(value, field).items():
+        item(v, f"{field}.{k}")
+
+
+_SUMMARY_NUMBERS = (
+    "roc_auc",
+    "pr_auc",
+    "molchan_area",
+    "molchan_area_skill",
+    "molchan_area_weighted",
+    "molchan_area_skill_weighted",
+)
+
+
+def _operating_point(value: Any, field: str, counts_required: bool) -> None:
+    """A row of the threshold table (counts required) or ``best_f1``/``matched_tp``."""
+    check_object(value, field)
+    for key in ("threshold", "alarm_fraction", "edge", "baseline_threshold"):
+        number_or_none(value.get(key), f"{field}.{key}")
+    for key in ("tp", "fn", "fp", "tn", "baseline_tp"):
+        if counts_required and key != "baseline_tp":
+            check_int(value.get(key), f"{field}.{key}", 0, 2**62)
+        else:
+            count_or_none(value.get(key), f"{field}.{key}")
+    if counts_required:
+        check_float(value.get("threshold"), f"{field}.threshold", 0.0, 1.0)
+
+
+def check_scores(scores: Any, field: str = "scores") -> None:
+    """``{period: {mask: summary}}`` with the summary's numbers typed (what the dashboard,
+    the report and the CLI read); unknown summary keys are allowed."""
+    for period, per_mask in check_object(scores, field, 16).items():
+        for mask, s in check_object(per_mask, f"{field}.{period}", 16).items():
+            where = f"{field}.{period}.{mask}"
+            check_object(s, where)
+            for key in _SUMMARY_NUMBERS:
+                number_or_none(s.get(key), f"{where}.{key}")
+            for key in ("n_pairs", "n_positive"):
+                count_or_none(s.get(key), f"{where}.{key}")
+            if "thresholds" in s:
+                rows = check_list(s["thresholds"], f"{where}.thresholds", check_object, 0, 64)
+                for i, r in enumerate(rows):
+                    _operating_point(r, f"{where}.thresholds[{i}]", counts_required=True)
+            for key in ("best_f1", "matched_tp"):
+                if s.get(key) is not None:
+                    _operating_point(s[key], f"{where}.{key}", counts_required=False)
+            for key in ("probability_gain", "probability_gain_weighted"):
+                if s.get(key) is not None:
+                    _str_map(s[key], f"{where}.{key}", number_or_none)
+
+
+def _params(value: Any, field: str) -> None:
+    """ri's fitted parameters (all three, or an empty object)."""
+    if check_object(value, field):
+        check_float(value.get("tau_days"), f"{field}.tau_days", 0.0, 1e6, lo_open=True)
+        check_int(value.get("radius"), f"{field}.radius", 0, MAX_SIDE)
+        check_float(value.get("beta"), f"{field}.beta", 0.0, 1e6)
+
+
+def _selection(value: Any, field: str) -> None:
+    """Boosting's selection summary."""
+    check_object(value, field)
+    for key in ("n_trees", "train_rows", "validation_rows", "final_rows"):
+        count_or_none(value.get(key), f"{field}.{key}")
+    number_or_none(value.get("validation_logloss"), f"{field}.validation_logloss")
+
+
+def _seconds(value: Any, field: str) -> None:
+    if value is not None:
+        check_float(value, field, 0.0, 1e9)
+
+
+# Optional keys with their checks; unknown keys are allowed (bounded by size and depth).
+_META: dict[str, Callable[[Any, str], Any]] = {
+    "label": lambda v, f: check_text(v, f, LABEL_PATTERN, 200),
+    "fingerprint": lambda v, f: check_text(v, f, TOKEN_PATTERN, 128),
+    "saved": lambda v, f: check_text(v, f, TOKEN_PATTERN, 64),
+    "preset": lambda v, f: optional(check_text, v, f, TOKEN_PATTERN, 64),
+    "name": lambda v, f: check_text(v, f, TOKEN_PATTERN, 200),
+    "final": check_bool,
+    "base_final": check_bool,
+    "cancelled": check_bool,
+    "fit_seconds": _seconds,
+    "train_seconds": _seconds,
+    "best_epoch": lambda v, f: optional(check_int, v, f, 0, 100_000),
+    "planned_epochs": lambda v, f: optional(check_int, v, f, 0, 100_000),
+    "stopped_by": lambda v, f: optional(check_str, v, f, 200),
+    "eval_seconds": lambda v, f: _str_map(v, f, _seconds),
+    "scored_by": lambda v, f: _str_map(v, f, check_str),
+    "versions": lambda v, f: _str_map(v, f, check_str),
+    "params": _params,
+    "selection": _selection,
+    "search": lambda v, f: check_list(v, f, check_object, 0, 10_000),
+    "features": lambda v, f: check_list(v, f, check_str, 0, 1000),
+    "train_history": lambda v, f: check_list(v, f, check_object, 0, 100_000),
+    "train_args": lambda v, f: (
+        check_object(v, f),
+        optional(check_text, v.get("device"), f"{f}.device", TOKEN_PATTERN, 32),
+    ),
+    "scores": check_scores,
+}
+
+
+# -- model.json -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CheckedModel:
+    """A model.json that passed `check_model_doc`: the doc, the kind's config (bounds
+    checked) and the protocol."""
+
+    doc: dict[str, Any]
+    kind: str
+    config: Any
+    protocol: Protocol
+    mc: float
+    format: int
+
+
+def check_model_doc(doc: Any, file: str | Path) -> CheckedModel:
+    """Check a parsed model.json; every problem is a `ModelError` ``"<file>: <field>: ..."``.
+
+    Required: ``kind`` (a registered kind), ``model_args`` (the kind's config, within its
+    bounds and the grid's), ``protocol`` (`check_protocol`), ``mc``. Optional keys the
+    package reads are type-checked (`_META`), ``fit_days`` lies inside the protocol.
+    """
+    try:
+        if not isinstance(doc, dict):
+            raise ModelError(f"not a JSON object (a {type_name(doc)})")
+        for key in ("kind", "model_args", "protocol", "mc"):
+            if key not in doc:
+                raise ModelError(f"missing key {key!r}")
+        fmt = check_int(doc.get("format", FORMAT_VERSION), "format", 1, FORMAT_VERSION)
+        kind = check_choice(doc["kind"], "kind", kinds())
+        protocol = check_protocol(doc["protocol"])
+        args = check_object(doc["model_args"], "model_args")
+        config = config_class(kind).from_dict(args)
+        config.check_grid(*protocol.grid.shape)
+        mc = check_float(doc["mc"], "mc", -2.0, 10.0)
+        for key, check in _META.items():
+            if key in doc:
+                check(doc[key], key)
+        if "fit_days" in doc:
+            last = protocol.n_days
+            a, b = check_list(doc["fit_days"], "fit_days", ints(0, last), 2, 2)
+            if a >= b:
+                raise ModelError(f"fit_days: start {a} must be before stop {b}")
+    except ModelError as err:
+        raise ModelError(f"{file}: {err}") from None
+    return CheckedModel(doc, kind, config, protocol, mc, fmt)
+
+
+def check_model_file(path: str | Path) -> CheckedModel:
+    """`read_json` then `check_model_doc` of a model.json."""
+    return check_model_doc(read_json(path, MAX_JSON_BYTES), path)
