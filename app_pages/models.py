@@ -83,6 +83,21 @@ def score_frame(card: ModelCard) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def params_frame(card: ModelCard) -> pd.DataFrame:
+    """The fitted parameters with their standard errors (numbers only; text shown as text)."""
+
+    def number(x: object) -> float | None:
+        return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else None
+
+    se = card.standard_errors
+    rows = [
+        {"parameter": str(k), "value": number(x), "standard error": number(se.get(k))}
+        for k, x in card.params.items()
+        if number(x) is not None
+    ]
+    return pd.DataFrame(rows, columns=["parameter", "value", "standard error"])
+
+
 def show_card(card: ModelCard) -> None:
     with st.container(border=True):
         if card.error:
@@ -129,6 +144,9 @@ def show_card(card: ModelCard) -> None:
                 )
             else:
                 st.caption("No protocol scores in model.json yet.")
+            if card.params:
+                with st.expander("fitted parameters"):
+                    st.dataframe(params_frame(card), hide_index=True, width="stretch")
             with st.expander("model arguments"):
                 st.code(json.dumps(card.model_args, indent=1), language="json")
         if readonly():

@@ -16,6 +16,7 @@ from quake.errors import QuakeError
 # Each module defines NAME, HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = (
     "catalog",
+    "decluster",
     "download",
     "evaluate",
     "fit",

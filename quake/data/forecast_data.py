@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +23,14 @@ class ForecastData:
         events: the daily heat maps (sparse).
         targets: positive (T, cell) pairs at ``mc``.
         fingerprint: hash of the catalog's events.
+        points: every event as a point (exact time and place), for point-process models.
     """
 
     protocol: Protocol
     events: GriddedEvents
     targets: Targets
     fingerprint: str
+    points: EventPoints | None = field(default=None, compare=False, repr=False)
 
     @property
     def mc(self) -> float:
@@ -58,7 +60,38 @@ class ForecastData:
         protocol = protocol or protocol_for_catalog(catalog.events)
         events = GriddedEvents.from_catalog(catalog.events, protocol.grid, protocol.epoch)
         targets = Targets.from_events(events, mc, protocol.lead_days, protocol.horizon_days)
-        return cls(protocol, events, targets, catalog.fingerprint)
+        points = EventPoints.from_catalog(catalog.events, protocol)
+        return cls(protocol, events, targets, catalog.fingerprint, points)
+
+
+@dataclass(frozen=True)
+class EventPoints:
+    """The catalog's events as points, sorted by time: ``t_days`` since the protocol's epoch
+    (fractional, UTC), ``x_km``/``y_km`` in the grid's projection, ``magnitude`` (1-D
+    float64 arrays of one length; events outside the grid are kept: they can trigger)."""
+
+    t_days: np.ndarray
+    x_km: np.ndarray
+    y_km: np.ndarray
+    magnitude: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.t_days)
+
+    def before(self, day: float) -> EventPoints:
+        """The events with ``t_days < day``."""
+        n = int(np.searchsorted(self.t_days, day, side="left"))
+        return EventPoints(self.t_days[:n], self.x_km[:n], self.y_km[:n], self.magnitude[:n])
+
+    @classmethod
+    def from_catalog(cls, events, protocol: Protocol) -> EventPoints:
+        t = events["time"].dt.tz_convert(None).to_numpy().astype("datetime64[ns]")
+        t_days = (t - np.datetime64(protocol.epoch, "ns")) / np.timedelta64(1, "D")
+        x, y = protocol.grid.project(events["latitude"].to_numpy(), events["longitude"].to_numpy())
+        mag = events["magnitude"].to_numpy(np.float64)
+        order = np.argsort(t_days, kind="stable")
+        arrays = (np.asarray(a, dtype=np.float64)[order] for a in (t_days, x, y, mag))
+        return cls(*arrays)
 
 
 def load_reference(path: str | Path | None = None) -> Catalog:

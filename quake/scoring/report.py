@@ -19,7 +19,7 @@ from quake.errors import ModelError
 from quake.models.registry import PAPER_METHOD
 from quake.models.store import model_folders, read_model
 
-ROW_ORDER = ("naive", "ri", "xgb-rtl", "xgb-indicator", *PAPER_METHOD)
+ROW_ORDER = ("naive", "ri", "xgb-rtl", "xgb-indicator", "etas", *PAPER_METHOD)
 """Table II rows in the paper's order: baselines, boosting, then the networks."""
 
 
@@ -177,8 +177,19 @@ def _timings(models: list[dict]) -> list[str]:
 def _fitted(d: dict) -> str:
     """What the fit chose: ri's (tau, r, beta), boosting's number of trees, a network's
     best epoch (preset, device, why training stopped)."""
-    if d.get("params"):
-        p = d["params"]
+    p = d.get("params") or {}
+    if "mu" in p:  # ETAS (checked by the model store)
+        se = d.get("standard_errors") or {}
+
+        def v(k: str, unit: str = "") -> str:
+            err = se.get(k)
+            return f"{k} {p[k]:.4g}" + (f" ± {err:.2g}" if isinstance(err, float) else "") + unit
+
+        return ", ".join(
+            [v("mu", "/d"), v("A"), v("alpha"), v("c", " d"), v("p"), v("D", " km²"), v("q")]
+            + [v("gamma"), f"b {p['b']:.3g}", f"m0 {p['m0']:g}", v("branching_ratio")]
+        )
+    if p:
         return f"tau {p['tau_days']:g} d, r {p['radius']} cells, beta {p['beta']:g}"
     sel = d.get("selection") or {}
     if "n_trees" in sel:

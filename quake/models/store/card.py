@@ -47,6 +47,8 @@ class ModelCard:
     saved: str | None = None
     versions: dict[str, str] = field(default_factory=dict)
     format: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # fitted parameters (ri, etas)
+    standard_errors: dict[str, Any] = field(default_factory=dict)  # of the parameters (etas)
     error: str | None = None
 
     def score(self, key: str, period: str = "test", mask: str = "all") -> float | None:
@@ -78,6 +80,10 @@ def _seconds(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def card_of(checked: CheckedModel, folder: str | Path) -> ModelCard:
     """The card of a checked model.json (`check_model_file`) of ``folder``."""
     folder = Path(folder)
@@ -105,6 +111,8 @@ def card_of(checked: CheckedModel, folder: str | Path) -> ModelCard:
         saved=doc.get("saved"),
         versions=doc.get("versions") or {},
         format=checked.format,
+        params=doc.get("params") or {},
+        standard_errors=_dict(doc.get("standard_errors")),
     )
 
 

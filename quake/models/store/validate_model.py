@@ -152,8 +152,16 @@ def check_scores(scores: Any, field: str = "scores") -> None:
 
 
 def _params(value: Any, field: str) -> None:
-    """ri's fitted parameters (all three, or an empty object)."""
-    if check_object(value, field):
+    """Fitted parameters: ri's three (or an empty object), or ETAS's (`EtasParams`)."""
+    if check_object(value, field) and "mu" in value:
+        from quake.models.etas_core import saved_params  # numpy only
+
+        try:
+            saved_params(value)
+        except ModelError as err:
+            raise ModelError(f"{field}: {err}") from None
+        return
+    if value:
         check_float(value.get("tau_days"), f"{field}.tau_days", 0.0, 1e6, lo_open=True)
         check_int(value.get("radius"), f"{field}.radius", 0, MAX_SIDE)
         check_float(value.get("beta"), f"{field}.beta", 0.0, 1e6)
