@@ -362,14 +362,16 @@ def test_damaged_cached_answers_are_fetched_again(tmp_path, caplog) -> None:
 def test_a_cache_that_cannot_be_written_does_not_stop_the_download(
     tmp_path, monkeypatch, caplog
 ) -> None:
+    import quake.atomic
+
     def full_disk(path, mode="r", *args, **kwargs):
-        if "w" in mode:
+        if "w" in mode or "x" in mode:
             with builtins.open(path, mode, *args, **kwargs) as f:
                 f.write(b"12")  # something lands before the disk is full
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return builtins.open(path, mode, *args, **kwargs)
 
-    monkeypatch.setattr(usgs, "open", full_disk, raising=False)
+    monkeypatch.setattr(quake.atomic, "open", full_disk, raising=False)
     with caplog.at_level(logging.WARNING, logger="quake.data.catalog.usgs"):
         cat = download_usgs(WINDOW, cache_dir=tmp_path, fetch=Service())
     assert len(cat) == 88

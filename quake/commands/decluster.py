@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import time
 from pathlib import Path
 
+from quake.atomic import atomic_open
 from quake.data.catalog import CANONICAL
 from quake.data.decluster import METHODS, Declustering, decluster
 from quake.data.forecast_data import load_reference
@@ -111,14 +110,6 @@ def _fmt(v: object) -> str:
 def write_mainshocks(events, path: str | Path) -> Path:
     """The events in the canonical columns to ``path``, atomically (temp file + rename)."""
     path = Path(path).expanduser()
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with tmp.open("x", encoding="utf-8", newline="") as fh:
-            events[CANONICAL].to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        events[CANONICAL].to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     return path

@@ -296,39 +296,12 @@ def iter_expected_counts(
         yield first, model.counts(days[first : first + block_days])
 
 
-def expected_counts(
-    params: EtasParams,
-    t_days: np.ndarray,
-    x_km: np.ndarray,
-    y_km: np.ndarray,
-    mags: np.ndarray,
-    days: np.ndarray,
-    grid: Grid,
-    background: np.ndarray,
-    *,
-    mc: float,
-    lead_days: float = 10.0,
-    horizon_days: float = 50.0,
-    cascade: bool = True,
-    dtype: type = np.float32,
-) -> np.ndarray:
-    """All of `iter_expected_counts` at once: ``(len(days), n_cells)`` of ``dtype``
-    (float32: 200 kB per day on the Japan grid)."""
-    out = np.zeros((len(days), grid.n_cells), dtype=dtype)
-    blocks = iter_expected_counts(
-        params,
-        t_days,
-        x_km,
-        y_km,
-        mags,
-        days,
-        grid,
-        background,
-        mc=mc,
-        lead_days=lead_days,
-        horizon_days=horizon_days,
-        cascade=cascade,
-    )
+def expected_counts(*args, dtype: type = np.float32, **kwargs) -> np.ndarray:
+    """All of `iter_expected_counts` (same arguments) at once: ``(len(days), n_cells)`` of
+    ``dtype`` (float32: 200 kB per day on the Japan grid)."""
+    blocks = list(iter_expected_counts(*args, **kwargs))
+    n_cells = blocks[0][1].shape[1] if blocks else 0
+    out = np.zeros((sum(len(b) for _, b in blocks), n_cells), dtype=dtype)
     for first, block in blocks:
         out[first : first + len(block)] = block
     return out

@@ -13,12 +13,10 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -28,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from quake import settings
+from quake.atomic import atomic_open
 from quake.data.catalog.load import Catalog, read_catalog_bytes
 from quake.errors import DownloadError
 from quake.progress import OnProgress, emit
@@ -166,20 +165,14 @@ class _Budget:
 def _store(path: Path, raw: bytes) -> None:
     """Write ``raw`` to ``path`` through a temporary file and a rename. A cache that cannot
     be written (full or read-only disk) only costs a refetch next time: logged, not raised."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     if raw.strip() and not raw.endswith(b"\n"):
         raw += b"\n"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
+        with atomic_open(path, "wb") as f:
             f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     except OSError as err:
         log.warning("cannot cache %s (%s); it will be fetched again next time", path.name, err)
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
 
 
 def _cached(

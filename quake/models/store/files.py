@@ -15,15 +15,14 @@ Every read is bounded and checked (`quake.models.store.validate_json`, ``validat
 from __future__ import annotations
 
 import json
-import os
 import platform
-import secrets
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from quake.atomic import atomic_open
 from quake.errors import ModelError, QuakeError
 from quake.metrics.curves import OperatingCurve
 from quake.models.store.validate_curves import check_curves
@@ -51,16 +50,8 @@ def write_json(path: str | Path, doc: Any, **dump_args: Any) -> Path:
     a temporary file next to it, flushed to disk, then renamed over ``path``."""
     path = Path(path)
     text = json.dumps(doc, default=_json_default, **dump_args)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with tmp.open("x", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
     return path
 
 
