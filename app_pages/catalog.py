@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_pages.ui.decluster_panel import decluster_section
 from app_pages.ui.loaders import (
     catalog_source,
     completeness,
@@ -321,3 +322,6 @@ st.caption(
     + (" (the 20,000 largest are drawn)." if n_shown > 20000 else ".")
     + " Coastlines: Natural Earth (public domain), drawn offline."
 )
+
+# -- declustering -------------------------------------------------------------------------
+decluster_section(catalog, fingerprint, proto.grid if proto else None)

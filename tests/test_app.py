@@ -33,6 +33,20 @@ def decks(at: AppTest) -> list[dict]:
     return [json.loads(d.proto.json) for d in at.get("deck_gl_json_chart")]
 
 
+def layer_of(deck: dict, layer_id: str) -> dict:
+    return next(layer for layer in deck["layers"] if layer["id"] == layer_id)
+
+
+def deck_with(at: AppTest, layer_id: str) -> dict:
+    """The one deck on the page that has a layer ``layer_id``."""
+    (deck,) = [d for d in decks(at) if any(la["id"] == layer_id for la in d["layers"])]
+    return deck
+
+
+def catalog_deck(at: AppTest) -> dict:
+    return deck_with(at, "catalog-events-scatter")
+
+
 def plotly_specs(at: AppTest) -> list[dict]:
     return [json.loads(p.proto.spec) for p in at.get("plotly_chart")]
 
@@ -75,7 +89,7 @@ def test_catalog_report_map_charts_and_completeness(dashboard_env):
     at = goto(app(), PATHS["catalog"])
     assert metric(at, "events loaded") == "37,581"
     assert metric(at, "estimated Mc") == "4.6"
-    (deck,) = decks(at)
+    deck = catalog_deck(at)
     layers = {layer["id"]: layer for layer in deck["layers"]}
     assert {"coastline-path", "catalog-events-scatter"} <= set(layers)
     n_m5 = len(layers["catalog-events-scatter"]["data"])
@@ -85,12 +99,50 @@ def test_catalog_report_map_charts_and_completeness(dashboard_env):
     # A wider magnitude range draws more events; a chosen Mc below the estimate warns.
     mag = next(s for s in at.slider if s.label == "Magnitude range")
     mag.set_value((6.0, 9.1)).run()
-    (deck,) = decks(at)
-    scatter = next(layer for layer in deck["layers"] if layer["id"] == "catalog-events-scatter")
+    scatter = layer_of(catalog_deck(at), "catalog-events-scatter")
     assert len(scatter["data"]) == 447
     assert not any("below the estimated" in w.value for w in at.warning)
     at.selectbox(key="w_mc").set_value(4.5).run()
     assert any("below the estimated magnitude of completeness" in w.value for w in at.warning)
+
+
+def test_catalog_shows_mainshocks_and_clustered_events_for_both_methods(dashboard_env):
+    at = goto(app(), PATHS["catalog"])
+    assert at.radio(key="w_decluster").value == "gk"  # the default: fast
+    expected = {  # reference catalog, every event (cf. `python -m quake decluster`)
+        "gk": ("10,060", "27,521 (73.2 %)", "4,776", "1,499"),
+        "zbz": ("23,104", "14,477 (38.5 %)", "9,796", "2,288"),
+    }
+    for method, (main, clustered, main45, main5) in expected.items():
+        at.radio(key="w_decluster").set_value(method).run()
+        assert not at.exception and not errors(at)
+        assert metric(at, "events") == "37,581"
+        assert metric(at, "mainshocks") == main
+        assert metric(at, "clustered") == clustered
+        assert metric(at, "events M ≥ 4.5") == "18,197"
+        assert metric(at, "mainshocks M ≥ 4.5") == main45
+        assert metric(at, "events M ≥ 5") == "4,455"
+        assert metric(at, "mainshocks M ≥ 5") == main5
+        scatter = layer_of(deck_with(at, "mainshock-events-scatter"), "mainshock-events-scatter")
+        assert len(scatter["data"]) == 18197  # the map's default: M >= 4.5
+        assert sum("mainshock" in d["tip"] for d in scatter["data"]) == int(main45.replace(",", ""))
+        titled = {s["layout"]["title"]["text"]: s for s in plotly_specs(at)}
+        spec = titled["Mainshocks and clustered events per month"]
+        names = [t["name"] for t in spec["data"]]
+        assert names == ["mainshocks", "clustered"]
+    # A higher map magnitude draws fewer events; the counts stay.
+    at.select_slider(key="w_decluster_mag").set_value(6.0).run()
+    scatter = layer_of(deck_with(at, "mainshock-events-scatter"), "mainshock-events-scatter")
+    assert len(scatter["data"]) == 447
+    assert metric(at, "mainshocks") == expected["zbz"][0]
+
+
+def test_a_catalog_too_small_to_decluster_says_why(dashboard_env):
+    at = upload("five.csv", FIVE_DAYS)
+    assert metric(at, "events") == "5"  # GK windows work on any catalog
+    at.radio(key="w_decluster").set_value("zbz").run()
+    assert not at.exception
+    assert any("cannot be declustered" in e for e in errors(at)), errors(at)
 
 
 def test_bad_upload_shows_the_loaders_message(dashboard_env):

@@ -134,3 +134,16 @@ def test_a_bare_model_name_is_found_from_any_directory(tmp_path, monkeypatch) ->
     proc = run_cli("evaluate", "--model", "no-such-model", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ")
     assert "Traceback" not in proc.stderr
+
+
+def test_evaluate_against_mainshock_targets(tmp_path, monkeypatch) -> None:
+    """The saved naive-m5 scored against GK-mainshock targets: fewer positives, its own JSON."""
+    monkeypatch.delenv("QUAKE_MODELS_DIR", raising=False)  # the project's models/
+    args = ("evaluate", "--model", "naive-m5", "--targets", "mainshocks", "--decluster", "gk")
+    proc = run_cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["targets"], out["decluster"], out["mask"]) == ("mainshocks", "gk", "all")
+    assert out["n_pairs"] == 161_850_000  # the same cells and days as every-event targets
+    assert out["n_positive"] == 15_208  # of 55,291 with every event >= M5
+    assert abs(out["roc_auc"] - 0.5848) < 5e-4, out

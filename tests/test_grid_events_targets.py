@@ -350,3 +350,32 @@ def test_california_gets_a_grid_from_its_bounds_that_covers_every_event() -> Non
     lon = np.array([-125.0, -114.0, -125.0, -114.0])
     box = Grid.for_bounds(32.0, 42.0, -125.0, -114.0)
     assert (box.cell_index(lat, lon) >= 0).all()
+
+
+def test_mainshock_targets_ignore_clustered_events(tiny_grid, tiny_protocol) -> None:
+    """An aftershock >= Mc in its own cell makes positives under every-event targets and none
+    under mainshock targets; the events (inputs) and the active mask keep it."""
+    lat, lon = 35.05, 139.05
+    rows = [
+        ("2001-06-01 00:00:00", lat, lon, 6.0),  # mainshock, cell 0
+        ("2001-06-05 00:00:00", lat, east(lat, lon, 12.0), 5.2),  # its aftershock, cell 1
+        ("2002-08-01 00:00:00", north(lat, 75.0), east(lat, lon, 75.0), 5.0),  # far: a mainshock
+    ]
+    cat = catalog_of(rows)
+    every = ForecastData.build(cat, 5.0, tiny_protocol)
+    main = ForecastData.build(cat, 5.0, tiny_protocol, targets="mainshocks", method="gk")
+    assert (every.targets.kind, main.targets.kind) == ("all", "mainshocks-gk")
+    n = tiny_protocol.days("test")[1]
+    per_cell_all = every.targets.positives_per_cell(0, n)
+    per_cell_main = main.targets.positives_per_cell(0, n)
+    aftershock_cell = tiny_grid.cell_index(np.array([lat]), np.array([east(lat, lon, 12.0)]))[0]
+    assert aftershock_cell == 1
+    assert per_cell_all[1] == 40 and per_cell_main[1] == 0  # 40 = horizon - lead days
+    assert per_cell_main[0] == per_cell_all[0] == 40
+    assert per_cell_main.sum() == 80 and per_cell_all.sum() == 120
+    # Inputs and the active mask are the same; the prior follows the targets.
+    np.testing.assert_array_equal(main.events.cell, every.events.cell)
+    np.testing.assert_array_equal(main.mask("active"), every.mask("active"))
+    assert main.prior(final=True).ravel()[1] < every.prior(final=True).ravel()[1]
+    with pytest.raises(ValueError, match="targets must be one of"):
+        ForecastData.build(cat, 5.0, tiny_protocol, targets="aftershocks")

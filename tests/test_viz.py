@@ -48,15 +48,18 @@ from quake.viz import (
     fmd_figure,
     forecast_deck,
     legend_html,
+    mainshocks_deck,
     misses_figure,
     model_colors,
     molchan_figure,
+    monthly_classes,
     monthly_counts,
     monthly_figure,
     operating_points,
     pr_figure,
     roc_figure,
     select_cells,
+    swatch_legend_html,
     training_figure,
 )
 from quake.viz.style import BASELINE_COLOR, fmt_count, fmt_prob, ramp_colors
@@ -263,6 +266,27 @@ def test_events_deck(aftershock_catalog):
     assert len(scatter["data"]) == 50
     mags = [float(d["tip"].split("<")[0][1:]) for d in scatter["data"]]
     assert min(mags) >= np.sort(aftershock_catalog.events["magnitude"].to_numpy())[-50] - 1e-9
+
+
+def test_mainshocks_deck_and_monthly_classes(aftershock_catalog):
+    ev = aftershock_catalog.events
+    main = np.zeros(len(ev), dtype=bool)
+    main[::3] = True
+    doc = deck_json(mainshocks_deck(ev, main, max_points=40))
+    scatter = next(la for la in doc["layers"] if la["id"] == "mainshock-events-scatter")
+    assert len(scatter["data"]) == 40
+    largest = ev.assign(m=main).nlargest(40, "magnitude")
+    n_main = sum(d["tip"].endswith("mainshock") for d in scatter["data"])
+    assert n_main == int(largest["m"].sum())
+    assert {tuple(d["c"][:3]) for d in scatter["data"]} <= {(213, 94, 0), (86, 180, 233)}
+    counts = monthly_classes(ev["time"], {"mainshocks": main, "clustered": ~main})
+    assert list(counts.columns) == ["mainshocks", "clustered"]
+    assert counts["mainshocks"].sum() == main.sum() and counts.to_numpy().sum() == len(ev)
+    fig = monthly_figure(counts, title="Mainshocks per month", colors=["#D55E00", "#56B4E9"])
+    assert fig.layout.title.text == "Mainshocks per month"
+    assert [t.line.color for t in fig.data] == ["#D55E00", "#56B4E9"]
+    legend = swatch_legend_html("<b>x</b>", [("#D55E00", "dot", "main<shock>")])
+    assert "<b>x" not in legend and "main&lt;shock&gt;" in legend
 
 
 # -- forecast cache, hits -------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""The dashboard's cached loaders: catalog, protocol, forecast data, prior, model cards,
-models and curves.
+"""The dashboard's cached loaders: catalog, completeness, declustering, protocol, forecast
+data, prior, model cards, models and curves.
 
 Caching lives here (never in `quake/`): `st.cache_data` for catalogs, forecast data and
 curves, `st.cache_resource` for loaded models and cards (shared: never mutate them).
@@ -18,6 +18,7 @@ from app_pages.ui.state import LOADED, MC_CORRECTION, SOURCE
 from quake.data.catalog import Catalog, find_reference_catalog
 from quake.data.catalog.paths import allowed_path, read_catalog_file
 from quake.data.completeness import Completeness, estimate_completeness
+from quake.data.decluster import Declustering, decluster
 from quake.data.forecast_data import ForecastData
 from quake.data.protocol import Protocol, protocol_for_catalog
 from quake.errors import CatalogError, QuakeError
@@ -95,6 +96,21 @@ def _completeness(_catalog: Catalog, fingerprint: str, correction: float) -> Com
 def completeness(catalog: Catalog, fingerprint: str) -> Completeness | None:
     """Mc (maximum curvature + the Catalog page's correction) and b-value; None if too few."""
     return _completeness(catalog, fingerprint, float(MC_CORRECTION.get()))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _declustering(_catalog: Catalog, fingerprint: str, method: str) -> Declustering:
+    return decluster(_catalog.events, method)
+
+
+def declustering(catalog: Catalog, fingerprint: str, method: str) -> Declustering:
+    """Mainshocks and clustered events of every event of the catalog (arrays in the order of
+    ``catalog.events``) by ``method`` (``"gk"`` or ``"zbz"``), cached per catalog and method.
+
+    Raises `QuakeError` (`CatalogError`) when the catalog cannot be declustered, e.g. too
+    few events for the Zaliapin–Ben-Zion mixture; an error is not cached.
+    """
+    return _declustering(catalog, fingerprint, method)
 
 
 # -- protocol and forecast data -----------------------------------------------------------

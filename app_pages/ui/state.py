@@ -97,6 +97,7 @@ UPLOAD_ID: Key[str | None] = Key("upload_id", None)  # the upload last read
 UPLOAD_ERROR: Key[str | None] = Key("upload_error", None)  # why it could not be used
 MC: Key[float] = Key("mc", 5.0)  # Mc for forecasting, chosen on the Catalog page
 MC_CORRECTION: Key[float] = Key("mc_correction", 0.2)  # added to maximum curvature
+DECLUSTER: Key[str] = Key("decluster", "gk")  # the Catalog page's declustering method
 
 # -- shared by several pages ---------------------------------------------------------------
 PRESENTATION: Key[bool] = Key("presentation", False)  # larger fonts, for a projector

@@ -31,9 +31,12 @@ def add_out_arguments(p) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing model of that name")
 
 
-def load_data(catalog: str | None, mc: float) -> ForecastData:
-    """The catalog (reference by default) prepared for its protocol and ``mc``."""
-    return ForecastData.build(load_reference(catalog), mc)
+def load_data(
+    catalog: str | None, mc: float, targets: str = "all", method: str = "gk"
+) -> ForecastData:
+    """The catalog (reference by default) prepared for its protocol and ``mc``, with targets
+    of every event or of the mainshocks declustered by ``method``."""
+    return ForecastData.build(load_reference(catalog), mc, targets=targets, method=method)
 
 
 def parse_model_args(text: str | None) -> dict:

@@ -1,4 +1,10 @@
-"""``python -m quake evaluate --model NAME_OR_DIR``: score a model on the protocol's test period."""
+"""``python -m quake evaluate --model NAME_OR_DIR [--targets all|mainshocks] [--decluster gk|zbz]``:
+score a model on the protocol's test period.
+
+``--targets mainshocks`` scores against positives made by mainshocks only (the catalog
+declustered by ``--decluster``, `quake.data.forecast_data.ForecastData.build`); the naive
+baseline of ``matched_tp`` and the weights follow those targets, the active mask does not.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from quake.commands._common import (
     parse_model_args,
     resolve_model,
 )
+from quake.data.decluster import METHODS
+from quake.data.targets import TARGET_KINDS
 from quake.models import create, load_model
 from quake.scoring.evaluate import check_compatible, evaluate, score_model, scorer_for
 
@@ -30,6 +38,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_arguments(p)
     p.add_argument("--mask", choices=("all", "active"), default="all")
     p.add_argument("--period", choices=("test", "validation"), default="test")
+    p.add_argument(
+        "--targets",
+        choices=TARGET_KINDS,
+        default="all",
+        help="positives from every event >= Mc (all) or from mainshocks >= Mc only",
+    )
+    p.add_argument(
+        "--decluster",
+        choices=METHODS,
+        default="gk",
+        help="with --targets mainshocks: Gardner-Knopoff (gk) or Zaliapin-Ben-Zion (zbz)",
+    )
     p.add_argument("--args", default=None, help="JSON model_args for a fresh model")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON to this file")
 
@@ -48,6 +68,8 @@ def result_json(model, data, period: str, mask: str, summary: dict, extra: dict)
         "mc": data.mc,
         "mask": mask,
         "period": period,
+        "targets": "all" if data.targets.kind == "all" else "mainshocks",
+        "decluster": None if data.targets.kind == "all" else data.targets.kind.split("-", 1)[1],
         "days": [str(data.protocol.day_to_date(start)), str(data.protocol.day_to_date(stop - 1))],
         "roc_auc": summary["roc_auc"],
         "pr_auc": summary["pr_auc"],
@@ -70,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     model = (
         load_model(folder) if folder is not None else create(kind, **parse_model_args(args.args))
     )
-    data = load_data(args.catalog, args.mc)
+    data = load_data(args.catalog, args.mc, args.targets, args.decluster)
     progress = TqdmProgress()
     extra = {}
     if folder is not None:

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from quake.data.catalog import Catalog, find_reference_catalog, load_catalog
+from quake.data.decluster import METHODS, decluster
 from quake.data.events import GriddedEvents
 from quake.data.protocol import Protocol, protocol_for_catalog
-from quake.data.targets import Targets, active_mask, naive_prior
+from quake.data.targets import TARGET_KINDS, Targets, active_mask, naive_prior
 from quake.errors import CatalogError
 
 
@@ -21,7 +22,8 @@ class ForecastData:
     Attributes:
         protocol: grid, window, splits.
         events: the daily heat maps (sparse).
-        targets: positive (T, cell) pairs at ``mc``.
+        targets: positive (T, cell) pairs at ``mc``: of every event (``targets.kind``
+            ``"all"``) or of the mainshocks only (``"mainshocks-gk"``, ``"mainshocks-zbz"``).
         fingerprint: hash of the catalog's events.
         points: every event as a point (exact time and place), for point-process models.
     """
@@ -44,11 +46,17 @@ class ForecastData:
         return self.protocol.days(period)
 
     def prior(self, final: bool = False) -> np.ndarray:
-        """The naive prior ``(ny, nx)`` from the fitting period (train, or train+validation)."""
+        """The naive prior ``(ny, nx)`` from the fitting period (train, or train+validation):
+        the frequency of positives of these targets (mainshock targets: of mainshocks)."""
         return naive_prior(self.targets, *self.protocol.fit_days(final))
 
     def mask(self, name: str) -> np.ndarray:
-        """Cells scored under a mask: ``all`` or ``active`` (bool ``(ny, nx)``)."""
+        """Cells scored under a mask: ``all`` or ``active`` (bool ``(ny, nx)``).
+
+        ``active`` is read from every event (the inputs), whatever the targets: a cell's
+        seismic history does not change with the target definition, so both kinds of
+        targets are scored on the same cells and their scores can be compared.
+        """
         if name == "all":
             return np.ones(self.grid.shape, dtype=bool)
         if name == "active":
@@ -56,12 +64,38 @@ class ForecastData:
         raise ValueError(f"unknown mask {name!r}; expected 'all' or 'active'")
 
     @classmethod
-    def build(cls, catalog: Catalog, mc: float, protocol: Protocol | None = None) -> ForecastData:
+    def build(
+        cls,
+        catalog: Catalog,
+        mc: float,
+        protocol: Protocol | None = None,
+        targets: str = "all",
+        method: str = "gk",
+    ) -> ForecastData:
+        """The catalog on ``protocol`` (its own by default) with targets at ``mc``.
+
+        ``targets="mainshocks"`` makes positives of mainshocks only: the whole catalog (every
+        magnitude, so a small foreshock can still be a ZBZ parent) is declustered by
+        ``method`` (``"gk"`` or ``"zbz"``, `quake.data.decluster`). The events (the models'
+        inputs), the points and the active mask keep every event; the prior follows the
+        targets.
+        """
+        if targets not in TARGET_KINDS:
+            raise ValueError(f"targets must be one of {', '.join(TARGET_KINDS)}, not {targets!r}")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
         protocol = protocol or protocol_for_catalog(catalog.events)
         events = GriddedEvents.from_catalog(catalog.events, protocol.grid, protocol.epoch)
-        targets = Targets.from_events(events, mc, protocol.lead_days, protocol.horizon_days)
+        sources, kind = events, "all"
+        if targets == "mainshocks":
+            main = decluster(catalog.events, method).mainshocks(catalog.events)
+            sources = GriddedEvents.from_catalog(main, protocol.grid, protocol.epoch)
+            kind = f"mainshocks-{method}"
+        positives = Targets.from_events(
+            sources, mc, protocol.lead_days, protocol.horizon_days, kind=kind
+        )
         points = EventPoints.from_catalog(catalog.events, protocol)
-        return cls(protocol, events, targets, catalog.fingerprint, points)
+        return cls(protocol, events, positives, catalog.fingerprint, points)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,12 @@
 with ``T + lead <= d < T + horizon``. An event on day d therefore makes the
 forecast days ``T`` in ``[d - horizon + 1, d - lead]`` positive. Positives are
 kept sparse as sorted keys ``T * n_cells + cell``.
+
+Two kinds of targets (`TARGET_KINDS`): ``"all"`` (every event >= Mc, the protocol's) and
+``"mainshocks"`` (only the declustered catalog's mainshocks >= Mc make positives, see
+`quake.data.decluster`): a cell-window whose only quakes >= Mc are clustered events
+(aftershocks, foreshocks) is negative. `Targets.from_events` takes the events the targets
+are made of; `quake.data.forecast_data.ForecastData.build` passes the mainshocks.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import numpy as np
 
 from quake.data.events import GriddedEvents
 
+TARGET_KINDS = ("all", "mainshocks")
+
 
 @dataclass(frozen=True)
 class Targets:
@@ -23,6 +31,7 @@ class Targets:
         keys: sorted unique int64 ``T * n_cells + cell`` of every positive pair.
         n_cells: cells of the grid.
         mc, lead_days, horizon_days: the target's definition.
+        kind: ``"all"``, or ``"mainshocks"`` with its declustering (``"mainshocks-gk"``).
     """
 
     keys: np.ndarray
@@ -31,11 +40,19 @@ class Targets:
     mc: float
     lead_days: int = 10
     horizon_days: int = 50
+    kind: str = "all"
 
     @classmethod
     def from_events(
-        cls, events: GriddedEvents, mc: float, lead_days: int = 10, horizon_days: int = 50
+        cls,
+        events: GriddedEvents,
+        mc: float,
+        lead_days: int = 10,
+        horizon_days: int = 50,
+        kind: str = "all",
     ) -> Targets:
+        """Targets from the events that make positives: every event for ``kind="all"``, the
+        mainshocks only for ``kind="mainshocks-<method>"`` (the caller selects them)."""
         return cls(
             keys=_positive_keys(
                 events.day,
@@ -51,6 +68,7 @@ class Targets:
             mc=mc,
             lead_days=lead_days,
             horizon_days=horizon_days,
+            kind=kind,
         )
 
     def _span(self, start: int, stop: int) -> np.ndarray:

@@ -158,25 +158,31 @@ class EtasModel(Forecaster):
             raise ModelError("etas: fit or load the model first")
         if self.params.m0 > data.mc + 1e-9:
             raise ModelError(f"etas: the model's m0 {self.params.m0:g} is above Mc {data.mc:g}")
-        key = (data.fingerprint, data.mc, data.grid, int(last_day))
-        if self._counts is None or self._counts[0] != key:
-            pts = _points(data).before(last_day + 1)
-            engine = EtasCounts(
-                self.params,
-                pts.t_days,
-                pts.x_km,
-                pts.y_km,
-                pts.magnitude,
-                data.grid,
-                self.background.reshape(-1),
-                mc=data.mc,
-                last_day=int(last_day),
-                lead_days=data.protocol.lead_days,
-                horizon_days=data.protocol.horizon_days,
-                cascade=self.config.cascade,
-            )
-            self._counts = (key, engine)
-        return self._counts[1]
+        # One engine per catalog for every day up to the protocol's last: the footprints are
+        # the costly part (~25 s for Japan), and `EtasCounts.counts` reads, for each day T,
+        # only the events with t < T + 1 (a day's forecast never sees its future).
+        last_day = max(int(last_day), data.protocol.n_days - 1)
+        key = (data.fingerprint, data.mc, data.grid)
+        cached = self._counts  # one read: another thread may replace it meanwhile
+        if cached is not None and cached[0] == key and cached[1].last_day >= last_day:
+            return cached[1]
+        pts = _points(data).before(last_day + 1)
+        engine = EtasCounts(
+            self.params,
+            pts.t_days,
+            pts.x_km,
+            pts.y_km,
+            pts.magnitude,
+            data.grid,
+            self.background.reshape(-1),
+            mc=data.mc,
+            last_day=int(last_day),
+            lead_days=data.protocol.lead_days,
+            horizon_days=data.protocol.horizon_days,
+            cascade=self.config.cascade,
+        )
+        self._counts = (key, engine)  # the last catalog's footprints, reused by the next call
+        return engine
 
     def predict_days(
         self, data: ForecastData, start: int, stop: int, chunk: int = 64

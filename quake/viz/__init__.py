@@ -3,7 +3,7 @@
 Pure functions with no streamlit import; the pages decide where a figure goes.
 """
 
-from quake.viz.catalog_charts import fmd_figure, monthly_counts, monthly_figure
+from quake.viz.catalog_charts import fmd_figure, monthly_classes, monthly_counts, monthly_figure
 from quake.viz.chart_base import style_figure
 from quake.viz.curve_charts import (
     misses_figure,
@@ -13,17 +13,19 @@ from quake.viz.curve_charts import (
     roc_figure,
     training_figure,
 )
-from quake.viz.maps import events_deck, forecast_deck, select_cells
-from quake.viz.style import legend_html, model_colors
+from quake.viz.maps import events_deck, forecast_deck, mainshocks_deck, select_cells
+from quake.viz.style import legend_html, model_colors, swatch_legend_html
 
 __all__ = [
     "events_deck",
     "fmd_figure",
     "forecast_deck",
     "legend_html",
+    "mainshocks_deck",
     "misses_figure",
     "model_colors",
     "molchan_figure",
+    "monthly_classes",
     "monthly_counts",
     "monthly_figure",
     "operating_points",
@@ -31,5 +33,6 @@ __all__ = [
     "roc_figure",
     "select_cells",
     "style_figure",
+    "swatch_legend_html",
     "training_figure",
 ]

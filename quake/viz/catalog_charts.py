@@ -110,7 +110,22 @@ def monthly_counts(times: pd.Series, mags: pd.Series, levels: Sequence[float]) -
     for lev in levels:
         sel = mags.to_numpy() >= np.float32(lev)
         out[f"M≥{lev:g}"] = month[sel].value_counts()
-    df = pd.DataFrame(out).fillna(0).astype(int).sort_index()
+    return _full_months(pd.DataFrame(out))
+
+
+def monthly_classes(times: pd.Series, classes: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Events per calendar month of each class: index month, one column per class name.
+
+    ``times``: UTC timestamps ``(n,)``; ``classes``: ``{name: bool (n,)}``, e.g.
+    ``{"mainshocks": d.mainshock, "clustered": ~d.mainshock}``.
+    """
+    month = times.dt.tz_convert(None).dt.to_period("M")
+    out = {name: month[np.asarray(sel, dtype=bool)].value_counts() for name, sel in classes.items()}
+    return _full_months(pd.DataFrame(out, columns=list(classes)))
+
+
+def _full_months(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.fillna(0).astype(int).sort_index()
     if len(df):
         full = pd.period_range(df.index.min(), df.index.max(), freq="M")
         df = df.reindex(full, fill_value=0)
@@ -118,8 +133,14 @@ def monthly_counts(times: pd.Series, mags: pd.Series, levels: Sequence[float]) -
     return df
 
 
-def monthly_figure(counts: pd.DataFrame, presentation: bool = False) -> go.Figure:
-    """Events per month, one line per magnitude level (log y: the 2011 spike stays readable)."""
+def monthly_figure(
+    counts: pd.DataFrame,
+    presentation: bool = False,
+    title: str = "Events per month",
+    colors: Sequence[str] = OKABE_ITO,
+) -> go.Figure:
+    """Events per month, one line per column of ``counts`` (a magnitude level or a class);
+    log y: the 2011 spike stays readable."""
     size = font_size(presentation)
     x = [d.strftime("%Y-%m-%d") for d in counts.index]
     traces = [
@@ -130,7 +151,7 @@ def monthly_figure(counts: pd.DataFrame, presentation: bool = False) -> go.Figur
             "mode": "lines",
             "name": col,
             "line": {
-                "color": OKABE_ITO[i % len(OKABE_ITO)],
+                "color": colors[i % len(colors)],
                 "width": line_width(presentation) * 0.7,
                 "shape": "hv",
             },
@@ -139,7 +160,7 @@ def monthly_figure(counts: pd.DataFrame, presentation: bool = False) -> go.Figur
         for i, col in enumerate(counts.columns)
     ]
     layout = layout_spec(
-        "Events per month",
+        title,
         presentation,
         400,
         axis_spec("month (UTC)", size, type="date"),

@@ -141,6 +141,10 @@ def _coastline_raw() -> RawData:
 MAG_RANGE = (3.0, 8.0)
 
 
+MAINSHOCK_COLOR = (213, 94, 0)  # Okabe-Ito vermillion
+CLUSTERED_COLOR = (86, 180, 233)  # Okabe-Ito sky blue
+
+
 def events_deck(
     events: pd.DataFrame, grid: Grid | None = None, max_points: int = 20000
 ) -> pdk.Deck:
@@ -149,23 +153,55 @@ def events_deck(
     ``events``: canonical columns ``time, latitude, longitude, magnitude`` (already
     filtered by the page). The largest ``max_points`` events are drawn.
     """
+    ev = _largest(events, max_points)
+    mag = ev["magnitude"].to_numpy(np.float64)
+    color = ramp_colors(mag, *MAG_RANGE, ramp=VIRIDIS, log=False, alpha=190)
+    return _events_deck(ev, color, [""] * len(ev), "catalog-events-scatter", grid)
+
+
+def mainshocks_deck(
+    events: pd.DataFrame,
+    mainshock: np.ndarray,
+    grid: Grid | None = None,
+    max_points: int = 20000,
+) -> pdk.Deck:
+    """Mainshocks (vermillion) and clustered events (sky blue), sized by magnitude.
+
+    ``events``: canonical columns ``time, latitude, longitude, magnitude``; ``mainshock``:
+    bool ``(len(events),)`` (`quake.data.decluster.Declustering.mainshock`). The largest
+    ``max_points`` events are drawn, larger on top.
+    """
+    flag = pd.Series(np.asarray(mainshock, dtype=bool), index=events.index, name="_main")
+    ev = _largest(events.assign(_main=flag), max_points)
+    main = ev["_main"].to_numpy(bool)
+    color = np.where(main[:, None], [*MAINSHOCK_COLOR, 215], [*CLUSTERED_COLOR, 150])
+    kind = np.where(main, "mainshock", "clustered")
+    return _events_deck(ev, color, [f"<br/>{k}" for k in kind], "mainshock-events-scatter", grid)
+
+
+def _largest(events: pd.DataFrame, max_points: int) -> pd.DataFrame:
     ev = events
     if len(ev) > max_points:
         ev = ev.nlargest(max_points, "magnitude")
-    ev = ev.sort_values("magnitude")  # large events drawn last, on top
+    return ev.sort_values("magnitude")  # large events drawn last, on top
+
+
+def _events_deck(
+    ev: pd.DataFrame, color: np.ndarray, notes: list[str], layer_id: str, grid: Grid | None
+) -> pdk.Deck:
+    """Circles for ``ev`` (sorted as drawn) with RGBA ``color`` ``(n, 4)`` and tooltip notes."""
     mag = ev["magnitude"].to_numpy(np.float64)
-    color = ramp_colors(mag, *MAG_RANGE, ramp=VIRIDIS, log=False, alpha=190)
     t = ev["time"].dt.strftime("%Y-%m-%d %H:%M UTC").to_numpy()
     # Radius (m) grows like the rupture length, ~10^(0.5 M); floor keeps M3 visible.
     radius = np.round(800.0 * 10 ** (0.35 * (mag - 3.0))).astype(int).tolist()
-    tips = [f"M{m:.1f}<br/>{s}" for m, s in zip(mag, t, strict=True)]
+    tips = [f"M{m:.1f}<br/>{s}{n}" for m, s, n in zip(mag, t, notes, strict=True)]
     data = [
         {"lon": lo, "lat": la, "r": r, "c": c, "tip": tip}
         for lo, la, r, c, tip in zip(
             ev["longitude"].round(3).tolist(),
             ev["latitude"].round(3).tolist(),
             radius,
-            color.tolist(),
+            np.asarray(color).astype(int).tolist(),
             tips,
             strict=True,
         )
@@ -176,7 +212,7 @@ def events_deck(
     layers.append(
         pdk.Layer(
             "ScatterplotLayer",
-            id="catalog-events-scatter",
+            id=layer_id,
             data=data,
             get_position=["lon", "lat"],
             get_radius="r",

@@ -221,8 +221,36 @@ def legend_html(
                 f'<span style="position:absolute;left:{100 * pos:.1f}%;'
                 f'transform:translateX(-50%)">{html.escape(_tick_label(t, log))}</span>'
             )
+    swatch_html = (
+        f'<div style="margin-top:{size + 10}px">{_swatches(extra, size)}</div>' if extra else ""
+    )
+    return (
+        f'<div style="font-family:{FONT};font-size:{size}px;color:#222;max-width:520px;'
+        f'padding:2px 12px 6px 12px">'
+        f'<div style="font-weight:600;margin-bottom:3px">{html.escape(title)}</div>'
+        f'<div style="height:{size}px;border:1px solid #999;'
+        f'background:linear-gradient(to right, {stops})"></div>'
+        f'<div style="position:relative;height:{size + 4}px;margin-top:2px">{"".join(marks)}</div>'
+        f"{swatch_html}</div>"
+    )
+
+
+def swatch_legend_html(
+    title: str, entries: Sequence[tuple[str, str, str]], presentation: bool = False
+) -> str:
+    """A legend of swatches only ``(css colour, shape, label)`` (see `legend_html`)."""
+    size = 18 if presentation else 13
+    return (
+        f'<div style="font-family:{FONT};font-size:{size}px;color:#222;max-width:520px;'
+        f'padding:2px 12px 6px 12px">'
+        f'<div style="font-weight:600;margin-bottom:3px">{html.escape(title)}</div>'
+        f"<div>{_swatches(entries, size)}</div></div>"
+    )
+
+
+def _swatches(entries: Sequence[tuple[str, str, str]], size: int) -> str:
     swatches = []
-    for css, shape, label in extra:
+    for css, shape, label in entries:
         if shape == "ring":
             mark = f"border:2.5px solid {css};background:transparent;border-radius:50%"
         elif shape == "box":
@@ -236,15 +264,4 @@ def legend_html(
             f'<span style="display:inline-block;width:{size}px;height:{size}px;{mark};'
             f'margin-right:5px"></span>{html.escape(label)}</span>'
         )
-    swatch_html = (
-        f'<div style="margin-top:{size + 10}px">{"".join(swatches)}</div>' if swatches else ""
-    )
-    return (
-        f'<div style="font-family:{FONT};font-size:{size}px;color:#222;max-width:520px;'
-        f'padding:2px 12px 6px 12px">'
-        f'<div style="font-weight:600;margin-bottom:3px">{html.escape(title)}</div>'
-        f'<div style="height:{size}px;border:1px solid #999;'
-        f'background:linear-gradient(to right, {stops})"></div>'
-        f'<div style="position:relative;height:{size + 4}px;margin-top:2px">{"".join(marks)}</div>'
-        f"{swatch_html}</div>"
-    )
+    return "".join(swatches)
