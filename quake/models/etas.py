@@ -5,10 +5,10 @@ with stochastic declustering of the background (`quake.models.etas_fit`) on the 
 ``>= m0`` of the fitting period (train; ``final``: train + validation) inside the grid's
 rectangle, the history years and events outside the grid triggering only. For forecast day
 T and cell c the expected number of events ``>= Mc`` in days ``[T + 10, T + 50)`` given the
-events up to day T (`quake.models.etas_forecast`: background, each past event's aftershocks
-in the window with later generations by the renewal equation, scaled from m0 to Mc by
-Gutenberg-Richter) becomes the probability ``1 - exp(-Lambda)``. Nothing after day T is
-read: the events of day T + 1 onwards never enter day T's forecast.
+events up to day T (`quake.models.etas_forecast`: background, each past event's direct
+aftershocks in the window — later generations optional, see `EtasConfig.cascade` — scaled
+from m0 to Mc by Gutenberg-Richter) becomes the probability ``1 - exp(-Lambda)``. Nothing
+after day T is read: the events of day T + 1 onwards never enter day T's forecast.
 
 ``m0`` defaults to the fitting period's magnitude of completeness (maximum curvature + 0.2,
 `quake.data.completeness`) rounded up to 0.1, and never above Mc. Saved: model.json
@@ -51,13 +51,18 @@ class EtasConfig(ModelConfig):
     ``t_max_days``: cut the Omori kernel after this many days (None: never). A catalog whose
     fit has p close to 1 is supercritical uncut; a cut of 7,300 days (20 years) keeps it
     finite. ``n_neighbors``: the background's adaptive bandwidth (distance to that
-    neighbour). ``cascade``: count the later generations born inside the window.
+    neighbour). ``cascade``: also count the later generations born after T (the renewal
+    equation of `quake.models.etas_forecast`). Chosen on validation (reference catalog, Mc 5,
+    2007-2010, fitted on train): both rank alike (ROC 0.9107 either way; PR 0.001894 without,
+    0.001889 with), but the expected number of positive cell-windows is 10,873 without the
+    cascade and 18,353 with it, against 11,091 observed: direct aftershocks only (False) is
+    the better-calibrated forecast, so it is the default.
     """
 
     m0: float | None = None
     t_max_days: float | None = None
     n_neighbors: int = 10
-    cascade: bool = True
+    cascade: bool = False
     r0_km: float = 50.0
     r_max_km: float = 1000.0
 
