@@ -26,7 +26,6 @@ import pytest
 import quake.data.catalog.usgs as usgs
 import quake.service.cache_files as cf
 import quake.service.forecast_cache as fc
-from quake import settings
 from quake.cli import build_parser, main
 from quake.data.catalog.usgs import Window, download_usgs
 from quake.data.forecast_data import ForecastData
@@ -268,7 +267,6 @@ def test_the_cache_is_written_with_plain_writes_and_matches_the_sidecar(
 
 def test_cache_dir_follows_the_settings(tiny_data, ri_model, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("QUAKE_CACHE_DIR", str(tmp_path / "elsewhere"))
-    assert fc.cache_dir() == settings.cache_dir() == tmp_path / "elsewhere"
     model, folder = ri_model
     src = cached_forecast(model, folder, tiny_data, "test")
     assert src.cached and src.path.parent == tmp_path / "elsewhere"
@@ -423,7 +421,6 @@ def test_the_default_fetch_is_bounded_by_the_deadline(tmp_path, monkeypatch) -> 
 
 def test_default_download_folder_follows_the_settings(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("QUAKE_DOWNLOAD_DIR", str(tmp_path / "dl"))
-    assert usgs.DEFAULT_CACHE == settings.download_dir() == tmp_path / "dl"
     download_usgs(WINDOW, fetch=Service())
     assert len(list((tmp_path / "dl").glob("*.csv"))) == 4
 

@@ -50,18 +50,11 @@ from quake.service.cache_files import (
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = settings.PROJECT_ROOT
-CACHE_ENV = settings.CACHE_ENV
 MEMORY_FALLBACK_BYTES = 64 * 2**20
 """An uncached period up to this size (float16) is kept in memory; a larger one is
 computed `ON_DEMAND_DAYS` days at a time when a day is asked for."""
 ON_DEMAND_DAYS = 16
 ON_DEMAND_BLOCKS = 8
-
-
-def cache_dir() -> Path:
-    """Where map forecasts are cached: `quake.settings.cache_dir` (kept as an alias)."""
-    return settings.cache_dir()
 
 
 def cache_key(model_folder: str | Path, fingerprint: str, period: str) -> str:
@@ -108,7 +101,7 @@ def lookup(
     model_folder: str | Path, data: ForecastData, period: str = "test", root: Path | None = None
 ) -> CachedForecast | None:
     """The cached forecasts if a valid file exists for the period's days, else None."""
-    root = Path(root) if root else cache_dir()
+    root = Path(root) if root else settings.cache_dir()
     key = cache_key(model_folder, data.fingerprint, period)
     npy, meta = cache_paths(root, Path(model_folder), key)
     start, stop = data.days(period)
@@ -132,7 +125,7 @@ def cached_forecast(
     result is uncached (``cached`` False, ``warning`` set; see the module docstring):
     never an exception for a full or read-only disk.
     """
-    root = Path(root) if root else cache_dir()
+    root = Path(root) if root else settings.cache_dir()
     key = cache_key(model_folder, data.fingerprint, period)
     npy, meta = cache_paths(root, Path(model_folder), key)
     start, stop = data.days(period)
@@ -230,7 +223,7 @@ def _model_sha(model_folder: str | Path) -> str:
 
 def drop_cached(model_folder: str | Path, root: Path | None = None) -> int:
     """Delete every cached forecast of a model folder; returns the number of files removed."""
-    root = Path(root) if root else cache_dir()
+    root = Path(root) if root else settings.cache_dir()
     if not root.is_dir():
         return 0
     target = str(Path(model_folder).resolve())

@@ -43,13 +43,6 @@ Fetch = Callable[[str], bytes]
 Clock = Callable[[], float]
 
 
-def __getattr__(name: str) -> Any:
-    # ``DEFAULT_CACHE`` was a constant; it is now read from the settings when asked for.
-    if name == "DEFAULT_CACHE":
-        return settings.download_dir()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 class _FromSettings:
     def __repr__(self) -> str:
         return "settings.download_dir()"
