@@ -189,6 +189,9 @@ def test_cli_evaluate_json_keys(synthetic_csv, tmp_path, capsys):
         assert key in doc
     assert set(doc["thresholds"][0]) == {"threshold", "tp", "fn", "fp", "tn"}
     assert doc["mc"] == 3.5 and doc["mask"] == "all" and doc["period"] == "test"
+    for key in ("roc_auc_ci", "pr_auc_ci"):  # block bootstrap (quake.metrics.bootstrap)
+        lo, hi = doc[key]
+        assert lo <= hi and lo <= doc[key[:-3]] + 0.01 and hi >= doc[key[:-3]] - 0.01
 
 
 def test_cli_fit_then_evaluate_the_folder(synthetic_csv, tmp_path, capsys):

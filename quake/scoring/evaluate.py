@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -34,6 +34,12 @@ from quake.progress import OnProgress, emit, restage
 
 PERIODS = ("test", "validation")
 MASKS = ("all", "active")
+
+
+class Observer(Protocol):
+    """Anything that watches the forecasts of a scoring run, block by block."""
+
+    def update(self, day0: int, probs: np.ndarray) -> None: ...
 
 
 def prior_for(data: ForecastData, period: str) -> np.ndarray:
@@ -93,18 +99,27 @@ def evaluate(
     masks: Sequence[str] = MASKS,
     chunk: int = 64,
     on_progress: OnProgress | None = None,
+    observers: Sequence[Observer] = (),
 ) -> dict[str, OperatingCurve]:
     """One operating curve per mask over every (forecast day, cell) pair of ``period``.
 
     Pairs are weighted by `prior_for` ``(data, period)``. A ``score <period>`` progress
     event of days done after each block (days a recurrent net runs through first included).
+    Each of ``observers`` sees every block too: ``update(day0, probs)`` with ``probs``
+    ``(n_days, ny, nx)`` read-only (`quake.scoring.scorepass`); a static model then
+    streams its one map, broadcast over the days, through them.
     """
     stage = f"score {period}"
     start, stop = data.days(period)
     weight = prior_for(data, period).astype(np.float64)
     static_forecast = getattr(model, "static_forecast", None)
     if static_forecast is not None:
-        curves = _static_curves(static_forecast(data), data, period, masks, weight)
+        static = np.asarray(static_forecast(data), dtype=np.float32)
+        curves = _static_curves(static, data, period, masks, weight)
+        for a in range(start, stop, chunk) if observers else ():
+            block = np.broadcast_to(static, (min(chunk, stop - a), *static.shape))
+            for obs in observers:
+                obs.update(a, block)
         emit(on_progress, stage, stop - start, stop - start)
         return curves
     keep = {m: data.mask(m) for m in masks}
@@ -124,6 +139,8 @@ def evaluate(
             else:
                 pk = p[:, k]
                 curves[m].update(y[:, k], pk, np.broadcast_to(weight[k], pk.shape))
+        for obs in observers:
+            obs.update(a, p)
         expect = a + n
     if expect != stop:
         raise ModelError(f"{model.kind}.predict_days stopped at day {expect}, not {stop}")

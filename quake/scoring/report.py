@@ -1,7 +1,8 @@
 """docs/RESULTS.md from the saved model folders: every number read from a file.
 
 Sources: each ``models/*/model.json`` (``scores``, ``fit_seconds``, ``eval_seconds``,
-``params``/``selection``, protocol, Mc), the folder sizes, ``docs/table1.json`` if the
+``params``/``selection``, protocol, Mc), its scoring summary if stored (intervals, CSEP
+scores: `quake.scoring.report_csep`), the folder sizes, ``docs/table1.json`` if the
 class-weight sweep wrote it, and the paper's Table II parsed from ``paper.md`` (JMA
 catalog; shown for orientation only).
 """
@@ -18,6 +19,8 @@ from quake import settings
 from quake.errors import ModelError
 from quake.models.registry import PAPER_METHOD
 from quake.models.store import model_folders, read_model
+from quake.models.store.summaries import has_summary, load_summary
+from quake.scoring.report_csep import sections
 
 ROW_ORDER = ("naive", "ri", "xgb-rtl", "xgb-indicator", "etas", *PAPER_METHOD)
 """Table II rows in the paper's order: baselines, boosting, then the networks."""
@@ -43,6 +46,7 @@ def collect(models_dir: str | Path) -> list[dict[str, Any]]:
         doc["name"] = folder.name
         doc["row"] = re.sub(r"-m\d+(\.\d+)?$", "", folder.name)
         doc["size_bytes"] = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        doc["summary"] = load_summary(folder) if has_summary(folder) else None
         out.append(doc)
     return sorted(out, key=lambda d: (_kind_rank(d.get("kind")), d["row"], -float(d.get("mc", 0))))
 
@@ -246,6 +250,10 @@ def render(
     ]
     if paper:
         out += [*_paper_block(paper), ""]
+    summaries = {d["name"]: d["summary"] for d in models if d.get("summary") is not None}
+    kinds = {d["name"]: d["kind"] for d in models}
+    missing = [d["name"] for d in models if d.get("summary") is None]
+    out += sections(summaries, kinds, missing)
     for mc in mcs:
         out += [
             f"## Table III: confusion counts, Mc {mc:g} (test, all cells)",

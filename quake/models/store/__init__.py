@@ -7,7 +7,9 @@
   who can copy a folder into ``models/`` writes it): bounded reading (``validate_json``),
   single values and lists (``validate_values``, also used by each model's config), the
   schema of model.json with its protocol (``validate_model``), arrays (``validate_arrays``),
-  operating curves (``validate_curves``) and xgboost boosters (``validate_booster``).
+  operating curves (``validate_curves``) and xgboost boosters (``validate_booster``);
+- `summaries`: a model's scoring summary (per-block histograms, CSEP window sums, per-target
+  forecasts, mainshock-target curves) in scoring.json + scoring.safetensors, checked on load.
   Anything wrong is a `ModelError` that names the file and the field.
 
 Nothing here imports torch or xgboost (the dashboard reads cards without them).
@@ -23,6 +25,12 @@ from quake.models.store.files import (
     model_folders,
     save_scores,
     write_model_json,
+)
+from quake.models.store.summaries import (
+    ScoringSummary,
+    has_summary,
+    load_summary,
+    save_summary,
 )
 from quake.models.store.validate_arrays import check_array, check_names
 from quake.models.store.validate_booster import check_booster_doc, probe_booster
@@ -59,6 +67,7 @@ __all__ = [
     "CheckedModel",
     "Curves",
     "ModelCard",
+    "ScoringSummary",
     "check_array",
     "check_bool",
     "check_booster_doc",
@@ -70,9 +79,11 @@ __all__ = [
     "check_names",
     "check_str",
     "floats",
+    "has_summary",
     "ints",
     "json_depth",
     "load_curves",
+    "load_summary",
     "model_doc",
     "model_folders",
     "optional",
@@ -83,5 +94,6 @@ __all__ = [
     "read_json",
     "read_model",
     "save_scores",
+    "save_summary",
     "write_model_json",
 ]

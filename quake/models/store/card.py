@@ -31,6 +31,7 @@ class ModelCard:
     label: str | None = None
     mc: float | None = None
     protocol: str | None = None  # the protocol's name
+    protocol_spec: dict[str, Any] = field(default_factory=dict)  # Protocol.to_dict(): grid, dates
     fingerprint: str | None = None  # of the catalog the model was fitted on
     final: bool | None = None  # fitted on train + validation (the test-period model)
     model_args: dict[str, Any] = field(default_factory=dict)
@@ -97,6 +98,7 @@ def card_of(checked: CheckedModel, folder: str | Path) -> ModelCard:
         label=doc.get("label"),
         mc=checked.mc,
         protocol=checked.protocol.name,
+        protocol_spec=checked.protocol.to_dict(),
         fingerprint=doc.get("fingerprint"),
         final=doc.get("final"),
         model_args=checked.config.to_dict(),

@@ -180,6 +180,8 @@ def _seconds(value: Any, field: str) -> None:
         check_float(value, field, 0.0, 1e9)
 
 
+ETAS_KINDS = ("etas", "cnn-etas", "convlstm-etas")  # model.json carries the ETAS ``params``
+
 # Optional keys with their checks; unknown keys are allowed (bounded by size and depth).
 _META: dict[str, Callable[[Any, str], Any]] = {
     "label": lambda v, f: check_text(v, f, LABEL_PATTERN, 200),
@@ -248,6 +250,8 @@ def check_model_doc(doc: Any, file: str | Path) -> CheckedModel:
         for key, check in _META.items():
             if key in doc:
                 check(doc[key], key)
+        if kind in ETAS_KINDS and "mu" not in (doc.get("params") or {}):
+            raise ModelError(f"params: a {kind} model needs its ETAS parameters (mu, A, ...)")
         if "fit_days" in doc:
             last = protocol.n_days
             a, b = check_list(doc["fit_days"], "fit_days", ints(0, last), 2, 2)

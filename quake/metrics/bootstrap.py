@@ -1,0 +1,182 @@
+"""Block bootstrap of operating-curve scores from per-block histograms.
+
+Forecast days are not independent (a 40-day target window, aftershock sequences), so the
+unit of resampling is a block of consecutive forecast days (50 by default, longer than the
+window). Each block keeps the histograms of an `OperatingCurve`: ``hist`` shape
+``(n_blocks, 2, n_bins)`` (row 0 negatives, row 1 positives). A resample draws ``n_blocks``
+blocks with replacement and sums their histograms; ROC AUC, PR AUC and confusion counts are
+computed for all resamples at once (same formulas as `OperatingCurve`: ties within a bin
+count half for ROC, PR AUC is average precision). 95 % intervals are percentiles.
+
+Paired: `paired_intervals` applies the same resampled blocks to two models' histograms (same
+data and period, so block b is the same days for both), giving the interval of a difference.
+
+The stored block histograms are on coarse bins (to stay small), and AUCs on coarse bins
+treat more scores as ties: on the saved models, logit width 0.0625 moves ROC AUC by up to
+0.005 and PR AUC by up to 2 %. Given the fine-bin value of the whole period (``point``),
+the percentile interval is shifted by (fine - coarse) of the whole period, i.e. the coarse
+bootstrap supplies the spread and the fine curve the centre; ``shift`` records it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from quake.errors import MetricsError
+
+N_RESAMPLES = 1000
+SEED = 12345
+LEVEL = 0.95
+
+
+def roc_auc_rows(hist: np.ndarray) -> np.ndarray:
+    """ROC AUC of each row of ``hist`` ``(..., 2, n_bins)``; NaN without a class."""
+    h = np.asarray(hist, dtype=np.float64)
+    neg, pos = h[..., 0, :], h[..., 1, :]
+    above = np.cumsum(pos[..., ::-1], axis=-1)[..., ::-1] - pos  # positives in higher bins
+    n_pos, n_neg = pos.sum(axis=-1), neg.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(neg * (above + 0.5 * pos), axis=-1) / (n_pos * n_neg)
+
+
+def pr_auc_rows(hist: np.ndarray) -> np.ndarray:
+    """Average precision of each row of ``hist`` ``(..., 2, n_bins)``; NaN without a class."""
+    h = np.asarray(hist, dtype=np.float64)
+    neg, pos = h[..., 0, :], h[..., 1, :]
+    tp = np.cumsum(pos[..., ::-1], axis=-1)[..., ::-1]
+    fp = np.cumsum(neg[..., ::-1], axis=-1)[..., ::-1]
+    n_pos, n_neg = pos.sum(axis=-1), neg.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(pos > 0, tp / np.where(tp + fp > 0, tp + fp, 1.0), 0.0)
+        out = np.sum(pos * prec, axis=-1) / n_pos
+    return np.where((n_pos > 0) & (n_neg > 0), out, np.nan)
+
+
+def counts_rows(hist: np.ndarray, edges: np.ndarray, thresholds: Sequence[float]) -> dict:
+    """tp, fp (alarm = p >= the smallest edge >= t) per row and threshold: ``(..., n_t)``."""
+    h = np.asarray(hist)
+    k = np.searchsorted(edges, np.asarray(thresholds, dtype=np.float64), side="left")
+    tp = np.cumsum(h[..., 1, ::-1], axis=-1)[..., ::-1]
+    fp = np.cumsum(h[..., 0, ::-1], axis=-1)[..., ::-1]
+    pad = [(0, 0)] * (tp.ndim - 1) + [(0, 1)]
+    tp, fp = np.pad(tp, pad), np.pad(fp, pad)
+    return {"tp": tp[..., k], "fp": fp[..., k]}
+
+
+def resample_weights(n_blocks: int, n: int = N_RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """How often each block is drawn in each resample: ``(n, n_blocks)`` int64, rows sum to
+    ``n_blocks``. The same seed gives the same draws (and pairs two models)."""
+    if n_blocks < 2:
+        raise MetricsError(f"a block bootstrap needs at least 2 blocks, got {n_blocks}")
+    if n < 1000:
+        raise MetricsError(f"use at least 1,000 resamples, got {n}")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_blocks, size=(n, n_blocks))
+    out = np.zeros((n, n_blocks), dtype=np.int64)
+    np.add.at(out, (np.arange(n)[:, None], draws), 1)
+    return out
+
+
+def resampled(block_hist: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Summed histograms of each resample: ``(n, 2, n_bins)`` from ``(n_blocks, 2, n_bins)``."""
+    b = np.asarray(block_hist)
+    if b.ndim != 3 or b.shape[1] != 2 or b.shape[0] != weights.shape[1]:
+        raise MetricsError(
+            f"block histograms of shape {b.shape} do not fit {weights.shape[1]} blocks"
+        )
+    flat = weights.astype(np.float64) @ b.reshape(b.shape[0], -1).astype(np.float64)
+    return flat.reshape(len(weights), 2, b.shape[2])
+
+
+def _interval(x: np.ndarray, level: float) -> list[float]:
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return [float("nan"), float("nan")]
+    a = (1 - level) / 2
+    return [float(np.quantile(x, a)), float(np.quantile(x, 1 - a))]
+
+
+def intervals(
+    block_hist: np.ndarray,
+    edges: np.ndarray | None = None,
+    thresholds: Sequence[float] = (),
+    n: int = N_RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+    point: Mapping[str, float | None] | None = None,
+) -> dict[str, Any]:
+    """Point values (all blocks summed) and ``level`` percentile intervals of ROC AUC, PR AUC
+    and, given the bin ``edges``, tp/fp at each threshold (``{"thresholds": [{threshold, tp,
+    fp, tp_ci, fp_ci}]}``). ``point``: fine-bin ``roc_auc``/``pr_auc`` of the whole period;
+    they become the point values and shift the intervals (module docstring)."""
+    b = np.asarray(block_hist)
+    w = resample_weights(b.shape[0], n, seed)
+    r = resampled(b, w)
+    total = b.sum(axis=0)
+    out: dict[str, Any] = {"shift": {}}
+    for key, fn in (("roc_auc", roc_auc_rows), ("pr_auc", pr_auc_rows)):
+        coarse = float(fn(total))
+        fine = (point or {}).get(key)
+        shift = fine - coarse if fine is not None and np.isfinite([fine, coarse]).all() else 0.0
+        out[key] = coarse + shift
+        out[f"{key}_ci"] = [x + shift for x in _interval(fn(r), level)]
+        out["shift"][key] = shift
+    out |= {
+        "n_blocks": int(b.shape[0]),
+        "n_resamples": int(n),
+        "seed": int(seed),
+        "level": level,
+    }
+    if edges is not None and len(thresholds):
+        c, c0 = counts_rows(r, edges, thresholds), counts_rows(total, edges, thresholds)
+        out["thresholds"] = [
+            {
+                "threshold": float(t),
+                "tp": int(c0["tp"][i]),
+                "fp": int(c0["fp"][i]),
+                "tp_ci": _interval(c["tp"][:, i], level),
+                "fp_ci": _interval(c["fp"][:, i], level),
+            }
+            for i, t in enumerate(thresholds)
+        ]
+    return out
+
+
+def paired_intervals(
+    block_hist_a: np.ndarray,
+    block_hist_b: np.ndarray,
+    n: int = N_RESAMPLES,
+    seed: int = SEED,
+    level: float = LEVEL,
+    point_diff: Mapping[str, float | None] | None = None,
+) -> dict[str, Any]:
+    """Differences A - B of ROC AUC and PR AUC with ``level`` intervals from the same
+    resampled blocks (``point_diff``: the fine-bin differences, which centre them as in
+    `intervals`); ``p_*``: the share of resamples where the difference has the other
+    sign than the point value, doubled (two-sided bootstrap p, at most 1; 0 when no resample
+    did, i.e. p < 2 / n)."""
+    a, b = np.asarray(block_hist_a), np.asarray(block_hist_b)
+    if a.shape[0] != b.shape[0]:
+        raise MetricsError(f"paired bootstrap needs the same blocks: {a.shape[0]} vs {b.shape[0]}")
+    w = resample_weights(a.shape[0], n, seed)
+    ra, rb = resampled(a, w), resampled(b, w)
+    out: dict[str, Any] = {"n_blocks": int(a.shape[0]), "n_resamples": int(n), "seed": int(seed)}
+    for key, fn in (("roc_auc", roc_auc_rows), ("pr_auc", pr_auc_rows)):
+        point = float(fn(a.sum(axis=0)) - fn(b.sum(axis=0)))
+        fine = (point_diff or {}).get(key)
+        shift = fine - point if fine is not None and np.isfinite([fine, point]).all() else 0.0
+        d = fn(ra) - fn(rb) + shift
+        d = d[np.isfinite(d)]
+        point += shift
+        if point == 0 and not np.any(d):
+            p = 1.0
+        else:
+            other = np.mean(d <= 0) if point > 0 else np.mean(d >= 0)
+            p = float(min(1.0, 2 * other))
+        out[f"{key}_diff"] = point
+        out[f"{key}_diff_ci"] = _interval(d, level)
+        out[f"{key}_p"] = p
+    return out

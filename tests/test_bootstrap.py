@@ -1,0 +1,105 @@
+"""Block bootstrap over stored per-block histograms (quake.metrics.bootstrap) and the
+block observer of the scoring pass (quake.scoring.scorepass)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from quake.data.forecast_data import ForecastData
+from quake.errors import MetricsError
+from quake.metrics import bootstrap
+from quake.metrics.curves import OperatingCurve
+from quake.models import create
+from quake.scoring.evaluate import evaluate
+from quake.scoring.scorepass import BlockHistograms, WindowStats
+
+MC = 3.5
+
+
+def _blocks(seed: int, n_blocks: int = 40, shift: float = 1.0) -> tuple[np.ndarray, list]:
+    """Per-block histograms of random scores (positives shifted up by ``shift`` logits)."""
+    rng = np.random.default_rng(seed)
+    curves = []
+    for _ in range(n_blocks):
+        y = rng.random(4000) < 0.02
+        z = rng.normal(-4, 1.5, 4000) + shift * y
+        curves.append(OperatingCurve.empty().update(y, 1 / (1 + np.exp(-z))))
+    return np.stack([c.hist for c in curves]), curves
+
+
+def test_rows_agree_with_operating_curve() -> None:
+    hist, curves = _blocks(1)
+    total = curves[0]
+    for c in curves[1:]:
+        total = total + c
+    assert bootstrap.roc_auc_rows(hist.sum(axis=0)) == pytest.approx(total.roc_auc(), abs=1e-12)
+    assert bootstrap.pr_auc_rows(hist.sum(axis=0)) == pytest.approx(total.pr_auc(), abs=1e-12)
+    c = bootstrap.counts_rows(hist.sum(axis=0), total.edges, [1e-4, 0.1, 0.5])
+    for i, t in enumerate((1e-4, 0.1, 0.5)):
+        assert c["tp"][i] == total.counts_at(t)["tp"] and c["fp"][i] == total.counts_at(t)["fp"]
+
+
+def test_intervals_cover_the_point_and_shrink_with_more_blocks() -> None:
+    hist, _ = _blocks(2)
+    t0 = time.perf_counter()
+    r = bootstrap.intervals(hist, OperatingCurve.empty().edges, [0.1])
+    assert time.perf_counter() - t0 < 10  # seconds, not minutes
+    for key in ("roc_auc", "pr_auc"):
+        lo, hi = r[f"{key}_ci"]
+        assert lo < r[key] < hi
+    assert (
+        r["thresholds"][0]["tp_ci"][0] <= r["thresholds"][0]["tp"] <= r["thresholds"][0]["tp_ci"][1]
+    )
+    wide = bootstrap.intervals(hist[:8])["roc_auc_ci"]
+    assert np.diff(wide)[0] > np.diff(r["roc_auc_ci"])[0]
+    assert bootstrap.intervals(hist) == bootstrap.intervals(hist)  # seeded
+    assert bootstrap.intervals(hist, seed=1)["roc_auc_ci"] != r["roc_auc_ci"]
+
+
+def test_paired_difference_is_zero_for_itself_and_antisymmetric() -> None:
+    a, _ = _blocks(3, shift=2.0)
+    b, _ = _blocks(3, shift=0.5)  # same labels (same seed), weaker scores
+    same = bootstrap.paired_intervals(a, a)
+    assert same["roc_auc_diff"] == 0 and same["roc_auc_diff_ci"] == [0.0, 0.0]
+    assert same["roc_auc_p"] == 1.0
+    ab, ba = bootstrap.paired_intervals(a, b), bootstrap.paired_intervals(b, a)
+    assert ab["roc_auc_diff"] == -ba["roc_auc_diff"] > 0
+    assert ab["roc_auc_diff_ci"][0] > 0 and ab["roc_auc_p"] < 0.01
+    assert ab["pr_auc_diff_ci"] == pytest.approx([-x for x in ba["pr_auc_diff_ci"][::-1]])
+
+
+def test_bad_input() -> None:
+    hist, _ = _blocks(4, n_blocks=3)
+    with pytest.raises(MetricsError, match="at least 2 blocks"):
+        bootstrap.intervals(hist[:1])
+    with pytest.raises(MetricsError, match="1,000"):
+        bootstrap.intervals(hist, n=100)
+    with pytest.raises(MetricsError, match="same blocks"):
+        bootstrap.paired_intervals(hist, hist[:2])
+
+
+def test_block_observer_matches_the_period_curve(aftershock_catalog, tiny_protocol) -> None:
+    data = ForecastData.build(aftershock_catalog, MC, tiny_protocol)
+    model = create("ri").fit(data, final=True)
+    start, stop = data.days("test")
+    blocks = BlockHistograms(data, "test", ("all", "active"), block_days=20)
+    windows = WindowStats(data, "test")
+    curves = evaluate(model, data, "test", chunk=7, observers=[blocks, windows])
+    assert blocks.n_blocks == (stop - start) // 20
+    for m in ("all", "active"):
+        h = blocks.hist[m]
+        assert h.sum() == curves[m].n_pairs and h[:, 1].sum() == curves[m].n_positive
+        assert bootstrap.roc_auc_rows(h.sum(axis=0)) == pytest.approx(curves[m].roc_auc(), abs=3e-3)
+    # the last block takes the remainder
+    assert h[-1].sum() == (stop - start - 20 * (blocks.n_blocks - 1)) * data.mask("active").sum()
+    window, off, cells, p = windows.arrays()
+    assert list(window["start"]) == list(range(start, stop, 40))
+    day = int(window["start"][1])
+    y = data.targets.dense(day, day + 1).ravel()
+    assert list(cells[off[1] : off[2]]) == list(np.flatnonzero(y))
+    forecast = model.predict(data, day, day + 1).ravel()
+    assert np.allclose(p[off[1] : off[2]], forecast[y > 0])
+    assert window["sum_p"][1] == pytest.approx(forecast.astype(np.float64).sum(), rel=1e-6)
