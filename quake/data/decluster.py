@@ -306,12 +306,30 @@ def _zbz(t_years, xyz, mag, d_f, b, eta0, min_distance_km):
 
 
 def from_background_probability(
-    probability: np.ndarray, threshold: float = 0.5, method: str = "etas"
+    probability: np.ndarray,
+    threshold: float = 0.5,
+    method: str = "etas",
+    *,
+    seed: int | None = None,
+    rows: np.ndarray | None = None,
+    magnitude: np.ndarray | None = None,
+    extra: dict | None = None,
 ) -> Declustering:
     """A declustering from per-event background probabilities (e.g. ETAS stochastic
-    declustering): ``probability >= threshold`` is a mainshock. Parents are unknown (-1).
+    declustering, Zhuang, Ogata & Vere-Jones 2002). Parents are unknown (-1).
 
-    ``probability``: shape ``(n,)``, values in [0, 1], in the order of the events table.
+    Which events are mainshocks:
+
+    - ``seed`` None (default): the deterministic rule ``probability >= threshold`` (0.5:
+      an event is a mainshock when it more likely came from the background than from any
+      earlier event), the same catalog every time.
+    - ``seed`` an int: one stochastic declustering, each event a mainshock with its own
+      probability (``U < probability``, U uniform from ``numpy.random.default_rng(seed)``),
+      so the expected number of mainshocks is ``sum(probability)``; ``threshold`` is unused.
+
+    ``probability``: shape ``(n,)``, values in [0, 1], in the order of the events table;
+    ``rows`` (positions in that table) and ``magnitude`` (for `Declustering.counts`), shape
+    ``(n,)``, if known; ``extra``: more scalar parameters to report.
     """
     p = np.asarray(probability, dtype=np.float64)
     if p.ndim != 1:
@@ -320,9 +338,21 @@ def from_background_probability(
         raise ValueError("background probabilities must lie in [0, 1]")
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must lie in [0, 1], not {threshold!r}")
+    for name, a in (("rows", rows), ("magnitude", magnitude)):
+        if a is not None and np.shape(a) != p.shape:
+            raise ValueError(f"{name} must have the shape of probability {p.shape}")
+    if seed is None:
+        main = p >= threshold
+        info: dict = {"rule": f"probability >= {threshold:g}", "threshold": threshold}
+    else:
+        main = np.random.default_rng(seed).random(len(p)) < p
+        info = {"rule": "stochastic draw", "seed": int(seed)}
+    info["expected_mainshocks"] = round(float(p.sum()), 3)
     return Declustering(
         method,
-        p >= threshold,
+        main,
         np.full(len(p), -1, dtype=np.int64),
-        {"threshold": threshold, "probability": p},
+        {**info, **(extra or {}), "probability": p},
+        rows=None if rows is None else np.asarray(rows, dtype=np.int64),
+        magnitude=None if magnitude is None else np.asarray(magnitude, dtype=np.float64),
     )

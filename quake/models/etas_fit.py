@@ -216,6 +216,7 @@ def _prepare(t, x, y, m, m0, t_start, t_end, region, r0_km, r_max_km, t_max) -> 
         "tau2": np.minimum(t_end - t, cap),
         "radius": radius,
         "n_targets": len(tid),
+        "index": np.flatnonzero(keep)[order],  # position of each event in the inputs
     }
     return ev, pairs
 
@@ -253,6 +254,44 @@ def log_likelihood(
     nll.u = background.density(ev["x"][ev["target"]], ev["y"][ev["target"]])
     theta = np.log(np.array([getattr(p, k) for k in NAMES]) - _SHIFT)
     return -float(nll(theta)[0])
+
+
+def background_probability(
+    params: EtasParams,
+    background: EtasBackground,
+    t_days: np.ndarray,
+    x_km: np.ndarray,
+    y_km: np.ndarray,
+    mags: np.ndarray,
+    *,
+    t_start: float,
+    t_end: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, phi)``: for each event >= m0 in ``[t_start, t_end)`` inside the background's
+    region (``index``: its position in the inputs, in time order), the probability
+    ``phi = mu u / lambda`` that it is a background event under fixed parameters and
+    background (Zhuang, Ogata & Vere-Jones 2002), every earlier event triggering."""
+    p = params
+    ev, pairs = _prepare(
+        t_days,
+        x_km,
+        y_km,
+        mags,
+        p.m0,
+        t_start,
+        t_end,
+        background.region,
+        p.r0_km,
+        p.r_max_km,
+        p.t_max_days,
+    )
+    nodes = rect_nodes(ev["x"], ev["y"], background.region, ev["radius"], n_nodes=16)
+    nll = _NegLogLik(ev, pairs, nodes, t_end - t_start)
+    nll.u = background.density(ev["x"][ev["target"]], ev["y"][ev["target"]])
+    theta = np.log(np.array([getattr(p, k) for k in NAMES]) - _SHIFT)
+    lam, trig = nll.intensity(theta)
+    phi = np.clip(1.0 - trig / lam, 0.0, 1.0)
+    return ev["index"][ev["target"]], phi
 
 
 def _named(values: np.ndarray) -> dict[str, float]:

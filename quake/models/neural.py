@@ -126,6 +126,11 @@ class NeuralForecaster(Forecaster):
             raise ModelError("fit or load the model first (it has no prior)")
         return logit(self.base)
 
+    def day_logits(self, data: ForecastData, days: np.ndarray) -> np.ndarray | None:
+        """A base that moves: float32 ``(len(days), ny, nx)`` added to `base_logit` for
+        forecast ``days`` (the ``*-etas`` kinds, `quake.models.neural_etas`); None here."""
+        return None
+
     # -- inputs ---------------------------------------------------------------------------
     def coarse_events(self, data: ForecastData) -> GriddedEvents:
         """``data.events`` on cells ``pool`` times larger (cached per events object)."""
@@ -170,8 +175,12 @@ class NeuralForecaster(Forecaster):
             out.append(delta[0])
         return torch.cat(out) if out else torch.zeros(0, *events.grid.shape), state
 
-    def warmup_days(self, start: int) -> int:
-        return start if self.recurrent else 0
+    def warmup_days(self, start: int, warmup: int | None = None) -> int:
+        """Days run through before ``start``: every day from day 0 for a recurrent net, or
+        the last ``warmup`` of them when given (see `predict_days`)."""
+        if not self.recurrent:
+            return 0
+        return start if warmup is None else min(start, max(0, int(warmup)))
 
     @torch.no_grad()
     def predict_days(
@@ -181,12 +190,15 @@ class NeuralForecaster(Forecaster):
         stop: int,
         chunk: int = 64,
         on_warmup: Callable[[int, int], None] | None = None,
+        warmup: int | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Probabilities of days ``[start, stop)`` in blocks, float32 (n, ny, nx).
 
         A recurrent model first runs through every day from the protocol's day 0 to
         ``start`` so that its state is warm (PROTOCOL.md), then through the period;
-        ``on_warmup(days_done, days_total)`` reports that run. Predictions are float32 on
+        ``on_warmup(days_done, days_total)`` reports that run. ``warmup`` (days) starts
+        that run at ``start - warmup`` instead, from a zero state: the map's first day
+        (docs/FORECAST_SPEED.md measures what it changes). Predictions are float32 on
         every device (no autocast).
         """
         z0 = self.base_logit() + self.config.out_offset
@@ -196,17 +208,19 @@ class NeuralForecaster(Forecaster):
         self.net.eval()
         state: State = None
         try:
-            if self.recurrent and start > 0:
-                for a in range(0, start, 256):
+            first = start - self.warmup_days(start, warmup)
+            if first < start:
+                for a in range(first, start, 256):
                     b = min(a + 256, start)
                     _, state = self.run_days(events, a, b, state, dev)
                     if on_warmup is not None:
-                        on_warmup(b, start)
+                        on_warmup(b - first, start - first)
             for a in range(start, stop, chunk):
                 b = min(a + chunk, stop)
                 delta, state = self.run_days(events, a, b, state, dev)
                 d = self.upsample(delta.float(), data.grid.shape).cpu().numpy()
-                yield a, _sigmoid32(z0 + d)
+                moving = self.day_logits(data, np.arange(a, b))
+                yield a, _sigmoid32(z0 + d if moving is None else z0 + d + moving)
         finally:
             self.net.train(was_training)
 

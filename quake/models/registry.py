@@ -17,9 +17,14 @@ _KINDS: dict[str, str] = {
     "convlstm": "quake.models.neural:ConvLSTMModel",
     "cnn-resid": "quake.models.neural:CNNResidModel",
     "convlstm-resid": "quake.models.neural:ConvLSTMResidModel",
+    "cnn-etas": "quake.models.neural_etas:CNNEtasModel",
+    "convlstm-etas": "quake.models.neural_etas:ConvLSTMEtasModel",
+    "ensemble": "quake.models.ensemble:EnsembleModel",
 }
 NEURAL_KINDS: tuple[str, ...] = tuple(
-    k for k, target in _KINDS.items() if target.startswith("quake.models.neural:")
+    k
+    for k, target in _KINDS.items()
+    if target.startswith(("quake.models.neural:", "quake.models.neural_etas:"))
 )
 """The network kinds (trained with a preset, `quake.models.presets`)."""
 
@@ -35,6 +40,9 @@ _CONFIGS: dict[str, str] = {
     "convlstm": "quake.models.neural_config:NeuralConfig",
     "cnn-resid": "quake.models.neural_config:NeuralConfig",
     "convlstm-resid": "quake.models.neural_config:NeuralConfig",
+    "cnn-etas": "quake.models.neural_config:NeuralConfig",
+    "convlstm-etas": "quake.models.neural_config:NeuralConfig",
+    "ensemble": "quake.models.ensemble:EnsembleConfig",
 }
 
 
