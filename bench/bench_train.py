@@ -17,7 +17,14 @@ Japan protocol's data at Mc 5 and a ``convlstm-resid`` model, then measures:
 Timings on a shared CPU are noisy (other processes compete for the cores): the load
 average is printed with the results.
 
+``--scoring MODEL_FOLDER``: the scoring of a saved recurrent model (``train``'s last stage),
+validation and test scored by two runs from day 0 (as before) against one shared run
+(`quake.scoring.train.OnePass`), in one process, ``--repeats`` times each, alternating
+which way goes first; the
+ratio is what to read on a shared CPU. The scores of both ways are printed side by side.
+
 Usage: ``.venv/bin/python bench/bench_train.py [--presets quick paper] [--steps N] [--json]``
+or ``.venv/bin/python bench/bench_train.py --scoring models/convlstm-resid-quick-m5``
 """
 
 from __future__ import annotations
@@ -104,16 +111,69 @@ def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) 
     }
 
 
+def scoring(folder: str, repeats: int) -> dict:
+    """Seconds of two-run and one-run scoring of a saved model (validation + test)."""
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    from quake.data.forecast_data import ForecastData, load_reference
+    from quake.models import Forecaster
+    from quake.scoring.evaluate import evaluate
+    from quake.scoring.train import OnePass
+
+    torch.set_num_threads(1)
+    model = Forecaster.load(folder)
+    data = ForecastData.build(load_reference(), float(model.mc))
+    periods = ("validation", "test")
+    times: dict[str, list[float]] = {"two_runs": [], "one_run": []}
+    cpu: dict[str, list[float]] = {"two_runs": [], "one_run": []}
+    scores: dict[str, dict] = {}
+    for r in range(repeats):
+        for way in list(times)[:: 1 if r % 2 == 0 else -1]:  # alternate which goes first
+            scorer = OnePass(model, data) if way == "one_run" else model
+            a, c = time.perf_counter(), time.process_time()
+            curves = {p: evaluate(scorer, data, p) for p in periods}
+            times[way].append(time.perf_counter() - a)
+            cpu[way].append(time.process_time() - c)
+            scores[way] = {
+                f"{p}_{m}": [round(c.roc_auc(), 6), round(c.pr_auc(), 7)]
+                for p, per in curves.items()
+                for m, c in per.items()
+            }
+    v0, t0 = data.days("validation")[0], data.days("test")[0]
+    n_val, n_test = (data.days(p)[1] - data.days(p)[0] for p in periods)
+    return {
+        "model": Path(folder).name,
+        "net_days_two_runs": v0 + n_val + t0 + n_test,
+        "net_days_one_run": data.days("test")[1],
+        "seconds_two_runs": [round(x, 1) for x in times["two_runs"]],
+        "seconds_one_run": [round(x, 1) for x in times["one_run"]],
+        "ratio_min": round(min(times["one_run"]) / min(times["two_runs"]), 3),
+        # CPU seconds of this process: on a loaded machine the wall time mostly measures
+        # the others; one thread, so CPU time is what an idle machine's wall time would be
+        "cpu_seconds_two_runs": [round(x, 1) for x in cpu["two_runs"]],
+        "cpu_seconds_one_run": [round(x, 1) for x in cpu["one_run"]],
+        "cpu_ratio_min": round(min(cpu["one_run"]) / min(cpu["two_runs"]), 3),
+        "scores": scores,
+        "load_average": os.getloadavg(),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", nargs="+", default=["quick", "paper"])
     ap.add_argument("--steps", type=int, default=None, help="timed training steps per preset")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--scoring", default=None, help="a saved model folder: time its scoring")
+    ap.add_argument("--repeats", type=int, default=2, help="with --scoring: runs of each way")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--infer-days", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--val-days", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.scoring:
+        print(json.dumps(scoring(args.scoring, args.repeats), indent=1))
+        return 0
     if args.child:
         out = child(args.child, args.steps, args.infer_days, args.val_days, args.device)
         print(json.dumps(out))

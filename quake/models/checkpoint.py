@@ -4,13 +4,16 @@ A checkpoint folder holds::
 
     last.safetensors   net.* (current weights), best.* (best-on-validation weights),
                        opt.<i>.<name> (Adam moments and step counts), state.<j> (the
-                       recurrent state of each training stream)
+                       recurrent state of every training stream: under torchrun all
+                       ranks' streams, gathered, so a run resumes on any number of
+                       processes that divides the streams)
     last.json          kind, model_args, train_config, epoch (completed), step, history,
                        best score and epoch, epochs since the best
 
 Both files are written to a temporary name and renamed, so a crash never leaves half a
-checkpoint. Reading uses `safetensors` and `json` only: nothing in the folder can run code,
-and both files are checked (`quake.models.store`) before training resumes from them.
+checkpoint; under torchrun only rank 0 writes. Reading uses `safetensors` and `json` only:
+nothing in the folder can run code, and both files are checked (`quake.models.store`)
+before training resumes from them.
 """
 
 from __future__ import annotations

@@ -18,6 +18,11 @@
   count give the same weights. Checkpoints (`quake.models.checkpoint`) after every epoch make it
   resumable; ``should_stop()`` (or an exception from ``on_progress``) cancels it.
 - CPU or CUDA (bf16 autocast and channels_last on CUDA; the CUDA path is untested here).
+- Several processes (``torchrun``; `quake.models.distributed`): with a process group
+  initialised, the streams are split across the ranks and the net runs under
+  DistributedDataParallel; the loss is scaled so the averaged gradient is the one-process
+  gradient of the whole global batch. Rank 0 validates and checkpoints; its decisions are
+  broadcast, so every rank stops at the same epoch with the same best weights.
 
 `quake.models.neural.build` makes a model from a preset; `quake.scoring.train.train` (the
 entry point of the CLI and the dashboard) fits, scores and saves it.
@@ -40,6 +45,7 @@ import torch.nn.functional as F
 from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
 from quake.metrics.curves import OperatingCurve
+from quake.models import distributed
 from quake.models.checkpoint import (
     arrays_state,
     load_checkpoint,
@@ -145,6 +151,18 @@ def _batch(model, data: ForecastData, events, starts: list[int], a: int, b: int,
     return torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
 
 
+VAL_KEYS = tuple(f"val_{s}_{m}" for m in ("all", "active") for s in ("roc_auc", "pr_auc"))
+
+
+def _global_loss(loss: torch.Tensor, ranks: distributed.Ranks) -> float:
+    """The step's loss of the whole global batch (the sum of the ranks' scaled parts)."""
+    value = loss.detach()
+    if ranks.world > 1:
+        value = value.clone() / ranks.world
+        torch.distributed.all_reduce(value)
+    return float(value)
+
+
 @torch.no_grad()
 def validate(model, data: ForecastData, events, state: State, dev, chunk: int = 64) -> dict:
     """Validation ROC/PR AUC per mask; a recurrent net runs on from the train period's end."""
@@ -164,6 +182,9 @@ def validate(model, data: ForecastData, events, state: State, dev, chunk: int = 
         k = max(a, v0) - a
         d = model.upsample(delta[k:].double(), data.grid.shape)
         z = z0 + d
+        moving = model.day_logits(data, np.arange(a + k, b))
+        if moving is not None:
+            z = z + torch.from_numpy(moving).to(dev)
         p = torch.sigmoid(z).float()
         y = torch.from_numpy(data.targets.dense(a + k, b)).to(dev).bool()
         for m, keep in masks.items():
@@ -183,6 +204,7 @@ def fit_network(
     should_stop: Callable[[], bool] | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: str | Path | None = None,
+    ranks: distributed.Ranks | None = None,
 ) -> TrainResult:
     """Train ``model.net`` in place; the best-on-validation weights are loaded at the end.
 
@@ -190,11 +212,13 @@ def fit_network(
     ``validation`` event after every epoch (val_roc_auc_<mask>, val_pr_auc_<mask>).
     ``should_stop()`` is polled every step; True stops at once (weights: best so far).
     ``checkpoint_dir`` gets a checkpoint after every epoch; ``resume`` continues one
-    (the same kind and model_args; ``epochs`` may be raised).
+    (the same kind and model_args; ``epochs`` may be raised). ``ranks``: the process
+    group's by default (`quake.models.distributed`); ``Ranks()`` trains alone.
     """
     cfg = cfg or TrainConfig()
     t_start = time.perf_counter()
-    dev = torch.device(cfg.device)
+    ranks = ranks or distributed.current()  # Ranks(): this process alone
+    dev = torch.device(distributed.device_for(cfg.device, ranks))
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ModelError("--device cuda asked for, but torch sees no CUDA device")
     if cfg.threads:
@@ -214,7 +238,13 @@ def fit_network(
     first = 0 if model.recurrent else t0  # recurrent nets: the history years warm the state
     n_streams = max(1, min(cfg.streams, (t1 - first) // max(cfg.bptt, 1)))
     seg = (t1 - first) // n_streams
-    starts = [t1 - (n_streams - s) * seg for s in range(n_streams)]
+    all_starts = [t1 - (n_streams - s) * seg for s in range(n_streams)]
+    mine = distributed.shard(n_streams, ranks)  # every stream when there is one process
+    starts = [all_starts[s] for s in mine]
+    run = model.run
+    if ranks.world > 1:
+        ids = [dev.index] if dev.type == "cuda" else None
+        run = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
     per_epoch = math.ceil(seg / cfg.bptt) + 1
     planned = cfg.epochs
     total = planned * per_epoch
@@ -254,35 +284,45 @@ def fit_network(
             offset = int(rng.integers(0, cfg.bptt))
             state: State = None
             if end_state is not None:  # stream s starts where stream s - 1 ended
-                state = tuple(torch.cat([torch.zeros_like(s[:1]), s[:-1]]) for s in end_state)
+                state = tuple(
+                    torch.cat([torch.zeros_like(s[:1]), s[:-1]])[mine.start : mine.stop]
+                    for s in end_state
+                )
             net.train()
             losses = []
             for a, b in _chunks(seg, cfg.bptt, offset):
-                if should_stop is not None and should_stop():
+                stop = should_stop is not None and should_stop()
+                if distributed.any_rank(stop, ranks, dev):
                     res.cancelled = True
                     break
                 x, y = _batch(model, data, events, starts, a, b, dev)
-                days = torch.tensor([[s + d for d in range(a, b)] for s in starts], device=dev)
-                labelled = (days >= t0).float()
+                days = torch.tensor([[s + d for d in range(a, b)] for s in all_starts], device=dev)
+                every = (days >= t0).float()  # labelled stream-days of the global batch
+                labelled = every[mine.start : mine.stop]
                 for g in opt.param_groups:
                     g["lr"] = _lr(cfg, step, total)
                 with _autocast(dev):
-                    delta, state = model.run(x, state)
+                    delta, state = run(x, state)
                 d = model.upsample(delta.float(), data.grid.shape)
                 z = z0 + d
+                # *-etas: ETAS's forecast of each of this rank's stream-days
+                moving = model.day_logits(data, days[mine.start : mine.stop].cpu().numpy())
+                if moving is not None:
+                    z = z + torch.from_numpy(moving).to(dev).view_as(z)
                 el = F.binary_cross_entropy_with_logits(
                     z, y.float(), pos_weight=pos_weight, reduction="none"
                 ).mean((2, 3))
-                loss = (el * labelled).sum() / labelled.sum().clamp(min=1.0)
+                # DDP averages gradients over the ranks: x world gives the global batch's
+                loss = (el * labelled).sum() / every.sum().clamp(min=1.0) * ranks.world
                 opt.zero_grad(set_to_none=True)
-                if labelled.any():
+                if every.any():
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
                     opt.step()
                 if state is not None:
                     state = tuple(s.detach() for s in state)
                 step += 1
-                losses.append(float(loss.detach()))
+                losses.append(_global_loss(loss, ranks))
                 report(
                     {
                         "stage": "train",
@@ -294,9 +334,12 @@ def fit_network(
             if res.cancelled:
                 stopped_by = "cancelled"
                 break
-            end_state = state
-            last = None if state is None else tuple(s[-1:] for s in state)
-            scores = validate(model, data, events, last, dev)
+            end_state = distributed.gather_streams(state, ranks)
+            last = None if end_state is None else tuple(s[-1:] for s in end_state)
+            scores = validate(model, data, events, last, dev) if ranks.main else {}
+            if ranks.world > 1:  # rank 0's numbers on every rank: the same decisions
+                got = distributed.broadcast([scores.get(k, 0.0) for k in VAL_KEYS], ranks, dev)
+                scores = dict(zip(VAL_KEYS, got, strict=True))
             score = scores[f"val_pr_auc_{cfg.select_mask}"]
             row = {
                 "epoch": epoch + 1,
@@ -312,9 +355,14 @@ def fit_network(
             report({"stage": "validation", **row})
             if cfg.max_seconds:
                 planned = _plan(cfg, epoch, epoch0, planned, t_start, t_loop)
+                planned = int(distributed.broadcast([planned], ranks, dev)[0])
                 total = planned * per_epoch
-            if checkpoint_dir is not None:
-                arrays = {**model.state_arrays(), **optimizer_arrays(opt), **state_arrays(state)}
+            if checkpoint_dir is not None and ranks.main:
+                arrays = {
+                    **model.state_arrays(),
+                    **optimizer_arrays(opt),
+                    **state_arrays(end_state),
+                }
                 if best is not None:
                     arrays.update({f"best.{k}": v.float().numpy() for k, v in best.items()})
                 doc = {

@@ -1,0 +1,225 @@
+"""An ensemble: the mean of saved models' probabilities (e.g. one network trained with
+several seeds), itself a `Forecaster` that is saved, scored and mapped like any model.
+
+model.json lists the members by folder name (``model_args.members``); the members live in
+the same models folder as the ensemble and are loaded from there, each through
+`Forecaster.load` with all its checks. Before anything is loaded the member graph is read
+from the model.json files alone (`member_graph`): a missing member, an ensemble that
+contains itself (directly or through other ensembles), or members fitted on a different
+protocol, grid or Mc are a `ModelError` that names the member. Nothing is copied: the
+ensemble folder holds only model.json (and curves.json once scored).
+
+The average is of probabilities, ``p = mean_k p_k`` (a linear pool; Lakshminarayanan et
+al. 2017's deep ensembles average the members' predictive distributions the same way).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from quake import settings
+from quake.data.forecast_data import ForecastData
+from quake.errors import ModelError
+from quake.models import store as v
+from quake.models.base import Forecaster, ModelConfig
+from quake.progress import OnProgress, emit
+
+# The model-folder grammar (quake.service.folders.NAME_PATTERN; the service layer sits
+# above this one, so the pattern is repeated): no separator, no leading dot.
+MEMBER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_MEMBERS = 64
+MAX_DEPTH = 4  # ensembles of ensembles, at most this deep
+
+
+@dataclass
+class EnsembleConfig(ModelConfig):
+    """``members``: model folder names in the ensemble's own models folder (2 to 64)."""
+
+    members: list[str] = field(default_factory=list)
+
+    def check(self) -> None:
+        names = v.check_list(self.members, "model_args.members", _member_name, 0, MAX_MEMBERS)
+        if len(set(names)) != len(names):
+            raise ModelError("model_args.members: a member is listed twice")
+        self.members = list(names)
+
+
+def _member_name(x: object, where: str) -> str:
+    if not isinstance(x, str) or not MEMBER_RE.fullmatch(x):
+        shown = repr(x)[:40]
+        raise ModelError(
+            f"{where}: {shown} is not a model folder name (letters, digits, '.', '_', '-'; "
+            "no path separators, at most 64 characters)"
+        )
+    return x
+
+
+def member_graph(folder: Path, members: Sequence[str], depth: int = 0, path=()) -> None:
+    """Check the member folders of an ensemble in ``folder.parent`` from their model.json
+    alone: each exists and is readable, none leads back to an ensemble on ``path`` (a
+    cycle), nesting stays within `MAX_DEPTH`, and all share one protocol and Mc."""
+    root = folder.parent
+    path = (*path, folder.name)
+    if depth > MAX_DEPTH:
+        raise ModelError(f"ensemble {folder.name!r}: nested more than {MAX_DEPTH} deep")
+    ref = None
+    for name in members:
+        if name in path:
+            chain = " -> ".join((*path, name))
+            raise ModelError(f"ensemble {folder.name!r}: a cycle of members ({chain})")
+        member = root / name
+        if not (member / v.MODEL_FILE).is_file():
+            raise ModelError(
+                f"ensemble {folder.name!r}: member {name!r} is missing (no {v.MODEL_FILE} "
+                f"in {member}); train or restore it, or rebuild the ensemble without it"
+            )
+        checked = v.read_model(member)
+        key = (checked.protocol.to_dict(), checked.mc)
+        if ref is None:
+            ref = (name, key)
+        elif key[0] != ref[1][0] or not math.isclose(key[1], ref[1][1]):
+            raise ModelError(
+                f"ensemble {folder.name!r}: member {name!r} was fitted on another protocol, "
+                f"grid or Mc than {ref[0]!r} (Mc {key[1]:g} vs {ref[1][1]:g})"
+            )
+        if checked.kind == EnsembleModel.kind:
+            member_graph(member, checked.config.members, depth + 1, path)
+
+
+class EnsembleModel(Forecaster):
+    """The mean of its members' probabilities per (day, cell)."""
+
+    kind = "ensemble"
+    label = "Ensemble (mean of members)"
+    config_cls = EnsembleConfig
+
+    def __init__(self, config: EnsembleConfig | None = None) -> None:
+        super().__init__(config)
+        self.members: list[Forecaster] = []
+
+    @classmethod
+    def of(cls, folders: Sequence[str | Path]) -> EnsembleModel:
+        """An ensemble of the saved models in ``folders`` (one models folder, 2 or more)."""
+        folders = [Path(f) for f in folders]
+        if len(folders) < 2:
+            raise ModelError("an ensemble needs at least two member models")
+        if len({f.resolve().parent for f in folders}) != 1:
+            raise ModelError("the members of an ensemble must be in one models folder")
+        model = cls(EnsembleConfig([f.name for f in folders]))
+        member_graph(folders[0].parent / "new ensemble", model.config.members)
+        model.members = [Forecaster.load(f) for f in folders]
+        first = model.members[0]
+        model.meta.update(
+            protocol=first.meta["protocol"],
+            mc=first.mc,
+            fingerprint=first.meta.get("fingerprint"),
+            final=all(bool(m.meta.get("final")) for m in model.members),
+        )
+        return model
+
+    def fit(self, data: ForecastData, final: bool = False, on_progress: OnProgress | None = None):
+        """Nothing to train: check that every member was fitted on ``data`` (protocol, Mc,
+        catalog) for the same period (``final``) and record it."""
+        if not self.members:  # `python -m quake fit --model ensemble --args '{"members": ...}'`
+            if len(self.config.members) < 2:
+                raise ModelError(
+                    'an ensemble needs at least two member models: model_args {"members": '
+                    '["NAME-s0", "NAME-s1", ...]} (folders in the models folder)'
+                )
+            root = settings.models_dir()
+            member_graph(root / "new ensemble", self.config.members)
+            self.members = [Forecaster.load(root / n) for n in self.config.members]
+        for name, m in zip(self.config.members, self.members, strict=True):
+            if m.protocol is None or m.protocol.to_dict() != data.protocol.to_dict():
+                raise ModelError(f"ensemble member {name!r}: fitted on another protocol")
+            if m.mc is None or not math.isclose(float(m.mc), data.mc):
+                raise ModelError(f"ensemble member {name!r}: Mc {m.mc} (data: {data.mc:g})")
+            if m.meta.get("fingerprint") != data.fingerprint:
+                raise ModelError(f"ensemble member {name!r}: fitted on another catalog")
+            if bool(m.meta.get("final")) != bool(final):
+                raise ModelError(f"ensemble member {name!r}: final={m.meta.get('final')}")
+        self.bind(data)
+        self.meta["final"] = bool(final)
+        emit(on_progress, "fit", 1, 1)
+        return self
+
+    def warmup_days(self, start: int) -> int:
+        """The members warm up one after the other: the sum of their warm-ups."""
+        return sum(m.warmup_days(start) for m in self.members)
+
+    def predict_days(
+        self,
+        data: ForecastData,
+        start: int,
+        stop: int,
+        chunk: int = 64,
+        on_warmup: Callable[[int, int], None] | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Blocks of ``chunk`` days: the members' mean probability, float32 (n, ny, nx)."""
+        if not self.members:
+            raise ModelError("ensemble: no members loaded")
+        total = self.warmup_days(start)
+        feeds = []
+        done = 0
+        for m in self.members:
+            kw = {}
+            warm = m.warmup_days(start)
+            if warm and on_warmup is not None:
+                kw["on_warmup"] = _offset(on_warmup, done, total)
+            done += warm
+            feeds.append(_Aligned(m.predict_days(data, start, stop, chunk, **kw), start))
+        for a in range(start, stop, chunk):
+            b = min(a + chunk, stop)
+            acc = np.zeros((b - a, *data.grid.shape), dtype=np.float64)
+            for f in feeds:
+                acc += f.take(b)
+            yield a, (acc / len(feeds)).astype(np.float32)
+
+    # -- persistence: model.json only ----------------------------------------------------
+    def _save_arrays(self, folder: Path) -> None:
+        if not self.members:
+            raise ModelError("nothing to save: the ensemble has no members")
+
+    def _load_arrays(self, folder: Path) -> None:
+        if len(self.config.members) < 2:
+            raise ModelError(f"{folder}: an ensemble needs at least two members")
+        member_graph(folder, self.config.members)
+        self.members = [Forecaster.load(folder.parent / name) for name in self.config.members]
+        for name, m in zip(self.config.members, self.members, strict=True):
+            if m.protocol is None or m.protocol.to_dict() != self.meta.get("protocol"):
+                raise ModelError(f"{folder}: member {name!r} has another protocol or grid")
+            if m.mc is None or not math.isclose(float(m.mc), float(self.meta["mc"])):
+                raise ModelError(f"{folder}: member {name!r} has Mc {m.mc}, not {self.mc}")
+
+
+def _offset(report: Callable[[int, int], None], before: int, total: int):
+    return lambda done, _n: report(before + done, total)
+
+
+class _Aligned:
+    """A member's blocks, re-cut to the ensemble's: ``take(b)`` gives days up to ``b``."""
+
+    def __init__(self, blocks: Iterator[tuple[int, np.ndarray]], start: int) -> None:
+        self.blocks, self.next_day = blocks, start
+        self.buf: list[np.ndarray] = []
+        self.buf_end = start
+
+    def take(self, b: int) -> np.ndarray:
+        while self.buf_end < b:
+            first, block = next(self.blocks)
+            if first != self.buf_end:
+                raise ModelError(f"a member's forecast skipped from day {self.buf_end} to {first}")
+            self.buf.append(block)
+            self.buf_end += len(block)
+        joined = np.concatenate(self.buf) if len(self.buf) > 1 else self.buf[0]
+        n = b - self.next_day
+        out, rest = joined[:n], joined[n:]
+        self.buf = [rest] if len(rest) else []
+        self.next_day = b
+        return out

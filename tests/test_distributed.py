@@ -1,0 +1,169 @@
+"""Training on several processes (quake.models.distributed): two CPU ranks with gloo under
+torchrun give the weights of one process with the same global batch; rank 0 alone writes
+the checkpoint, which resumes in one process; seed sweeps are spread over the ranks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import load_file
+
+from quake.errors import ModelError
+from quake.models import distributed
+from quake.models.checkpoint import load_checkpoint
+from quake.models.distributed import Ranks, shard
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One script for both runs: it trains a tiny convlstm-resid on a seeded synthetic catalog
+# (the same as tests/test_neural.py's) and rank 0 writes the trained weights and history.
+WORKER = textwrap.dedent(
+    """
+    import json, sys
+    from datetime import date, timedelta
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+    from safetensors.numpy import save_file
+
+    from quake.data.catalog import Catalog, LoadReport
+    from quake.data.forecast_data import ForecastData
+    from quake.data.grid import Grid
+    from quake.data.protocol import derived_protocol
+    from quake.data.synthetic import synthetic_catalog
+    from quake.models import distributed
+    from quake.models.neural import build
+    from quake.models.training import fit_network
+
+    out = Path(sys.argv[1])
+    ranks = distributed.start("cpu")
+    n, n_days = 12, 1200
+    deg = n * 10.0 / 111.0
+    df = synthetic_catalog(start=date(2000, 1, 1), n_days=n_days, lat=(35.0, 35.0 + deg),
+                           lon=(139.0, 139.0 + deg), n_background=400, productivity=0.8, seed=7)
+    grid = Grid(lat0=35.0, lon0=139.0, cell_km=10.0, nx=n, ny=n)
+    end = date(2000, 1, 1) + timedelta(n_days - 1)
+    protocol = derived_protocol(date(2000, 1, 1), end, grid)
+    data = ForecastData.build(Catalog(df, LoadReport("s", "s", len(df), len(df))), 4.0, protocol)
+    tiny = {"pool": 2, "embed": 4, "hidden": 8, "head": 8}
+    targs = {"epochs": 2, "streams": 4, "bptt": 20, "patience": 99, "threads": 1}
+    model = build("convlstm-resid", "quick", tiny, targs)
+    res = fit_network(model, data, model.train_config, checkpoint_dir=out / "ckpt")
+    if ranks.main:
+        save_file({k: np.ascontiguousarray(v) for k, v in model.state_arrays().items()},
+                  str(out / "weights.safetensors"))
+        (out / "history.json").write_text(json.dumps(res.history))
+    distributed.finish()
+    """
+)
+
+
+def _run(tmp: Path, nproc: int) -> tuple[dict[str, np.ndarray], list[dict]]:
+    script = tmp / "worker.py"
+    script.write_text(WORKER)
+    out = tmp / f"n{nproc}"
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    if nproc == 1:
+        cmd = [sys.executable, str(script), str(out)]
+    else:
+        cmd = [
+            sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc-per-node={nproc}", str(script), str(out),
+        ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    history = json.loads((out / "history.json").read_text())
+    return load_file(str(out / "weights.safetensors")), history
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[int, tuple[dict[str, np.ndarray], list[dict]]]:
+    tmp = tmp_path_factory.mktemp("dist")
+    return {n: _run(tmp, n) for n in (1, 2)}
+
+
+def test_two_gloo_ranks_train_the_weights_of_one_process(runs):
+    (w1, h1), (w2, h2) = runs[1], runs[2]
+    assert set(w1) == set(w2)
+    init = None
+    for k in w1:
+        np.testing.assert_allclose(w2[k], w1[k], rtol=1e-4, atol=1e-5, err_msg=k)
+        init = init or (np.abs(w1[k]).sum() > 0)
+    assert init  # the nets did train (not all-zero)
+    assert len(h1) == len(h2) == 2  # the same epochs, validated once per epoch
+    for a, b in zip(h1, h2, strict=True):
+        assert a["epoch"] == b["epoch"]
+        for key in ("loss", "val_pr_auc_all", "val_roc_auc_all"):
+            assert b[key] == pytest.approx(a[key], rel=1e-3, abs=1e-6), key
+
+
+def test_rank0_checkpoint_holds_every_stream_and_resumes(runs, tmp_path_factory):
+    tmp = next(p for p in tmp_path_factory.getbasetemp().iterdir() if p.name.startswith("dist"))
+    arrays, doc = load_checkpoint(tmp / "n2" / "ckpt")
+    states = [k for k in arrays if k.startswith("state.")]
+    assert states and all(arrays[k].shape[0] == 4 for k in states)  # 4 streams, 2 ranks
+    assert doc["epoch"] == 2
+    single, _ = load_checkpoint(tmp / "n1" / "ckpt")
+    for k in states:
+        np.testing.assert_allclose(arrays[k], single[k], rtol=1e-4, atol=1e-5)
+
+
+def test_shard_splits_streams_evenly_and_refuses_uneven():
+    assert [list(shard(4, Ranks(r, 2))) for r in (0, 1)] == [[0, 1], [2, 3]]
+    assert list(shard(3, Ranks())) == [0, 1, 2]
+    with pytest.raises(ModelError, match="multiple of the number of processes"):
+        shard(3, Ranks(0, 2))
+
+
+def test_ranks_from_env_and_bad_values():
+    assert Ranks.from_env({}) == Ranks(0, 1, 0)
+    assert Ranks.from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"}) == Ranks(3, 4, 1)
+    with pytest.raises(ModelError, match="integers"):
+        Ranks.from_env({"WORLD_SIZE": "two"})
+    with pytest.raises(ModelError, match="inconsistent"):
+        Ranks.from_env({"RANK": "2", "WORLD_SIZE": "2"})
+    assert distributed.backend_for("cpu") == "gloo"
+    assert distributed.backend_for(torch.device("cuda", 0)) == "nccl"
+    assert distributed.device_for("cuda", Ranks(1, 2, 1)) == "cuda:1"
+    assert distributed.device_for("cpu", Ranks(1, 2, 1)) == "cpu"
+
+
+def test_torchrun_cli_spreads_seeds_over_ranks_and_saves_the_ensemble(tmp_path):
+    from datetime import date
+
+    from quake.data.synthetic import synthetic_catalog, to_reference_csv
+
+    df = synthetic_catalog(
+        n_background=300, n_days=1200, productivity=1.0, seed=5, start=date(2000, 1, 1),
+        lat=(10.0, 10.9), lon=(20.0, 20.9),
+    )  # fmt: skip
+    csv = tmp_path / "cat.csv"
+    csv.write_text(to_reference_csv(df))
+    root = tmp_path / "models"
+    root.mkdir()
+    tiny = json.dumps({"pool": 2, "embed": 4, "hidden": 8, "head": 8})
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+        "-m", "quake", "train", "--catalog", str(csv), "--mc", "3.5", "--epochs", "1",
+        "--args", tiny, "--train-args", '{"streams": 2, "bptt": 20}', "--seeds", "2",
+        "--ensemble", "--checkpoint", str(tmp_path / "ckpt"), "--out", str(root / "sw"),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    seeds = [json.loads((root / f"sw-s{i}" / "model.json").read_text()) for i in (0, 1)]
+    assert [d["train_args"]["seed"] for d in seeds] == [0, 1]
+    ens = json.loads((root / "sw" / "model.json").read_text())
+    assert ens["kind"] == "ensemble" and ens["model_args"]["members"] == ["sw-s0", "sw-s1"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["sw-s0", "sw-s1"]
+    assert done.stdout.count("ensemble of 2 seeds") == 1  # rank 0 alone saves it

@@ -1,0 +1,136 @@
+"""Seed sweeps and ensembles: ``train --seeds N --ensemble`` end to end on a small synthetic
+catalog, the ensemble's mean, its checks on load (missing member, cycle, other Mc, bad
+names), the seed table, and the one-run scoring of validation then test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from quake.data.forecast_data import ForecastData, load_reference
+from quake.data.synthetic import synthetic_catalog, to_reference_csv
+from quake.errors import ModelError
+from quake.models import Forecaster
+from quake.models.ensemble import EnsembleConfig, EnsembleModel
+from quake.models.store import read_cards
+from quake.scoring.evaluate import evaluate
+from quake.scoring.seeds import format_mean_sd, mean_sd, seed_groups, seed_table
+from quake.scoring.train import OnePass
+
+TINY = {"pool": 2, "embed": 4, "hidden": 8, "head": 8}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> tuple[Path, ForecastData]:
+    """``train --seeds 2 --ensemble`` into a models folder of its own."""
+    from quake.cli import main
+
+    tmp = tmp_path_factory.mktemp("sweep")
+    df = synthetic_catalog(
+        n_background=300, n_days=1200, productivity=1.0, seed=5, start=date(2000, 1, 1),
+        lat=(10.0, 10.9), lon=(20.0, 20.9),
+    )  # fmt: skip
+    csv = tmp / "cat.csv"
+    csv.write_text(to_reference_csv(df))
+    root = tmp / "models"
+    root.mkdir()
+    args = ["train", "--catalog", str(csv), "--mc", "3.5", "--epochs", "1"]
+    args += ["--args", json.dumps(TINY), "--train-args", json.dumps({"streams": 2, "bptt": 20})]
+    args += ["--checkpoint", str(tmp / "ckpt"), "--seeds", "2", "--ensemble"]
+    assert main([*args, "--out", str(root / "m")]) == 0
+    return root, ForecastData.build(load_reference(csv), 3.5)
+
+
+def test_seeds_train_one_model_each_and_the_ensemble_is_their_mean(sweep):
+    root, data = sweep
+    docs = {n: json.loads((root / n / "model.json").read_text()) for n in ("m-s0", "m-s1", "m")}
+    assert [docs[f"m-s{i}"]["train_args"]["seed"] for i in (0, 1)] == [0, 1]
+    ens = docs["m"]
+    assert ens["kind"] == "ensemble" and ens["model_args"] == {"members": ["m-s0", "m-s1"]}
+    assert set(ens["scores"]) == {"test", "validation"} and (root / "m" / "curves.json").is_file()
+    a, b, e = (Forecaster.load(root / n) for n in ("m-s0", "m-s1", "m"))
+    assert isinstance(e, EnsembleModel)
+    pa, pb, pe = (m.predict(data, *data.days("test")) for m in (a, b, e))
+    assert not np.allclose(pa, pb)  # two seeds, two models
+    np.testing.assert_allclose(pe, (pa.astype(np.float64) + pb) / 2, rtol=1e-6)
+    chunked = np.concatenate([p for _, p in e.predict_days(data, *data.days("test"), chunk=7)])
+    np.testing.assert_allclose(chunked, pe, rtol=1e-5)
+
+
+def test_ensemble_load_refuses_missing_members_cycles_and_other_mc(sweep, tmp_path):
+    root, _ = sweep
+    work = tmp_path / "models"
+    shutil.copytree(root, work)
+
+    def edit(name: str, **changes) -> None:
+        path = work / name / "model.json"
+        doc = json.loads(path.read_text())
+        doc.update(changes)
+        path.write_text(json.dumps(doc))
+
+    shutil.copytree(work / "m", work / "e2")
+    shutil.copytree(work / "m", work / "e3")
+    edit("e2", model_args={"members": ["m-s0", "e3"]})
+    edit("e3", model_args={"members": ["m-s1", "e2"]})
+    with pytest.raises(ModelError, match=r"cycle of members \(e2 -> e3 -> e2\)"):
+        Forecaster.load(work / "e2")
+    edit("e3", model_args={"members": ["m-s1", "e3"]})
+    with pytest.raises(ModelError, match="cycle"):
+        Forecaster.load(work / "e3")
+    edit("m", model_args={"members": ["m-s0", "gone"]})
+    with pytest.raises(ModelError, match="member 'gone' is missing"):
+        Forecaster.load(work / "m")
+    edit("m", model_args={"members": ["m-s0", "m-s1"]})
+    Forecaster.load(work / "m")  # fine again
+    edit("m-s1", mc=4.0)
+    with pytest.raises(ModelError, match="another protocol, grid or Mc"):
+        Forecaster.load(work / "m")
+    for bad in (["../m-s0", "m-s1"], ["m-s0", "m-s0"], "m-s0", [".hidden", "x"]):
+        with pytest.raises(ModelError, match="members"):
+            EnsembleConfig.from_dict({"members": bad})
+    with pytest.raises(ModelError, match="at least two"):
+        EnsembleModel.of([work / "m-s0"])
+
+
+def test_seed_table_gives_mean_and_sd_over_seeds(sweep):
+    root, _ = sweep
+    cards = read_cards(root)
+    groups = seed_groups(cards)
+    assert list(groups) == ["m"] and [c.name for c in groups["m"]] == ["m-s0", "m-s1"]
+    table = seed_table(cards)
+    row = table.iloc[0]
+    values = [c.score("pr_auc", "test", "all") for c in groups["m"]]
+    assert row["seeds"] == 2
+    assert row["PR AUC (all)"] == pytest.approx(np.mean(values))
+    assert row["PR AUC (all) sd"] == pytest.approx(np.std(values, ddof=1))
+    assert mean_sd([1.0, 3.0, float("nan")]) == (2.0, pytest.approx(2**0.5), 2)
+    assert format_mean_sd(0.5, 0.01, 2) == "0.50 ± 0.01"
+    assert format_mean_sd(float("nan"), 0.0) == "–"
+
+
+def test_one_pass_scores_validation_then_test_like_two_runs(sweep):
+    root, data = sweep
+    model = Forecaster.load(root / "m-s0")
+    one = OnePass(model, data)
+    assert one.warmup_days(data.days("validation")[0]) == data.days("validation")[0]
+    shared = {p: evaluate(one, data, p) for p in ("validation", "test")}
+    assert one.warmup_days(data.days("test")[0]) == 0  # the test run continues
+    for period in ("validation", "test"):
+        alone = evaluate(model, data, period)
+        for mask, curve in alone.items():
+            assert shared[period][mask].roc_auc() == pytest.approx(curve.roc_auc(), abs=1e-6)
+            assert shared[period][mask].pr_auc() == pytest.approx(curve.pr_auc(), rel=1e-5)
