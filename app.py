@@ -7,7 +7,7 @@ import streamlit as st
 from app_pages.ui.loaders import catalog_source, current_catalog, good_cards, try_protocol
 from app_pages.ui.nav import PAGES
 from app_pages.ui.state import PRESENTATION, presentation
-from app_pages.ui.widgets import PRESENTATION_CSS
+from app_pages.ui.widgets import PRESENTATION_CSS, background_jobs
 from quake.settings import readonly
 from quake.viz.text import plain
 
@@ -53,6 +53,7 @@ with st.sidebar:
     st.markdown(f"{n} saved model{'s' if n != 1 else ''} in `models/`")
     if readonly():
         st.caption("Served read-only (seminar mode): no training, no deleting, no server paths.")
+    background_jobs()
     st.divider()
     st.toggle(
         "Presentation mode",

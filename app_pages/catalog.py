@@ -14,6 +14,7 @@ from app_pages.ui.loaders import (
     completeness,
     current_catalog,
     load_catalog_path,
+    mc_options,
     set_catalog,
     try_protocol,
 )
@@ -25,7 +26,7 @@ from app_pages.ui.state import (
     UPLOAD_ID,
     presentation,
 )
-from app_pages.ui.widgets import MC_CHOICES, page_header
+from app_pages.ui.widgets import page_header
 from quake import settings
 from quake.data.catalog import (
     DROP_REASONS,
@@ -34,7 +35,7 @@ from quake.data.catalog import (
     read_catalog_bytes,
 )
 from quake.data.catalog.usgs import JAPAN_WINDOW, Window, download_usgs
-from quake.data.completeness import frequency_magnitude
+from quake.data.completeness import MIN_TARGETS, frequency_magnitude
 from quake.data.protocol import JAPAN
 from quake.errors import QuakeError
 from quake.viz import events_deck, fmd_figure, legend_html, monthly_counts, monthly_figure
@@ -63,6 +64,7 @@ SOURCES = [
 ]
 
 src = catalog_source()
+failed_upload = False  # the file just uploaded could not be read
 with st.container(border=True):
     st.markdown("**Source**")
     wanted = ALL_SOURCES.get(src["kind"], SOURCES[0]) if src else ALL_SOURCES["upload"]
@@ -117,6 +119,7 @@ with st.container(border=True):
             if UPLOAD_ERROR.get() is None:
                 st.rerun()  # the sidebar (drawn before this page) shows the new catalog
         if UPLOAD_ERROR.get() and up is not None:
+            failed_upload = True
             st.error(f"Cannot use this file: {plain(UPLOAD_ERROR.get(), 400)}")
 
     elif choice == "File path":
@@ -180,6 +183,16 @@ with st.container(border=True):
                     st.rerun()
 
 catalog, fingerprint, error = current_catalog()
+if failed_upload:
+    # The failed file's error is this page's report: the previous catalog's report is not
+    # shown under it, as if it were the new file's.
+    if catalog is not None and src is not None:
+        st.info(
+            f"Nothing was loaded from this file. The catalog in use is still "
+            f"**{plain(src['label'])}**: the other pages work on it. Choose another file "
+            "or another source to replace it."
+        )
+    st.stop()
 if catalog is None or fingerprint is None:
     if error:
         st.error(f"The current catalog could not be loaded: {plain(error, 400)}")
@@ -229,11 +242,16 @@ with c1:
         help="Maximum curvature underestimates Mc; +0.2 is customary (Woessner & Wiemer 2005).",
     )
     MC_CORRECTION.remember()
+    mc_list, mc_default = mc_options(catalog, fingerprint, proto)
+    mc_key = MC.keep()
+    if st.session_state[mc_key] not in mc_list:  # another catalog's choice
+        st.session_state[mc_key] = mc_default
     mc = st.selectbox(
         "Mc for forecasting (targets are quakes of magnitude ≥ Mc)",
-        MC_CHOICES,
-        key=MC.keep(),
-        help="5.0 is the protocol's headline, 4.5 its second setting.",
+        mc_list,
+        key=mc_key,
+        help=f"From this catalog's estimated completeness up to where at least {MIN_TARGETS} "
+        "events remain (the Japan protocol's 5.0 and 4.5 always for that protocol).",
     )
     MC.remember()
 comp = completeness(catalog, fingerprint)
@@ -263,7 +281,7 @@ g1, g2 = st.columns(2)
 with g1:
     st.plotly_chart(fmd_figure(centres, counts, cumulative, comp, float(mc), presentation()))
 with g2:
-    mc_levels = sorted({float(mc), 5.0, 6.0})
+    mc_levels = sorted({float(mc), float(mc) + 1.0, float(mc) + 2.0})
     monthly = monthly_counts(catalog.events["time"], catalog.events["magnitude"], mc_levels)
     st.plotly_chart(monthly_figure(monthly, presentation()))
 
@@ -285,7 +303,7 @@ with f1:
         key=f"w_map_span_{fingerprint}",
     )
 with f2:
-    m_default = (max(m_lo, min(5.0, m_hi)), m_hi)
+    m_default = (max(m_lo, min(float(mc), m_hi)), m_hi)
     mrange = st.slider(
         "Magnitude range",
         min_value=m_lo,
@@ -302,16 +320,20 @@ sel = (
     & (ev["magnitude"] <= mrange[1] + 1e-9)
 )
 shown = ev[sel.to_numpy()]
+# Colours over five magnitude units from M3, or lower for a catalog of small quakes.
+mag_lo = min(MAG_RANGE[0], float(np.floor(mc)))
+mag_range = (mag_lo, mag_lo + MAG_RANGE[1] - MAG_RANGE[0])
 st.pydeck_chart(
-    events_deck(shown, proto.grid if proto else None), height=560 if presentation() else 480
+    events_deck(shown, proto.grid if proto else None, mag_range=mag_range),
+    height=560 if presentation() else 480,
 )
 st.html(
     legend_html(
         "magnitude (circle size grows with magnitude)",
-        *MAG_RANGE,
+        *mag_range,
         ramp=VIRIDIS,
         log=False,
-        ticks=[3, 4, 5, 6, 7, 8],
+        ticks=[int(mag_lo) + k for k in range(6)],
         presentation=presentation(),
         extra=[("#969696", "line", "model grid")],
     )

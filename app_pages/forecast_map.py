@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from app_pages.ui.catalog_fit import catalog_models, no_fitting_models, show_others
 from app_pages.ui.loaders import current_catalog, forecast_data, good_cards, model
 from app_pages.ui.map_panel import legend, map_panel
 from app_pages.ui.state import FORECAST_DAY, MAP_MODE, MODEL_A, MODEL_B, presentation
@@ -29,12 +30,16 @@ page_header(
 )
 
 catalog, fingerprint, cat_error = current_catalog()
-models = good_cards()
-if not models:
+if not good_cards():
     need_models()
     st.stop()
 if catalog is None or fingerprint is None:
     need_catalog("The map forecasts from the catalog's events.", cat_error)
+    st.stop()
+fit = catalog_models()  # only models fitted on this catalog's grid and dates are run
+models = fit.fitting
+if not models:
+    no_fitting_models(fit)
     st.stop()
 
 c1, c2, c3 = st.columns([2, 2, 2])
@@ -77,8 +82,23 @@ def step(days: int) -> None:
     FORECAST_DAY.set(st.session_state[day_key])
 
 
+PLAYING = "map_playing"  # session key: Play is on
+FRAME_S = 0.25  # Play shows a new day every FRAME_S seconds (4 a second)
+playing = bool(st.session_state.get(PLAYING, False))
+
+
+def toggle_play() -> None:
+    st.session_state[PLAYING] = not st.session_state.get(PLAYING, False)
+
+
 def day_view() -> None:
-    """Day, threshold and maps. A fragment: stepping the day reruns only this part."""
+    """Day, threshold and maps. A fragment: stepping the day reruns only this part; while
+    Play is on it reruns on its own every `FRAME_S` seconds, one day later each time."""
+    if playing:
+        if st.session_state[day_key] >= last:
+            st.session_state[PLAYING] = False
+            st.rerun(scope="app")
+        step(1)
     s1, s2, s3, s4, s5 = st.columns([1.2, 1.2, 8, 1.2, 1.2], vertical_alignment="bottom")
     s1.button("−7 d", on_click=step, args=(-7,), help="one week earlier", width="stretch")
     s2.button("−1 d", on_click=step, args=(-1,), help="one day earlier", width="stretch")
@@ -121,4 +141,21 @@ def day_view() -> None:
     legend(gain)
 
 
-st.fragment(day_view)()
+p1, p2 = st.columns([1.3, 10], vertical_alignment="center")
+p1.button(
+    "⏸ Pause" if playing else "▶ Play",
+    on_click=toggle_play,
+    key="map_play",
+    type="primary" if playing else "secondary",
+    help="Step through the days on their own, four a second (e.g. through March 2011).",
+    width="stretch",
+)
+p2.caption(
+    "Play shows one forecast day after the other, four a second, until Pause or the end "
+    "of the test period."
+    if not playing
+    else "Playing: one day every quarter second. Pause to stop."
+)
+st.fragment(day_view, run_every=FRAME_S if playing else None)()
+st.caption(f"Forecasts from the loaded catalog: {plain(fit.label)}.")
+show_others(fit)

@@ -7,7 +7,15 @@ import json
 import pandas as pd
 import streamlit as st
 
-from app_pages.ui.loaders import cards, colors, completeness, current_catalog, forecast_data
+from app_pages.ui.loaders import (
+    cards,
+    colors,
+    completeness,
+    current_catalog,
+    forecast_data,
+    mc_options,
+    try_protocol,
+)
 from app_pages.ui.state import (
     CONFIRM_DELETE,
     DELETE_ERROR,
@@ -20,7 +28,7 @@ from app_pages.ui.state import (
     TRAININGS,
     presentation,
 )
-from app_pages.ui.widgets import MC_CHOICES, need_catalog, page_header
+from app_pages.ui.widgets import need_catalog, page_header
 from quake.errors import QuakeError
 from quake.models import kinds
 from quake.models.store import ModelCard
@@ -36,6 +44,7 @@ from quake.service.jobs import (
     presets,
     training_device,
 )
+from quake.service.workspace import catalog_mismatch
 from quake.settings import models_dir, readonly
 from quake.viz import training_figure
 from quake.viz.text import plain
@@ -54,6 +63,7 @@ page_header(
     "it took, and its scores on the protocol's test period. Train a new one or delete one.",
 )
 catalog, fingerprint, cat_error = current_catalog()
+loaded_proto = try_protocol(catalog, fingerprint)[0] if catalog and fingerprint else None
 all_cards = cards()
 palette = colors()
 
@@ -127,12 +137,18 @@ def show_card(card: ModelCard) -> None:
             c.metric("preset", card.preset or "—")
             same = fingerprint is not None and card.fingerprint == fingerprint
             st.caption(
-                f"protocol **{card.protocol or '—'}** · data fingerprint `{card.fingerprint}` "
+                f"protocol **{plain(card.protocol or '—')}** · data fingerprint "
+                f"`{plain(card.fingerprint)}` "
                 + ("(the loaded catalog)" if same else "(not the loaded catalog)")
                 + (f" · saved {card.saved}" if card.saved else "")
                 + (f" · trained {where}" if where else "")
             )
+            why = catalog_mismatch(card, loaded_proto) if loaded_proto else None
+            if why:
+                st.caption(f"Not run on the loaded catalog: {plain(why, 400)}.")
             if card.scores.get("test"):
+                if not same:
+                    st.caption("Test-period scores on the catalog it was fitted on:")
                 st.dataframe(
                     score_frame(card),
                     hide_index=True,
@@ -205,7 +221,15 @@ if not all_cards:
         "second and is the reference every other model is compared with."
     )
 cols = st.columns(2)
-by_mc = sorted(all_cards, key=lambda c: (-(c.mc or 0.0), c.name))  # Mc 5.0 first, as on Compare
+
+
+def _order(card: ModelCard) -> tuple[bool, float, str]:
+    """Models that fit the loaded catalog first, then Mc 5.0 first (as on Compare)."""
+    other = loaded_proto is not None and catalog_mismatch(card, loaded_proto) is not None
+    return other, -(card.mc or 0.0), card.name
+
+
+by_mc = sorted(all_cards, key=_order)
 for i, card in enumerate(by_mc):
     with cols[i % 2]:
         show_card(card)
@@ -228,11 +252,11 @@ else:
     kind = a.selectbox("Kind", all_kinds, key=TRAIN_KIND.keep(all_kinds[0]))
     TRAIN_KIND.remember()
     chosen = MC.get()  # the Catalog page's choice
-    mc = b.selectbox(
-        "Mc (targets: M ≥ Mc)",
-        MC_CHOICES,
-        key=TRAIN_MC.keep(chosen if chosen in MC_CHOICES else MC.default),
-    )
+    mc_list, mc_default = mc_options(catalog, fingerprint, loaded_proto)
+    mc_key = TRAIN_MC.keep(chosen if chosen in mc_list else mc_default)
+    if st.session_state[mc_key] not in mc_list:  # chosen for another catalog
+        st.session_state[mc_key] = chosen if chosen in mc_list else mc_default
+    mc = b.selectbox("Mc (targets: M ≥ Mc)", mc_list, key=mc_key)
     TRAIN_MC.remember()
     comp = completeness(catalog, fingerprint)
     if comp is not None and mc < comp.mc - 1e-9:
@@ -322,6 +346,16 @@ else:
             st.error(f"Cannot start training: {plain(err, 400)}")
 
 
+def has_training_curves(history: list[dict]) -> bool:
+    """Whether the job's history holds a loss or validation score to draw (a baseline's
+    progress events carry none: its chart would be empty)."""
+    return any(
+        isinstance(v, int | float) and ("loss" in k.lower() or k.startswith("val_"))
+        for row in history
+        for k, v in row.items()
+    )
+
+
 def job_panel() -> None:
     job: TrainingJob | None = TRAIN_JOB.get()
     if job is None:
@@ -341,8 +375,10 @@ def job_panel() -> None:
             st.warning("Training was cancelled; nothing was saved.")
         elif job.status == "failed":
             st.error(f"Training failed: {plain(job.error, 400)}")
-        if job.history:
+        if has_training_curves(job.history):
             st.plotly_chart(training_figure(job.history, presentation()), key="train_curves")
+        elif not job.running and job.status == "done":
+            st.caption("A baseline is fitted in one pass: it has no training curves.")
         if not job.running:
             if JOB_SEEN.get() != job.name + job.status:
                 JOB_SEEN.set(job.name + job.status)

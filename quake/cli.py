@@ -16,10 +16,13 @@ from quake.errors import QuakeError
 # Each module defines NAME, HELP, add_arguments(parser) and run(args) -> int.
 COMMANDS = (
     "catalog",
+    "compare",
     "decluster",
     "download",
     "evaluate",
+    "export_csep",
     "fit",
+    "forecast",
     "report",
     "train",
     "sweep_weights",

@@ -53,10 +53,9 @@ def record(calls: list) -> object:
 
 
 def expected(model, data: ForecastData) -> np.ndarray:
-    """A fresh forecast of the test period as the cache stores it (float16), float32."""
+    """A fresh forecast of the test period as the cache gives it back (quantised), float32."""
     start, stop = data.days("test")
-    raw = model.predict(data, start, stop)
-    return np.clip(raw, 0.0, cf.F16_MAX).astype(np.float16).astype(np.float32)
+    return cf.quantise(model.predict(data, start, stop))
 
 
 def all_days(src, data: ForecastData) -> np.ndarray:
@@ -118,14 +117,15 @@ def test_a_full_disk_midway_gives_an_uncached_forecast_and_no_file(
     if fallback == "on-demand":
         monkeypatch.setattr(fc, "MEMORY_FALLBACK_BYTES", 0)
     root = tmp_path / "cache"
-    disk = FullDisk(room=10_000)  # the header and part of the first blocks (240 B a day)
+    whole = cached_forecast(model, folder, tiny_data, "test", tmp_path / "sized", chunk=16)
+    disk = FullDisk(room=whole.path.stat().st_size // 2)  # the header and the first days
     monkeypatch.setattr(cf, "open", disk, raising=False)
     calls: list[tuple[int, int]] = []
     with caplog.at_level(logging.WARNING, logger="quake.service.forecast_cache"):
         src = cached_forecast(
             model, folder, tiny_data, "test", root, on_progress=record(calls), chunk=16
         )
-    assert disk.paths and disk.paths[0].name.endswith(".tmp.npy")  # a partial file was made
+    assert disk.paths and disk.paths[0].name.endswith(".tmp.qfc")  # a partial file was made
     assert not src.cached and src.path is None
     assert "No space left on device" in src.warning
     assert any("cannot cache the forecasts" in r.getMessage() for r in caplog.records)
@@ -174,26 +174,30 @@ def test_a_model_error_while_writing_leaves_no_temporary_file(tiny_data, tmp_pat
     assert list((tmp_path / "c").iterdir()) == []
 
 
-def _damage(kind: str, npy: Path, meta: Path) -> None:
+def _damage(kind: str, path: Path, meta: Path) -> None:
     info = json.loads(meta.read_text())
     n, ny, nx = info["shape"]
+    raw = bytearray(path.read_bytes())
     if kind == "empty":
-        npy.write_bytes(b"")
+        path.write_bytes(b"")
     elif kind == "truncated":
-        npy.write_bytes(npy.read_bytes()[: npy.stat().st_size // 2])
-    elif kind in ("dtype", "shape", "fortran"):
-        arr = {
-            "dtype": np.zeros((n, ny, nx), np.float32),
-            "shape": np.zeros((n - 1, ny, nx + 1), np.float16),
-            "fortran": np.asfortranarray(np.zeros((n, ny, nx), np.float16)),
-        }[kind]
-        np.save(npy, arr)
-        info["file_size"] = npy.stat().st_size  # so the header check, not the size, finds it
-        meta.write_text(json.dumps(info))
-    elif kind == "data":  # same size and header, other numbers
-        raw = bytearray(npy.read_bytes())
-        raw[-100:] = b"\x11" * 100
-        npy.write_bytes(bytes(raw))
+        path.write_bytes(raw[: len(raw) // 2])
+    elif kind in ("magic", "shape", "encoding"):
+        head = list(cf._HEAD.unpack(bytes(raw[: cf._HEAD.size])))
+        if kind == "magic":
+            head[0] = b"\x93NUMPY\x01\x00"
+        elif kind == "shape":
+            head[1:4] = [n - 1, ny, nx + 1]
+        else:
+            head[4] = 256
+        raw[: cf._HEAD.size] = cf._HEAD.pack(*head)
+        path.write_bytes(bytes(raw))  # same size: the header check, not the size, finds it
+    elif kind == "index":
+        raw[-8:] = b"\xff" * 8
+        path.write_bytes(bytes(raw))
+    elif kind == "data":  # same size, header and index, other numbers
+        raw[cf._HEAD.size + 1 : cf._HEAD.size + 3] = b"\x11\x11"
+        path.write_bytes(bytes(raw))
     elif kind == "sidecar-garbage":
         meta.write_bytes(b"\x00\xff{garbage")
     elif kind == "sidecar-list":
@@ -206,7 +210,7 @@ def _damage(kind: str, npy: Path, meta: Path) -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    ["empty", "truncated", "dtype", "shape", "fortran", "data", "sidecar-garbage",
+    ["empty", "truncated", "magic", "shape", "encoding", "index", "data", "sidecar-garbage",
      "sidecar-list", "sidecar-old"],
 )  # fmt: skip
 def test_a_damaged_cache_file_is_detected_and_recomputed(
@@ -216,8 +220,8 @@ def test_a_damaged_cache_file_is_detected_and_recomputed(
     root = tmp_path / "cache"
     first = cached_forecast(model, folder, tiny_data, "test", root, chunk=16)
     assert first.cached and lookup(folder, tiny_data, "test", root) is not None
-    npy = first.path
-    _damage(kind, npy, npy.with_suffix(".json"))
+    path = first.path
+    _damage(kind, path, path.with_suffix(".json"))
     assert lookup(folder, tiny_data, "test", root) is None
     calls: list[tuple[int, int]] = []
     with caplog.at_level(logging.WARNING, logger="quake.service.forecast_cache"):
@@ -226,10 +230,10 @@ def test_a_damaged_cache_file_is_detected_and_recomputed(
         )
     assert len(calls) > 1  # the model ran again (a hit reports progress once)
     assert any("computing it again" in r.getMessage() for r in caplog.records)
-    assert again.cached and again.path == npy
+    assert again.cached and again.path == path
     np.testing.assert_array_equal(all_days(again, tiny_data), expected(model, tiny_data))
     assert lookup(folder, tiny_data, "test", root) is not None
-    assert sorted(p.suffix for p in root.iterdir()) == [".json", ".npy"]
+    assert sorted(p.suffix for p in root.iterdir()) == [".json", ".qfc"]
 
 
 def test_a_file_damaged_after_lookup_is_a_model_error_not_a_crash(
@@ -242,6 +246,9 @@ def test_a_file_damaged_after_lookup_is_a_model_error_not_a_crash(
     with pytest.raises(ModelError, match="truncated"):
         src.day(stop - 1)
     src.path.write_bytes(b"")
+    with pytest.raises(ModelError, match="truncated"):
+        src.day(start)
+    src.path.write_bytes(b"x" * 4096)
     with pytest.raises(ModelError, match="cannot be read"):
         src.day(start)
 
@@ -259,10 +266,9 @@ def test_the_cache_is_written_with_plain_writes_and_matches_the_sidecar(
     src = cached_forecast(model, folder, tiny_data, "test", tmp_path / "cache", chunk=16)
     info = json.loads(src.path.with_suffix(".json").read_text())
     assert info["file_size"] == src.path.stat().st_size
-    assert info["dtype"] == "float16" and info["format"] == cf.FORMAT
-    loaded = np.load(src.path, allow_pickle=False)
-    assert loaded.dtype == np.float16 and list(loaded.shape) == info["shape"]
-    np.testing.assert_array_equal(loaded.astype(np.float32), expected(model, tiny_data))
+    assert info["encoding"] == cf.ENCODING and info["format"] == cf.FORMAT
+    assert info["shape"] == [src.stop - src.start, *tiny_data.grid.shape]
+    np.testing.assert_array_equal(all_days(src, tiny_data), expected(model, tiny_data))
 
 
 def test_cache_dir_follows_the_settings(tiny_data, ri_model, tmp_path, monkeypatch) -> None:
@@ -287,6 +293,13 @@ def test_the_map_page_warns_and_still_draws_when_the_cache_cannot_be_written(
     at.run()
     at.switch_page(nav.PATHS["map"]).run()
     at.selectbox(key="w_model_a").set_value("ri-m5.0").run()
+    # The day is forecast alone at once (no cache needed); the period run is offered.
+    assert not at.exception, [e.value for e in at.exception]
+    decks = at.get("deck_gl_json_chart")
+    assert len(decks) == 1 and "forecast-cells-" in decks[0].proto.json
+    start = [b for b in at.button if str(b.label).startswith("Compute the forecasts")]
+    assert len(start) == 1
+    start[0].click().run()
     for _ in range(200):  # the background run gives up on the cache at once
         if at.warning or at.exception:
             break
@@ -295,8 +308,8 @@ def test_the_map_page_warns_and_still_draws_when_the_cache_cannot_be_written(
     assert not at.exception, [e.value for e in at.exception]
     assert any("could not be saved in the cache folder" in w.value for w in at.warning)
     decks = at.get("deck_gl_json_chart")
-    assert len(decks) == 1 and "forecast-cells-polygon" in decks[0].proto.json
-    assert not any(Path(os.environ["QUAKE_CACHE_DIR"]).glob("*.npy"))
+    assert len(decks) == 1 and "forecast-cells-" in decks[0].proto.json
+    assert not any(Path(os.environ["QUAKE_CACHE_DIR"]).glob("*.qfc"))
 
 
 # -- USGS download cache --------------------------------------------------------------------
@@ -458,3 +471,114 @@ def test_cli_unwritable_output_is_an_error_line(tmp_path, monkeypatch, capsys) -
     out, err = capsys.readouterr()
     assert rc == 2 and "Traceback" not in out + err
     assert err.startswith("error: downloaded 88 events but cannot write")
+
+
+# -- the compressed format ------------------------------------------------------------------
+def test_codes_are_within_a_tenth_of_a_percent_and_keep_every_slider_threshold() -> None:
+    from app_pages.ui.state import THRESHOLDS
+
+    rng = np.random.default_rng(0)
+    p = 10.0 ** rng.uniform(-11.9, 0.0, 200_000)
+    q = cf.quantise(p)
+    assert np.abs(q / p - 1.0).max() < 9.1e-4
+    # Values right at, just below and just above each threshold of the slider.
+    for t in THRESHOLDS:
+        near = np.array([t, t * (1 - 1e-5), t * (1 + 1e-6), t * 0.9995, t * 1.0005])
+        np.testing.assert_array_equal(cf.quantise(near) >= t, near >= t)
+    assert cf.quantise(np.array([0.0, 1e-13, np.nan, 1.0, 2.0])).tolist() == [0, 0, 0, 1, 1]
+
+
+def test_a_period_of_changing_maps_is_small_on_disk(tiny_data, ri_model, tmp_path) -> None:
+    model, folder = ri_model
+    src = cached_forecast(model, folder, tiny_data, "test", tmp_path / "cache", chunk=16)
+    # A map that changes in a few cells a day: mostly zeros once differenced.
+    rng = np.random.default_rng(1)
+    day = 10.0 ** rng.uniform(-8, -2, (50, 60))
+    days = []
+    for _ in range(70):
+        day = day.copy()
+        day.flat[rng.integers(0, day.size, 30)] *= 1.5
+        days.append(day)
+    root = tmp_path / "synthetic"
+    root.mkdir()
+    w = cf.CacheWriter(root, root / f"s{cf.SUFFIX}", root / "s.json")
+    w.open((70, 50, 60))
+    assert w.write(np.stack(days))
+    w.commit({"format": cf.FORMAT})
+    assert w.error is None
+    assert (root / f"s{cf.SUFFIX}").stat().st_size < 0.15 * 70 * 50 * 60 * 2  # uint16: 420 kB
+    back = cf.CachedForecast(root / f"s{cf.SUFFIX}", 0, 70, (50, 60))
+    for i in (0, 31, 32, 69):
+        np.testing.assert_array_equal(back.day(i), cf.quantise(days[i]))
+    # Days far from a key day decode through the differences of the days before them.
+    for t in (src.start, src.start + cf.KEY_DAYS - 1, src.stop - 1):
+        want = cf.quantise(model.predict(tiny_data, t, t + 1)[0])
+        np.testing.assert_array_equal(src.day(t), want)
+
+
+def test_a_damaged_day_is_a_model_error(tiny_data, ri_model, tmp_path) -> None:
+    model, folder = ri_model
+    src = cached_forecast(model, folder, tiny_data, "test", tmp_path / "cache", chunk=16)
+    raw = bytearray(src.path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # inside a day's blob (the CRC of that day no longer fits)
+    src.path.write_bytes(bytes(raw))
+    with pytest.raises(ModelError, match="cannot be read|damaged"):
+        for t in range(src.start, src.stop):
+            src.day(t)
+
+
+# -- one day without the period -------------------------------------------------------------
+def test_forecast_day_computes_one_day_and_reads_the_cache_when_there_is_one(
+    tiny_data, ri_model, tmp_path
+) -> None:
+    model, folder = ri_model
+    start, stop = tiny_data.days("test")
+    t = (start + stop) // 2
+    got = fc.forecast_day(model, tiny_data, t, folder, tmp_path / "cache")
+    assert got.source == "model" and got.day == t and got.seconds >= 0
+    np.testing.assert_array_equal(got.probs, model.predict(tiny_data, t, t + 1)[0])
+    cached_forecast(model, folder, tiny_data, "test", tmp_path / "cache", chunk=16)
+    again = fc.forecast_day(model, tiny_data, t, folder, tmp_path / "cache")
+    assert again.source == "cache"
+    np.testing.assert_array_equal(again.probs, cf.quantise(got.probs))
+    with pytest.raises(ModelError, match="outside the protocol's forecast days"):
+        fc.forecast_day(model, tiny_data, stop + 5)
+
+
+def _net(data: ForecastData, memory_days: float):
+    """A small ConvLSTM whose output layer is not zero (so its state shows in its forecast)."""
+    import torch
+
+    from quake.models.nets import output_layer
+    from quake.models.neural import build
+
+    torch.manual_seed(0)
+    model = build(
+        "convlstm-resid",
+        "quick",
+        {"pool": 2, "embed": 2, "hidden": 2, "head": 2, "memory_days": memory_days},
+    )
+    with torch.no_grad():
+        torch.nn.init.normal_(output_layer(model.net).weight, std=1.0)
+    model.set_base(data, final=True)
+    model.bind(data)
+    return model
+
+
+def test_a_short_warm_up_of_a_forgetful_net_changes_nothing(tiny_data, monkeypatch) -> None:
+    """Warmed up for 64 days, a net whose memories last a few days forecasts what it forecasts
+    after running from day 0; a net remembering for up to 1,000 days does not."""
+    monkeypatch.setattr(fc, "MAP_WARMUP_DAYS", 64)
+    start, stop = tiny_data.days("test")
+    t = start + 20
+    assert t > 64
+    diffs = {}
+    for memory in (3.0, 1000.0):
+        model = _net(tiny_data, memory)
+        full = model.predict(tiny_data, t, t + 1)[0]
+        short = fc.forecast_day(model, tiny_data, t)
+        assert short.warmup_days == 64 and short.source == "model"
+        cold = next(iter(model.predict_days(tiny_data, t, t + 1, 1, warmup=0)))[1][0]
+        assert np.abs(cold - full).max() > 1e-4  # the state matters to both
+        diffs[memory] = float(np.abs(short.probs - full).max())
+    assert diffs[3.0] < 1e-6 < diffs[1000.0], diffs

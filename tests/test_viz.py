@@ -325,9 +325,9 @@ def test_forecast_cache_round_trip(tiny_data, tmp_path):
     assert lookup(folder, tiny_data, "test", root) is None
     fresh = cached_forecast(model, folder, tiny_data, "test", root, chunk=16)
     assert fresh.path != got.path and not got.path.exists()
-    assert len(list(root.glob("*.npy"))) == 1
-    assert drop_cached(folder, root) == 2  # the .npy and its sidecar
-    assert not list(root.glob(".*.tmp.npy"))
+    assert len(list(root.glob("*.qfc"))) == 1
+    assert drop_cached(folder, root) == 2  # the .qfc and its sidecar
+    assert not list(root.glob(".*.tmp*"))
 
 
 def test_drop_cached_removes_files(tiny_data, tmp_path):
@@ -335,7 +335,7 @@ def test_drop_cached_removes_files(tiny_data, tmp_path):
     folder = model.save(tmp_path / "m")
     cached_forecast(model, folder, tiny_data, "test", tmp_path / "c")
     assert drop_cached(folder, tmp_path / "c") == 2
-    assert not list((tmp_path / "c").glob("*.npy"))
+    assert not list((tmp_path / "c").glob("*.qfc"))
 
 
 def test_target_events_window_and_hits(aftershock_catalog, tiny_data):

@@ -2,7 +2,9 @@
 
 The UI side of `quake.service.forecast_cache`: a run shared by every session (it goes on when a
 person leaves the page), its progress, one day's map, the encoded cells and the quakes
-of the target window, each cached so that moving the day or the threshold is cheap.
+of the target window, each cached so that moving the day or the threshold is cheap. A
+period run starts only when a person asks (`show_pending`); until then a model that is not
+recurrent forecasts the day shown alone.
 """
 
 from __future__ import annotations
@@ -16,14 +18,19 @@ import streamlit as st
 from app_pages.ui.loaders import data_key, mtime
 from quake.data.catalog import Catalog
 from quake.data.forecast_data import ForecastData
-from quake.data.grid import Grid
 from quake.errors import QuakeError
 from quake.models import Forecaster
 from quake.models.store import ModelCard
+from quake.service.background import JobBoard, cost_text, estimate_seconds, progress_text
 from quake.service.cache_files import CachedForecast
-from quake.service.forecast_cache import cache_key, cached_forecast, lookup, target_events
-from quake.service.jobs import TrainingJob, eta_text
-from quake.viz.maps import PreparedCells, prepare_cells
+from quake.service.forecast_cache import (
+    cache_key,
+    cached_forecast,
+    forecast_day,
+    lookup,
+    target_events,
+)
+from quake.service.jobs import Runner
 from quake.viz.text import plain
 
 
@@ -41,8 +48,15 @@ def _static(
 
 
 @st.cache_resource(show_spinner=False)
-def _forecast_jobs() -> dict[str, TrainingJob]:
-    """Forecast runs in progress, shared by every session (one run per model and data)."""
+def job_board() -> JobBoard:
+    """Background runs of this server (every session sees them): one per model and data, at
+    most two at a time; each started by a person's click, never by opening a page."""
+    return JobBoard()
+
+
+@st.cache_resource(show_spinner=False)
+def _requests() -> dict[str, tuple[str, Runner, int, float]]:
+    """What a pending map needs to start its run: ``key -> (name, runner, days, seconds)``."""
     return {}
 
 
@@ -60,8 +74,8 @@ class ForecastPending(QuakeError):
 def forecast_source(card: ModelCard, m: Forecaster, data: ForecastData) -> CachedForecast | None:
     """The model's cached test-period forecasts (None for a model constant in time).
 
-    The first request starts a background run (it goes on if the person leaves the page)
-    and raises `ForecastPending`; `show_pending` draws its progress.
+    Without a cache it raises `ForecastPending`: `show_pending` offers the background run
+    (started only by the person's click; it goes on if they leave the page) or its progress.
     """
     if getattr(m, "static_forecast", None) is not None:
         return None  # constant in time: no need to store a copy per day
@@ -73,47 +87,105 @@ def forecast_source(card: ModelCard, m: Forecaster, data: ForecastData) -> Cache
     if key in uncached:
         st.warning(plain(uncached[key].warning, 400))
         return uncached[key]
-    jobs = _forecast_jobs()
-    job = jobs.get(key)
+    board = job_board()
+    job = board.get(key)
     if job is not None and job.status == "done":
         hit = lookup(card.folder, data, "test")
         if hit is not None:
             return hit
-    if job is None or job.status in ("done", "cancelled"):
-
-        def run(on_progress, should_stop) -> CachedForecast:
-            src = cached_forecast(m, card.folder, data, "test", on_progress=on_progress)
-            if not src.cached:
-                uncached[key] = src
-            return src
-
-        job = jobs[key] = TrainingJob(f"forecast {card.name}", None, run).start()
-    if job.status == "failed":
-        jobs.pop(key, None)  # the next visit tries again
+    if job is not None and job.status == "failed":
+        board.forget(key)  # the next click tries again
         raise QuakeError(f"forecasting failed: {job.error}")
+
+    def run(on_progress, should_stop) -> CachedForecast:
+        src = cached_forecast(m, card.folder, data, "test", on_progress=on_progress)
+        if not src.cached:
+            uncached[key] = src
+        return src
+
+    start, stop = data.days("test")
+    pool = int(card.model_args.get("pool", 1) or 1)
+    cost = estimate_seconds(card.kind or "", stop - start, pool, "lstm" in (card.kind or ""))
+    _requests()[key] = (f"forecast {card.name}", run, stop - start, cost)
     raise ForecastPending(key)
 
 
-def show_pending(err: ForecastPending, name: str) -> None:
-    """Progress of a background forecast run; reruns the page when it is done."""
+def period_key(card: ModelCard, m: Forecaster, data: ForecastData) -> str | None:
+    """The key of the model's period run when its test period is not cached (else None)."""
+    try:
+        forecast_source(card, m, data)
+    except ForecastPending as pending:
+        return str(pending)
+    except QuakeError:
+        return None
+    return None
+
+
+def show_pending(err: ForecastPending | str, name: str, needed: bool = True) -> None:
+    """A map whose forecasts are not made yet: the button that starts the run (with its
+    cost), or its progress in days with a cancel button; reruns the page when it is done."""
     key = str(err)
+    board = job_board()
+    job = board.get(key)
+    label, run, n_days, cost = _requests().get(key, (f"forecast {name}", None, 0, 0.0))
+    if job is None or not job.running:
+        if job is not None and job.status == "cancelled":
+            st.info(f"The forecast run of {plain(name)} was cancelled.")
+        why = (
+            f"{plain(name)}'s map needs its forecasts of every test day"
+            if needed
+            else f"Stepping and Play are faster with {plain(name)}'s forecasts of every test day"
+        )
+        st.info(
+            f"{why} ({n_days:,} days), made once and then cached: {cost_text(cost)} on this "
+            "machine, in the background (you can leave the page; every page shows the "
+            "progress)."
+        )
+        if run is not None and st.button(
+            f"Compute the forecasts ({cost_text(cost)})", key=f"start_{key}", type="primary"
+        ):
+            try:
+                board.start(key, label, run, unit="days", size=n_days)
+            except QuakeError as busy:
+                st.warning(plain(busy, 400))
+                return
+            st.rerun()
+        return
 
     def panel() -> None:
-        job = _forecast_jobs().get(key)
+        job = board.get(key)
         if job is None or not job.running:
             st.rerun()
-        st.progress(
-            job.fraction,
-            text=f"Forecasting every test day with {name} (first time only, then cached): "
-            f"{job.step:,} of {job.total or 0:,} days{eta_text(job.elapsed, job.fraction)}",
-        )
+        a, b = st.columns([5, 1], vertical_alignment="bottom")
+        a.progress(job.fraction, text=plain(progress_text(job, n_days), 300))
+        if b.button("Cancel", key=f"cancel_{key}"):
+            board.cancel(key)
+            st.rerun()
 
     st.fragment(panel, run_every=1.0)()
 
 
+@st.cache_data(show_spinner="Forecasting this day…", max_entries=64)
+def _one_day(
+    folder: str, mtime: float, data_key: str, t: int, _m: Forecaster, _data: ForecastData
+) -> np.ndarray:
+    return forecast_day(_m, _data, t).probs
+
+
 def forecast_for_day(card: ModelCard, m: Forecaster, data: ForecastData, t: int) -> np.ndarray:
-    """Probabilities ``(ny, nx)`` float32 of the model for forecast day t."""
-    src = forecast_source(card, m, data)
+    """Probabilities ``(ny, nx)`` float32 of the model for forecast day t.
+
+    From the cached period when there is one; otherwise a model that is not recurrent
+    forecasts the day alone (`forecast_day`, seconds), and a recurrent one raises
+    `ForecastPending` (its warm-up makes a single day slow: the period run is offered).
+    """
+    try:
+        src = forecast_source(card, m, data)
+    except ForecastPending:
+        if getattr(m, "recurrent", False):
+            raise
+        folder = str(card.folder)
+        return _one_day(folder, mtime(card.folder), data_key(data), int(t), m, data)
     if src is None:
         static = _static(m, data, str(card.folder), mtime(card.folder), data_key(data))
         if static is not None:
@@ -122,30 +194,6 @@ def forecast_for_day(card: ModelCard, m: Forecaster, data: ForecastData, t: int)
     if not src.cached:
         return src.day(int(t))
     return _day(str(src.path), src.start, src.stop, src.shape[0], src.shape[1], int(t))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _prepared(
-    folder: str,
-    mtime: float,
-    data_key: str,
-    t: int,
-    mode: str,
-    _grid: Grid,
-    _probs: np.ndarray,
-    _prior: np.ndarray,
-) -> PreparedCells:
-    return prepare_cells(_grid, _probs, _prior, mode)
-
-
-def map_cells(
-    card: ModelCard, data: ForecastData, t: int, mode: str, probs: np.ndarray, pri: np.ndarray
-) -> PreparedCells:
-    """The encoded cells of a model's map for day t (cached: moving the threshold or the
-    presentation setting re-encodes nothing)."""
-    return _prepared(
-        str(card.folder), mtime(card.folder), data_key(data), int(t), mode, data.grid, probs, pri
-    )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

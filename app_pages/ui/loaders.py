@@ -17,10 +17,10 @@ import streamlit as st
 from app_pages.ui.state import LOADED, MC_CORRECTION, SOURCE
 from quake.data.catalog import Catalog, find_reference_catalog
 from quake.data.catalog.paths import allowed_path, read_catalog_file
-from quake.data.completeness import Completeness, estimate_completeness
+from quake.data.completeness import Completeness, default_mc, estimate_completeness, mc_choices
 from quake.data.decluster import Declustering, decluster
 from quake.data.forecast_data import ForecastData
-from quake.data.protocol import Protocol, protocol_for_catalog
+from quake.data.protocol import JAPAN, Protocol, protocol_for_catalog
 from quake.errors import CatalogError, QuakeError
 from quake.metrics.curves import OperatingCurve
 from quake.models import Forecaster, load_model
@@ -96,6 +96,24 @@ def _completeness(_catalog: Catalog, fingerprint: str, correction: float) -> Com
 def completeness(catalog: Catalog, fingerprint: str) -> Completeness | None:
     """Mc (maximum curvature + the Catalog page's correction) and b-value; None if too few."""
     return _completeness(catalog, fingerprint, float(MC_CORRECTION.get()))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _mc_options(_catalog: Catalog, fingerprint: str, correction: float, japan: bool) -> list[float]:
+    comp = _completeness(_catalog, fingerprint, correction)
+    also = tuple(JAPAN.mcs) if japan else ()
+    return mc_choices(_catalog.events["magnitude"].to_numpy(), comp, also=also)
+
+
+def mc_options(
+    catalog: Catalog, fingerprint: str, protocol: Protocol | None
+) -> tuple[list[float], float]:
+    """``(choices, default)``: the Mc values offered for this catalog, largest first
+    (`quake.data.completeness.mc_choices`: from its completeness up to where enough events
+    remain; the Japan protocol's 5.0 and 4.5 always for that protocol), and the default."""
+    japan = protocol is not None and protocol.name == JAPAN.name
+    choices = _mc_options(catalog, fingerprint, float(MC_CORRECTION.get()), japan)
+    return choices, default_mc(choices)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

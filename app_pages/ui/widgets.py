@@ -102,6 +102,29 @@ def need_models() -> None:
     page_link("models", "Go to the Models page")
 
 
+def background_jobs() -> None:
+    """The server's background runs (map forecasts) in the sidebar of every page: progress
+    in days and a cancel button each; nothing is drawn while none runs."""
+    from app_pages.ui.forecasts import job_board
+    from quake.service.background import progress_text
+
+    board = job_board()
+    if not board.running():
+        return
+
+    def panel() -> None:
+        running = board.running()
+        if not running:
+            st.rerun()  # the page can now draw what was waiting
+        st.markdown("#### Running in the background")
+        for key, job in running:
+            st.progress(job.fraction, text=plain(progress_text(job, board.sizes.get(key, 0))))
+            if st.button("Cancel", key=f"sidebar_cancel_{key}"):
+                board.cancel(key)
+
+    st.fragment(panel, run_every=1.0)()
+
+
 def page_header(title: str, caption: str) -> None:
     st.title(title)
     st.caption(caption)

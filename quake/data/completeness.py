@@ -143,3 +143,46 @@ def estimate_completeness(
         n_above=n,
         bin_width=bin_width,
     )
+
+
+MIN_TARGETS = 30
+"""An Mc is offered for forecasting only when at least this many events reach it."""
+MC_STEP = 0.5
+
+
+def mc_choices(
+    mags: np.ndarray,
+    completeness: Completeness | None = None,
+    min_targets: int = MIN_TARGETS,
+    step: float = MC_STEP,
+    also: tuple[float, ...] = (),
+) -> list[float]:
+    """The Mc values worth offering for forecasting a catalog, largest first.
+
+    Multiples of ``step`` from the estimated magnitude of completeness (rounded up to a
+    step; the smallest magnitude of the catalog without an estimate) up to the largest
+    value that at least ``min_targets`` events reach: below completeness the targets are
+    undercounted, above that there is too little to learn or score. A catalog too small
+    for any such value gets its one lowest step (so there is always a choice). ``also``:
+    values offered whatever the counts (a protocol's own settings, e.g. Japan's 5.0 and 4.5).
+    """
+    mags = np.asarray(mags, dtype=np.float64)
+    mags = mags[np.isfinite(mags)]
+    if mags.size == 0:
+        return sorted({5.0, *also}, reverse=True)
+    floor = completeness.mc if completeness is not None else float(mags.min())
+    lo = math.ceil(round(floor / step, 6)) * step
+    out = []
+    m = lo
+    while np.count_nonzero(mags >= m - 1e-9) >= min_targets:
+        out.append(round(m, 6))
+        m += step
+    if not out:
+        out = [round(lo, 6)]
+    return sorted({*out, *(round(float(v), 6) for v in also)}, reverse=True)
+
+
+def default_mc(choices: list[float], headline: float = 5.0) -> float:
+    """The Mc picked when the person has not chosen: the protocol's headline 5.0 when it is
+    offered (the Japan reference), else the lowest complete one (the most targets)."""
+    return headline if headline in choices else min(choices)

@@ -1,10 +1,16 @@
 """Forecasts for the map: made on demand once per (model, data, period), then read from disk.
 
 A model's probabilities over a whole period (the test period is ~3,200 days of 50,000
-cells) are written once as a float16 ``(n_days, ny, nx)`` ``.npy`` under
-`quake.settings.cache_dir` (git-ignored, never part of the repository), so moving the
-map to another day reads 100 kB instead of running the model. float16 keeps about three
-significant digits down to 6e-5 and coarser below (to 6e-8): plenty for a colour scale.
+cells) are written once, compressed (log-probabilities in uint16 codes, within 0.09 %, the
+slider's thresholds exact: `quake.service.cache_files`), under `quake.settings.cache_dir`
+(git-ignored, never part of the repository), so moving the map to another day reads a few
+kB instead of running the model.
+
+One day first. `forecast_day` forecasts a single day without the period: a non-recurrent
+model computes that day only; a recurrent net runs through the days before it from day 0
+(or for `MAP_WARMUP_DAYS` days, when set: docs/FORECAST_SPEED.md measures what a shorter
+warm-up changes). This is what the map shows before the period is cached, and what
+``python -m quake forecast`` prints.
 
 The key is the model folder (its path and the bytes of its ``model.json``, so a
 retrained model in the same folder gets new forecasts), the data fingerprint and the
@@ -22,8 +28,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,23 +44,29 @@ from quake.models.base import Forecaster, forecast_blocks
 from quake.models.store import MODEL_FILE
 from quake.progress import OnProgress, emit
 from quake.service.cache_files import (
-    DTYPE,
+    ENCODING,
     FORMAT,
     CachedForecast,
     CacheWriter,
     cache_paths,
     check_files,
+    data_files,
+    decode,
     drop_superseded,
+    encode,
     remove_quietly,
     sidecars,
-    to_f16,
 )
 
 log = logging.getLogger(__name__)
 
 MEMORY_FALLBACK_BYTES = 64 * 2**20
-"""An uncached period up to this size (float16) is kept in memory; a larger one is
+"""An uncached period up to this size (uint16 codes) is kept in memory; a larger one is
 computed `ON_DEMAND_DAYS` days at a time when a day is asked for."""
+MAP_WARMUP_DAYS: int | None = None
+"""Days a recurrent net runs through before a single day's forecast (`forecast_day`); None:
+every day from day 0, as the period's forecasts do. Measured (docs/FORECAST_SPEED.md): 512
+days change convlstm-resid-quick-m5's probabilities by up to 0.012, so no shortcut yet."""
 ON_DEMAND_DAYS = 16
 ON_DEMAND_BLOCKS = 8
 
@@ -87,14 +101,14 @@ class _OnDemand:
             if block is None:
                 b = min(a + ON_DEMAND_DAYS, self.stop)
                 parts = self.model.predict_days(self.data, a, b, ON_DEMAND_DAYS)
-                block = np.concatenate([to_f16(p) for _, p in parts])
+                block = np.concatenate([encode(p) for _, p in parts])
                 if len(block) != b - a:
                     raise ModelError(f"the model forecast {len(block)} of the {b - a} days asked")
                 self._blocks[a] = block
                 while len(self._blocks) > ON_DEMAND_BLOCKS:
                     self._blocks.popitem(last=False)
             self._blocks.move_to_end(a)
-            return block[t - a].astype(np.float32)
+            return decode(block[t - a])
 
 
 def lookup(
@@ -103,9 +117,70 @@ def lookup(
     """The cached forecasts if a valid file exists for the period's days, else None."""
     root = Path(root) if root else settings.cache_dir()
     key = cache_key(model_folder, data.fingerprint, period)
-    npy, meta = cache_paths(root, Path(model_folder), key)
+    path, meta = cache_paths(root, Path(model_folder), key)
     start, stop = data.days(period)
-    return check_files(npy, meta, key, start, stop, data.grid.shape)[0]
+    return check_files(path, meta, key, start, stop, data.grid.shape)[0]
+
+
+def forecast_days(data: ForecastData) -> tuple[int, int]:
+    """``[first, stop)``: the forecast days of the data's protocol (day 0 to the end of its
+    last period, the test period)."""
+    return 0, data.days(data.protocol.periods[-1].name)[1]
+
+
+@dataclass(frozen=True)
+class DayForecast:
+    """One forecast day: ``probs`` float32 ``(ny, nx)``, where it came from (``"cache"``: the
+    cached period, values as `quantise` gives them; ``"model"``: computed for this day;
+    ``"static"``: a model constant in time), the warm-up days run and the seconds taken."""
+
+    day: int
+    probs: np.ndarray
+    source: str
+    warmup_days: int
+    seconds: float
+
+
+def forecast_day(
+    model: Forecaster,
+    data: ForecastData,
+    t: int,
+    model_folder: str | Path | None = None,
+    root: Path | None = None,
+    on_progress: OnProgress | None = None,
+) -> DayForecast:
+    """The model's forecast of day ``t`` alone, without forecasting the period around it.
+
+    With ``model_folder`` a cached test period holding ``t`` is read instead. A recurrent
+    net runs from day 0, or from ``t - MAP_WARMUP_DAYS`` (a zero state) when that is set;
+    ``on_progress`` gets ``"warm-up"`` events of the days it has run through.
+    """
+    t = int(t)
+    first, last = forecast_days(data)
+    if not first <= t < last:
+        raise ModelError(f"day {t} is outside the protocol's forecast days [{first}, {last})")
+    t0 = time.perf_counter()
+    if model_folder is not None:
+        start, stop = data.days("test")
+        hit = lookup(model_folder, data, "test", root) if start <= t < stop else None
+        if hit is not None:
+            return DayForecast(t, hit.day(t), "cache", 0, time.perf_counter() - t0)
+    static = getattr(model, "static_forecast", None)
+    if static is not None:
+        probs = np.asarray(static(data), dtype=np.float32)
+        return DayForecast(t, probs, "static", 0, time.perf_counter() - t0)
+    kwargs: dict = {}
+    warm = 0
+    if getattr(model, "recurrent", False):
+        kwargs["warmup"] = MAP_WARMUP_DAYS
+        warm = int(model.warmup_days(t, MAP_WARMUP_DAYS))
+        if on_progress is not None and warm:
+            kwargs["on_warmup"] = lambda done, total: emit(on_progress, "warm-up", done, total)
+    blocks = list(model.predict_days(data, t, t + 1, 1, **kwargs))
+    if len(blocks) != 1 or blocks[0][0] != t or blocks[0][1].shape != (1, *data.grid.shape):
+        raise ModelError(f"{model.kind}.predict_days did not give the one day {t} asked for")
+    probs = np.asarray(blocks[0][1][0], dtype=np.float32)
+    return DayForecast(t, probs, "model", warm, time.perf_counter() - t0)
 
 
 def cached_forecast(
@@ -127,17 +202,17 @@ def cached_forecast(
     """
     root = Path(root) if root else settings.cache_dir()
     key = cache_key(model_folder, data.fingerprint, period)
-    npy, meta = cache_paths(root, Path(model_folder), key)
+    path, meta = cache_paths(root, Path(model_folder), key)
     start, stop = data.days(period)
     n = stop - start
     shape = (n, *data.grid.shape)
-    hit, problem = check_files(npy, meta, key, start, stop, data.grid.shape)
+    hit, problem = check_files(path, meta, key, start, stop, data.grid.shape)
     if hit is not None:
         emit(on_progress, "forecast", n, n)
         return hit
     if problem:
-        log.warning("cached forecast %s: %s; computing it again", npy.name, problem)
-        remove_quietly(npy, meta)
+        log.warning("cached forecast %s: %s; computing it again", path.name, problem)
+        remove_quietly(path, meta)
     info = {
         "format": FORMAT,
         "key": key,
@@ -148,11 +223,11 @@ def cached_forecast(
         "start": start,
         "stop": stop,
         "shape": list(shape),
-        "dtype": "float16",
+        "encoding": ENCODING,
     }
-    small = int(np.prod(shape)) * DTYPE.itemsize <= MEMORY_FALLBACK_BYTES
-    keep = np.empty(shape, DTYPE) if small else None  # kept in case the write fails
-    writer = CacheWriter(root, npy, meta)
+    small = int(np.prod(shape)) * 2 <= MEMORY_FALLBACK_BYTES
+    keep = np.empty(shape, np.uint16) if small else None  # kept in case the write fails
+    writer = CacheWriter(root, path, meta)
     writer.open(shape)
     if writer.ok or keep is not None:
         _stream(
@@ -166,7 +241,7 @@ def cached_forecast(
     writer.commit(info)
     if writer.error is None:
         drop_superseded(root, info)
-        return CachedForecast(npy, start, stop, data.grid.shape)
+        return CachedForecast(path, start, stop, data.grid.shape)
     reason = writer.error.strerror or str(writer.error)
     how = (
         "they are kept in memory until the server restarts"
@@ -200,11 +275,11 @@ def _stream(
             k = len(block)
             if first != start + done or done + k > n:
                 raise ModelError(f"the model forecast days out of order (block at day {first})")
-            b16 = to_f16(block)
+            codes = encode(block)
             if keep is not None:
-                keep[done : done + k] = b16
+                keep[done : done + k] = codes
             done += k
-            if not writer.write(b16) and keep is None:
+            if not writer.write_codes(codes) and keep is None:
                 return  # nothing more to write or keep: stop running the model
         if done != n:
             raise ModelError(f"the model forecast {done} of {n} days of the {period} period")
@@ -230,7 +305,7 @@ def drop_cached(model_folder: str | Path, root: Path | None = None) -> int:
     removed = 0
     for meta, info in sidecars(root):
         if info.get("model_folder") == target:
-            for f in (meta.with_suffix(".npy"), meta):
+            for f in (*data_files(meta), meta):
                 if f.exists():
                     f.unlink()
                     removed += 1

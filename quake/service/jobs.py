@@ -61,6 +61,7 @@ class TrainingJob:
     history: list[dict] = field(default_factory=list)
     started: float = 0.0
     finished: float = 0.0
+    unit: str = "steps"  # what step and total count ("days" for a forecast run)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 

@@ -1,5 +1,8 @@
 """pydeck maps that draw with no network: coastlines from the bundled GeoJSON, no base map.
 
+Each map is framed on its grid (or its events): centre and zoom from the grid's lon/lat
+bounds, and the world coastline clipped to what the view can show.
+
 Every deck uses ``map_provider=None`` (nothing is fetched) and gives each layer type its
 own ``id`` (reusing an id across layer types broke the map when switching between them).
 Only a bounded number of cells is drawn (a probability floor and a top-k), so the JSON
@@ -18,8 +21,8 @@ import pandas as pd
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
-from quake.data.coastline import coastline_paths_for_pydeck
-from quake.data.grid import Grid
+from quake.data.coastline import coastline_in_box
+from quake.data.grid import JAPAN_GRID, Grid, compact_lon_range
 from quake.viz.style import (
     COAST_COLOR,
     GRID_COLOR,
@@ -37,28 +40,69 @@ TOOLTIP_STYLE = {"backgroundColor": "rgba(20,20,20,0.88)", "color": "white", "fo
 PIXELS = "'pixels'"  # quoted: pydeck turns a bare string into a JS accessor expression
 DEFAULT_TOP_K = 3000
 DEFAULT_FLOOR = 1e-5
-PROB_RANGE = (1e-4, 0.1)
+PROB_RANGE = (1e-6, 1.0)  # the threshold slider's range: legend and slider agree
 GAIN_RANGE = (0.01, 100.0)
 
 
-def view_state(grid: Grid | None = None, zoom: float | None = None) -> pdk.ViewState:
-    """A view centred on the grid (the Japan view by default)."""
-    if grid is None:
+Box = tuple[float, float, float, float]  # west, south, east, north (degrees)
+VIEW_PX = (900.0, 440.0)  # the map a zoom is fitted to (px; the catalog map is 480 high)
+
+
+def grid_bounds(grid: Grid) -> Box:
+    """The grid's lon/lat box (its outline's extremes; east may pass 180)."""
+    lon, lat = _outline(grid)
+    return float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max())
+
+
+def fit_zoom(box: Box, px: tuple[float, float] = VIEW_PX) -> float:
+    """The web-Mercator zoom at which ``box`` fills a ``px`` map (deck.gl: 512 px world)."""
+    west, south, east, north = box
+    lat = math.radians(max(-80.0, min(80.0, (south + north) / 2)))
+    span_x = max(east - west, 1e-3) * math.cos(lat)  # degrees of a great circle
+    span_y = max(north - south, 1e-3)
+    fit = min(px[0] / span_x, px[1] / span_y) * 360.0 * math.cos(lat) / 512.0
+    return float(np.clip(math.log2(fit), 1.0, 13.0))
+
+
+def view_state(
+    grid: Grid | None = None, zoom: float | None = None, box: Box | None = None
+) -> pdk.ViewState:
+    """A view centred on ``box`` (else the grid's bounds; the Japan view without either).
+
+    ``zoom`` is the zoom wanted for the Japan grid's 2000 x 2500 km (the pages' tuning); a
+    grid of another size gets the same framing: that zoom plus the difference of the fitted
+    zooms. Without ``zoom`` the view fits the box.
+    """
+    if grid is None and box is None:
         return pdk.ViewState(**{**JAPAN_VIEW, **({"zoom": zoom} if zoom else {})})
-    cx = grid.x0_km + grid.nx * grid.cell_km / 2
-    cy = grid.y0_km + grid.ny * grid.cell_km / 2
-    lat, lon = grid.unproject(np.array([cx]), np.array([cy]))
-    span_km = max(grid.nx, grid.ny) * grid.cell_km
-    auto = float(np.clip(math.log2(40000.0 / max(span_km, 1.0)) + 0.6, 2.0, 11.0))
-    return pdk.ViewState(latitude=float(lat[0]), longitude=float(lon[0]), zoom=zoom or auto)
+    if box is None and grid == JAPAN_GRID:
+        return pdk.ViewState(**{**JAPAN_VIEW, **({"zoom": zoom} if zoom else {})})
+    box = box if box is not None else grid_bounds(grid)  # type: ignore[arg-type]
+    fitted = fit_zoom(box)
+    z = fitted if zoom is None else zoom + fitted - fit_zoom(grid_bounds(JAPAN_GRID))
+    return pdk.ViewState(
+        latitude=(box[1] + box[3]) / 2, longitude=(box[0] + box[2]) / 2, zoom=float(z)
+    )
 
 
-def coastline_layer(width_px: float = 1.2) -> pdk.Layer:
-    """Coastlines (Natural Earth 1:10m, bundled) as a PathLayer."""
+def view_box(view: pdk.ViewState, px: tuple[float, float] = (2400.0, 1600.0)) -> Box:
+    """The lon/lat box a ``px`` map shows at ``view`` (generous: any page's map fits in it)."""
+    deg_per_px = 360.0 / (512.0 * 2.0 ** float(view.zoom))
+    half_w = px[0] / 2 * deg_per_px
+    lat = math.radians(max(-80.0, min(80.0, float(view.latitude))))
+    half_h = px[1] / 2 * deg_per_px * math.cos(lat)
+    lon, lat_c = float(view.longitude), float(view.latitude)
+    return lon - half_w, max(-90.0, lat_c - half_h), lon + half_w, min(90.0, lat_c + half_h)
+
+
+def coastline_layer(width_px: float = 1.2, box: Box | None = None) -> pdk.Layer:
+    """Coastlines (Natural Earth 1:50m land, bundled) as a PathLayer, clipped to ``box``
+    (the Japan view's box by default)."""
+    box = box if box is not None else view_box(view_state(None))
     return pdk.Layer(
         "PathLayer",
         id="coastline-path",
-        data=_coastline_raw(),
+        data=_coastline_raw(tuple(round(v, 1) for v in box)),
         get_path="path",
         get_color=list(COAST_COLOR),
         width_units=PIXELS,
@@ -67,14 +111,19 @@ def coastline_layer(width_px: float = 1.2) -> pdk.Layer:
     )
 
 
-def grid_outline_layer(grid: Grid) -> pdk.Layer:
-    """The outline of the model grid (dashed look by a thin grey line)."""
-    n = 24
+def _outline(grid: Grid, n: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Lon and lat of ``4 n`` points around the grid's outline."""
     xs = grid.x0_km + np.linspace(0, grid.nx * grid.cell_km, n)
     ys = grid.y0_km + np.linspace(0, grid.ny * grid.cell_km, n)
     x = np.concatenate([xs, np.full(n, xs[-1]), xs[::-1], np.full(n, xs[0])])
     y = np.concatenate([np.full(n, ys[0]), ys, np.full(n, ys[-1]), ys[::-1]])
     lat, lon = grid.unproject(x, y)
+    return lon, lat
+
+
+def grid_outline_layer(grid: Grid) -> pdk.Layer:
+    """The outline of the model grid (dashed look by a thin grey line)."""
+    lon, lat = _outline(grid)
     path = np.round(np.stack([lon, lat], axis=-1), 3).tolist()
     return pdk.Layer(
         "PathLayer",
@@ -132,9 +181,9 @@ def _deck(layers: list[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
     )
 
 
-@lru_cache(maxsize=1)
-def _coastline_raw() -> RawData:
-    return RawData.of(coastline_paths_for_pydeck())
+@lru_cache(maxsize=16)
+def _coastline_raw(box: Box) -> RawData:
+    return RawData.of([{"path": line} for line in coastline_in_box(*box)])
 
 
 # -- catalog events -----------------------------------------------------------------------
@@ -146,16 +195,20 @@ CLUSTERED_COLOR = (86, 180, 233)  # Okabe-Ito sky blue
 
 
 def events_deck(
-    events: pd.DataFrame, grid: Grid | None = None, max_points: int = 20000
+    events: pd.DataFrame,
+    grid: Grid | None = None,
+    max_points: int = 20000,
+    mag_range: tuple[float, float] = MAG_RANGE,
 ) -> pdk.Deck:
-    """Events as circles sized and coloured by magnitude (viridis, M3 to M8).
+    """Events as circles sized and coloured by magnitude (viridis over ``mag_range``,
+    M3 to M8 by default; a catalog of small quakes passes its own).
 
     ``events``: canonical columns ``time, latitude, longitude, magnitude`` (already
     filtered by the page). The largest ``max_points`` events are drawn.
     """
     ev = _largest(events, max_points)
     mag = ev["magnitude"].to_numpy(np.float64)
-    color = ramp_colors(mag, *MAG_RANGE, ramp=VIRIDIS, log=False, alpha=190)
+    color = ramp_colors(mag, *mag_range, ramp=VIRIDIS, log=False, alpha=190)
     return _events_deck(ev, color, [""] * len(ev), "catalog-events-scatter", grid)
 
 
@@ -206,7 +259,8 @@ def _events_deck(
             strict=True,
         )
     ]
-    layers = [coastline_layer()]
+    view = view_state(grid) if grid is not None else _events_view(ev)
+    layers = [coastline_layer(box=view_box(view))]
     if grid is not None:
         layers.append(grid_outline_layer(grid))
     layers.append(
@@ -225,7 +279,16 @@ def _events_deck(
             pickable=True,
         )
     )
-    return _deck(layers, view_state(None))
+    return _deck(layers, view)
+
+
+def _events_view(ev: pd.DataFrame) -> pdk.ViewState:
+    """A view fitting the events (a catalog with no grid); the Japan view without events."""
+    if ev.empty:
+        return view_state(None)
+    west, east = compact_lon_range(ev["longitude"].to_numpy())
+    lat = ev["latitude"].to_numpy(np.float64)
+    return view_state(box=(west, float(lat.min()), max(east, west + 0.1), float(lat.max()) + 0.1))
 
 
 # -- forecast cells -----------------------------------------------------------------------
@@ -399,10 +462,11 @@ def forecast_deck(
         if isinstance(probs, PreparedCells)
         else prepare_cells(grid, probs, prior, mode, floor, top_k)
     )
-    layers = [grid_outline_layer(grid), cells_layer(cells, threshold), coastline_layer()]
+    view = view_state(grid, zoom)
+    layers = [grid_outline_layer(grid), cells_layer(cells, threshold)]
+    layers.append(coastline_layer(box=view_box(view)))
     if window is not None:
         ev = target_events_layer(window, mc)
         if ev is not None:
             layers.append(ev)
-    view = view_state(None, zoom) if grid.nx * grid.ny >= 10000 else view_state(grid, zoom)
     return _deck(layers, view), cells.selection
