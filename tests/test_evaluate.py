@@ -216,3 +216,27 @@ def test_naive_on_the_reference_catalog_reproduces_the_known_scores(reference_ca
     assert curve.n_pairs == 161_850_000 and curve.n_positive == 55_291
     assert round(curve.roc_auc(), 4) == 0.6135
     assert curve.pr_auc() == pytest.approx(0.00133, abs=5e-6)
+
+
+def test_fit_score_save_stores_the_scoring_summary(tiny_data, tmp_path):
+    """A folder saved by fit/train (CLI or dashboard) gets its summary from the same run: its
+    intervals and CSEP windows need no rescoring, and its summary's point scores are the
+    saved test scores."""
+    from quake.models.store import has_summary, load_summary
+    from quake.scoring.scorepass import summary_pass
+
+    out = tmp_path / "ri-m3.5"
+    model = create("ri", taus=[30.0], radii=[1])
+    scores = fit_score_save(model, tiny_data, out, test_pass=summary_pass)
+    assert has_summary(out)
+    summary = load_summary(out)
+    for mask in ("all", "active"):
+        assert summary.fine[mask]["roc_auc"] == pytest.approx(scores["test"][mask]["roc_auc"])
+        assert summary.fine[mask]["pr_auc"] == pytest.approx(scores["test"][mask]["pr_auc"])
+    assert summary.mc == tiny_data.mc and summary.mainshocks is None
+    assert not has_summary(fit_score_save_plain(tiny_data, tmp_path / "plain"))
+
+
+def fit_score_save_plain(data, out):
+    fit_score_save(create("naive"), data, out, periods=("test",))
+    return out

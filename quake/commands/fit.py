@@ -13,6 +13,7 @@ from quake.commands._common import (
 )
 from quake.models import create, kinds
 from quake.scoring.evaluate import fit_score_save
+from quake.scoring.scorepass import summary_pass
 from quake.service.folders import claim_out
 
 NAME = "fit"
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         data = load_data(args.catalog, args.mc)
         progress = TqdmProgress()
-        scores = fit_score_save(model, data, held.tmp, on_progress=progress)
+        scores = fit_score_save(model, data, held.tmp, on_progress=progress, test_pass=summary_pass)
         progress.close()
         folder = held.commit()
     finally:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,11 +29,16 @@ from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
 from quake.metrics.scores import OperatingCurve, score_summary
 from quake.models.base import Forecaster, forecast_blocks
-from quake.models.store import save_scores
+from quake.models.store import save_scores, save_summary
 from quake.progress import OnProgress, emit, restage
 
 PERIODS = ("test", "validation")
 MASKS = ("all", "active")
+TestPass = Callable[
+    [Forecaster, ForecastData, Sequence[str], "OnProgress | None"],
+    tuple[dict[str, Any], Any],
+]
+"""(model, data, masks, on_progress) -> (test curves per mask, a `ScoringSummary`)."""
 
 
 class Observer(Protocol):
@@ -217,12 +222,15 @@ def fit_score_save(
     periods: Sequence[str] = PERIODS,
     masks: Sequence[str] = MASKS,
     on_progress: OnProgress | None = None,
+    test_pass: TestPass | None = None,
 ) -> dict[str, dict[str, dict]]:
     """Fit ``model`` for the test period (``final=True``) unless ``fit`` is False (already
     trained, e.g. by the neural ``train`` command), score it on ``periods`` x ``masks``, and
     save the folder with model.json ``scores``, ``fit_seconds``, ``eval_seconds``,
     ``scored_by`` (see `scorer_for`) and curves.json. Progress events of the stages
-    ``fit`` and ``score <period>``.
+    ``fit`` and ``score <period>``. ``test_pass`` (e.g. `quake.scoring.scorepass.summary_pass`)
+    scores the test period instead of `evaluate` and returns its curves with a scoring summary,
+    saved beside them (`quake.models.store.save_summary`).
     """
     if fit:
         t0 = time.perf_counter()
@@ -232,14 +240,20 @@ def fit_score_save(
     curves: dict[str, dict[str, OperatingCurve]] = {}
     eval_seconds: dict[str, float] = {}
     scored_by: dict[str, str] = {}
+    summary = None
     for period in periods:
         scorer, scored_by[period] = scorer_for(model, data, period)
         t0 = time.perf_counter()
-        curves[period] = evaluate(scorer, data, period, masks, on_progress=on_progress)
+        if period == "test" and test_pass is not None:
+            curves[period], summary = test_pass(scorer, data, masks, on_progress)
+        else:
+            curves[period] = evaluate(scorer, data, period, masks, on_progress=on_progress)
         eval_seconds[period] = round(time.perf_counter() - t0, 2)
         scores[period] = score_model(curves[period], data, period)
     model.meta["eval_seconds"] = eval_seconds
     model.meta["scored_by"] = scored_by
     model.save(out)
     save_scores(out, scores, curves)
+    if summary is not None:
+        save_summary(out, summary)
     return scores

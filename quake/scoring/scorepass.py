@@ -203,3 +203,16 @@ def score_pass(
         },
     )
     return curves, summary
+
+
+def summary_pass(
+    model: Forecaster,
+    data: ForecastData,
+    masks: Sequence[str] = MASKS,
+    on_progress: OnProgress | None = None,
+) -> tuple[dict[str, OperatingCurve], ScoringSummary]:
+    """`quake.scoring.evaluate.fit_score_save`'s test pass: a model saved by ``fit`` or
+    ``train`` (CLI or dashboard) gets its summary at once (intervals, CSEP windows) from the
+    same forecast run. No mainshock-target curves here: they need the catalog's events to
+    decluster (`scripts/rescore.py` adds them)."""
+    return score_pass(model, data, "test", masks, on_progress=on_progress)

@@ -25,6 +25,7 @@ from quake.models.ensemble import EnsembleModel
 from quake.models.neural import build
 from quake.progress import OnProgress
 from quake.scoring.evaluate import fit_score_save
+from quake.scoring.scorepass import summary_pass
 
 
 def train(
@@ -88,7 +89,9 @@ def score_save(model, data: ForecastData, out: str | Path, fit: bool, on_progres
     one = model.warmup_days(v0) > 0 and data.days("test")[0] >= data.days("validation")[1]
     scorer = OnePass(model, data) if one else model
     periods = ("validation", "test")
-    return fit_score_save(scorer, data, out, fit=fit, periods=periods, on_progress=on_progress)
+    return fit_score_save(
+        scorer, data, out, fit=fit, periods=periods, on_progress=on_progress, test_pass=summary_pass
+    )
 
 
 def save_ensemble(

@@ -197,9 +197,11 @@ def make_runner(spec: TrainSpec, data: ForecastData, folder: Path) -> Runner:
 
     from quake.models import create
     from quake.scoring.evaluate import fit_score_save
+    from quake.scoring.scorepass import summary_pass
 
     def baseline(on_progress: OnProgress, should_stop: Callable[[], bool]) -> Any:
-        return fit_score_save(create(spec.kind), data, folder, on_progress=on_progress)
+        model = create(spec.kind)
+        return fit_score_save(model, data, folder, on_progress=on_progress, test_pass=summary_pass)
 
     return baseline
 
