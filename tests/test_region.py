@@ -165,6 +165,11 @@ def test_socal_catalog_train_ri_map_threshold_compare(dashboard_env) -> None:
     mc_chosen = float(mc_box.value)
     assert mc_chosen == min(float(o) for o in mc_box.options)
     _assert_socal_deck(_decks(at)[0])
+    # The declustering counts use this catalog's two lowest Mc, not Japan's 4.5 and 5.
+    low = sorted(float(o) for o in mc_box.options)[:2]
+    labels = {m.label for m in at.metric}
+    assert {f"mainshocks M ≥ {b:g}" for b in low} <= labels, labels
+    assert "mainshocks M ≥ 4.5" not in labels
 
     # Models: the Japan baselines are fitted on another catalog; train ri on this one.
     goto(at, PATHS["models"])

@@ -8,9 +8,12 @@ seconds the first time, ETAS (a maximum-likelihood fit) tens of seconds.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import streamlit as st
 
-from app_pages.ui.loaders import declustering
+from app_pages.ui.loaders import declustering, mc_options
 from app_pages.ui.state import DECLUSTER, presentation
 from quake.data.catalog import Catalog
 from quake.data.decluster import Declustering
@@ -29,7 +32,23 @@ METHODS = {
 }
 WAIT = {"gk": "a moment", "zbz": "a few seconds the first time", "etas": "up to a minute"}
 BANDS = (4.5, 5.0)
+"""Japan's count bands (the protocol's two Mc); other catalogs get theirs (`bands_for`)."""
 MAP_MAGNITUDES = [3.0, 4.0, 4.5, 5.0, 5.5, 6.0]
+
+
+def bands_for(choices: list[float]) -> tuple[float, ...]:
+    """The two lowest Mc offered for this catalog (`loaders.mc_options`; Japan: 4.5, 5)."""
+    return tuple(sorted(choices)[:2]) or BANDS
+
+
+def map_magnitudes(mags: np.ndarray) -> list[float]:
+    """Map cut-offs in steps of 0.5 from the catalog's smallest magnitude (rounded down)
+    to one step below its largest; the reference's are 2.5 ... 8.5."""
+    m = mags[np.isfinite(mags)]
+    if m.size == 0:
+        return MAP_MAGNITUDES
+    lo, hi = math.floor(float(m.min()) * 2) / 2, math.floor(float(m.max()) * 2) / 2
+    return [lo + 0.5 * k for k in range(int(round((hi - lo) / 0.5)) + 1)] or [lo]
 
 
 @st.cache_data(show_spinner=False, max_entries=2)
@@ -75,8 +94,10 @@ def decluster_section(catalog: Catalog, fingerprint: str, grid: Grid | None) -> 
         st.error(f"This catalog cannot be declustered: {plain(err, 400)}")
         return
 
-    counts = result.counts(BANDS)
-    for band, suffix in [("all", ""), *[(f"M>={b:g}", f" M ≥ {b:g}") for b in BANDS]]:
+    mags = catalog.events["magnitude"].to_numpy(np.float64)
+    bands = bands_for(mc_options(catalog, fingerprint, protocol_for_catalog(catalog.events))[0])
+    counts = result.counts(bands)
+    for band, suffix in [("all", ""), *[(f"M>={b:g}", f" M ≥ {b:g}") for b in bands]]:
         c = counts[band]
         a, b, d = st.columns(3)
         a.metric(f"events{suffix}", f"{c['events']:,}")
@@ -95,8 +116,10 @@ def decluster_section(catalog: Catalog, fingerprint: str, grid: Grid | None) -> 
         )
     left, right = st.columns([3, 2])
     with right:
+        choices = map_magnitudes(mags)
+        start = min(choices, key=lambda m: abs(m - bands[0]))  # the lowest Mc band
         m_min = st.select_slider(
-            "Map: events of magnitude at least", MAP_MAGNITUDES, value=4.5, key="w_decluster_mag"
+            "Map: events of magnitude at least", choices, value=start, key="w_decluster_mag"
         )
     keep = events["magnitude"].to_numpy() >= m_min - 1e-9
     with left:
