@@ -235,24 +235,7 @@ def log_likelihood(
     """The exact log-likelihood of the events >= m0 in ``[t_start, t_end)`` inside the
     background's region under fixed parameters and background (earlier events trigger):
     e.g. a held-out score of a fit."""
-    p = params
-    ev, pairs = _prepare(
-        t_days,
-        x_km,
-        y_km,
-        mags,
-        p.m0,
-        t_start,
-        t_end,
-        background.region,
-        p.r0_km,
-        p.r_max_km,
-        p.t_max_days,
-    )
-    nodes = rect_nodes(ev["x"], ev["y"], background.region, ev["radius"], n_nodes=16)
-    nll = _NegLogLik(ev, pairs, nodes, t_end - t_start)
-    nll.u = background.density(ev["x"][ev["target"]], ev["y"][ev["target"]])
-    theta = np.log(np.array([getattr(p, k) for k in NAMES]) - _SHIFT)
+    nll, theta, _ = _fixed(params, background, t_days, x_km, y_km, mags, t_start, t_end)
     return -float(nll(theta)[0])
 
 
@@ -271,6 +254,24 @@ def background_probability(
     region (``index``: its position in the inputs, in time order), the probability
     ``phi = mu u / lambda`` that it is a background event under fixed parameters and
     background (Zhuang, Ogata & Vere-Jones 2002), every earlier event triggering."""
+    nll, theta, ev = _fixed(params, background, t_days, x_km, y_km, mags, t_start, t_end)
+    lam, trig = nll.intensity(theta)
+    phi = np.clip(1.0 - trig / lam, 0.0, 1.0)
+    return ev["index"][ev["target"]], phi
+
+
+def _fixed(
+    params: EtasParams,
+    background: EtasBackground,
+    t_days: np.ndarray,
+    x_km: np.ndarray,
+    y_km: np.ndarray,
+    mags: np.ndarray,
+    t_start: float,
+    t_end: float,
+) -> tuple[_NegLogLik, np.ndarray, dict]:
+    """The likelihood of the events in ``[t_start, t_end)`` under fixed parameters and
+    background: ``(nll, theta, events)`` for `log_likelihood` and `background_probability`."""
     p = params
     ev, pairs = _prepare(
         t_days,
@@ -289,9 +290,7 @@ def background_probability(
     nll = _NegLogLik(ev, pairs, nodes, t_end - t_start)
     nll.u = background.density(ev["x"][ev["target"]], ev["y"][ev["target"]])
     theta = np.log(np.array([getattr(p, k) for k in NAMES]) - _SHIFT)
-    lam, trig = nll.intensity(theta)
-    phi = np.clip(1.0 - trig / lam, 0.0, 1.0)
-    return ev["index"][ev["target"]], phi
+    return nll, theta, ev
 
 
 def _named(values: np.ndarray) -> dict[str, float]:
