@@ -95,7 +95,11 @@ def decluster_section(catalog: Catalog, fingerprint: str, grid: Grid | None) -> 
         return
 
     mags = catalog.events["magnitude"].to_numpy(np.float64)
-    bands = bands_for(mc_options(catalog, fingerprint, protocol_for_catalog(catalog.events))[0])
+    try:
+        protocol = protocol_for_catalog(catalog.events)
+    except QuakeError:  # too short for a protocol: it can still be declustered
+        protocol = None
+    bands = bands_for(mc_options(catalog, fingerprint, protocol)[0])
     counts = result.counts(bands)
     for band, suffix in [("all", ""), *[(f"M>={b:g}", f" M ≥ {b:g}") for b in bands]]:
         c = counts[band]
