@@ -65,19 +65,24 @@ def _gain_matrix(_s: dict, key: tuple) -> dict:
     return views.gain_matrix(_s)
 
 
+def html_download(where, fig: go.Figure, label: str, file_name: str, key: str) -> None:
+    """A self-contained HTML download of ``fig`` (plotly.js embedded), built on click."""
+    where.download_button(
+        label,
+        data=lambda fig=fig: fig.to_html(include_plotlyjs=True, full_html=True).encode(),
+        file_name=file_name,
+        mime="text/html",
+        icon=":material/download:",
+        key=key,
+        on_click="ignore",
+    )
+
+
 def export(fig: go.Figure, stem: str, key: str) -> None:
     """A figure on the page with its HTML and CSV downloads (the camera button: PNG)."""
     st.plotly_chart(fig, key=f"cmp_{key}", config=charts.EXPORT_CONFIG)
     a, b = st.columns(2)
-    a.download_button(
-        "Figure (HTML)",
-        data=lambda fig=fig: fig.to_html(include_plotlyjs=True, full_html=True).encode(),
-        file_name=f"quake_{stem}.html",
-        mime="text/html",
-        icon=":material/download:",
-        key=f"dl_{key}",
-        on_click="ignore",
-    )
+    html_download(a, fig, "Figure (HTML)", f"quake_{stem}.html", f"dl_{key}")
     b.download_button(
         "Numbers (CSV)",
         data=lambda fig=fig: charts.figure_csv(fig).encode(),
@@ -195,14 +200,12 @@ elif chosen:
     for col, (name, fig) in zip(cols, figs.items(), strict=True):
         with col:
             st.plotly_chart(fig, key=f"cmp_{name}")
-            st.download_button(
+            html_download(
+                st,
+                fig,
                 f"Download {name.upper() if name != 'molchan' else 'Molchan'} figure (HTML)",
-                data=lambda fig=fig: fig.to_html(include_plotlyjs=True, full_html=True).encode(),
-                file_name=f"quake_{name}_m{mc:.1f}_{mask}.html",
-                mime="text/html",
-                icon=":material/download:",
-                key=f"dl_{name}",
-                on_click="ignore",
+                f"quake_{name}_m{mc:.1f}_{mask}.html",
+                f"dl_{name}",
             )
     st.caption(
         "HTML figures are self-contained (plotly.js embedded): they open offline on a laptop. "

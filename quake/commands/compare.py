@@ -36,8 +36,9 @@ def find_model(name: str, mc: float) -> Path:
     if folder is None and "/" not in name and math.isfinite(mc):
         folder = is_model_folder(f"{name}-m{mc:g}")
     if folder is None:
+        also = f" (nor is {name[:80]}-m{mc:g})" if math.isfinite(mc) and "/" not in name else ""
         raise ModelError(
-            f"{name[:80]!r} is not a saved model folder (nor is {name[:80]}-m{mc:g}); "
+            f"{name[:80]!r} is not a saved model folder{also}; "
             "give a model name from the models folder or a path to a folder with a model.json"
         )
     return folder
