@@ -12,6 +12,7 @@ them in memory. Usage::
 
     nice .venv/bin/python bench/bench_first_map.py --out docs/bench_first_map.json
     nice .venv/bin/python bench/bench_first_map.py xgb-rtl-m5 cnn-paper-m5 --full
+    nice .venv/bin/python bench/bench_first_map.py etas-m5 --out docs/bench_first_map.json --merge
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample", type=int, default=32, help="days written to estimate the size")
     ap.add_argument("--full", action="store_true", help="write the whole test period instead")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--day", default=None, help="forecast day YYYY-MM-DD (default: the test period's middle)"
+    )
     ap.add_argument("--out", default=None, help="also write the rows as JSON here")
+    ap.add_argument(
+        "--merge", action="store_true", help="keep --out's rows of the models not run here"
+    )
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     root = Path("models")
@@ -75,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         data = datas[mc]
         start, stop = data.days("test")
         t = (start + stop) // 2
+        if a.day:
+            t = data.protocol.date_to_day(date.fromisoformat(a.day))
         with tempfile.TemporaryDirectory() as tmp:
             got = forecast_day(model, data, t, root / name, Path(tmp))
             row = {
@@ -103,7 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     if a.out:
-        Path(a.out).write_text(json.dumps(rows, indent=1) + "\n")
+        out = rows
+        if a.merge and Path(a.out).is_file():
+            ran = {r["model"] for r in rows}
+            kept = [r for r in json.loads(Path(a.out).read_text()) if r.get("model") not in ran]
+            out = sorted(kept + rows, key=lambda r: r["model"])
+        Path(a.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"{'model':28} {'first map s':>11} {'warm-up':>8} {'cache MB':>9}", file=sys.stderr)
     for r in rows:
         print(

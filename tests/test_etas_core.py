@@ -17,15 +17,20 @@ from quake.data.grid import Grid
 from quake.errors import ModelError
 from quake.models.etas_background import EtasBackground
 from quake.models.etas_core import (
+    GAUSS_ORDERS,
     EtasParams,
     aki_utsu_b,
+    gauss_order,
+    polar_mass,
     rect_mass,
     rect_nodes,
     spatial_density,
     spatial_tail,
+    square_gauss_mass,
 )
 from quake.models.etas_fit import NAMES, _NegLogLik, _prepare, fit_etas, log_likelihood
 from quake.models.etas_forecast import (
+    FAST_TOL,
     EtasCounts,
     background_cells,
     cell_footprints,
@@ -371,6 +376,130 @@ def test_footprints_sum_to_the_kernel_mass_within_the_cut():
     exact = 1 - spatial_tail(par.radius(m) ** 2, par.sigma(m), par.q)
     # Documented: < 3e-4 relative over an event's cells (24 / 4 Gauss nodes per arc).
     np.testing.assert_allclose(rows, exact, rtol=1e-3)
+
+
+def _composite_mass(rel_x, rel_y, h, sigma, q, sub=16, n=10):
+    """Reference: the density by a 10-point Gauss rule on each of 16 x 16 sub-squares
+    (two such references agree to < 1e-9 relative over the configurations below)."""
+    xi, wi = np.polynomial.legendre.leggauss(n)
+    hs = h / sub
+    nodes = (np.arange(sub)[:, None] * hs + hs / 2 * (1 + xi)).ravel()
+    w = np.tile(wi * hs / 2, sub)
+    out = np.empty(len(rel_x))
+    for i in range(len(rel_x)):
+        r2 = (rel_x[i] + nodes[:, None]) ** 2 + (rel_y[i] + nodes[None, :]) ** 2
+        out[i] = w @ spatial_density(r2, sigma[i], q[i]) @ w
+    return out
+
+
+def test_gauss_order_bounds_the_cartesian_rule_error():
+    """Random squares, kernels and distances (sqrt(s) from 0.05 to 10 cells, q 1.2-3, the
+    event inside the square to 60 cells away): wherever `gauss_order` picks a rule, its
+    relative error is below the tolerance asked for, for each of the orders it picks."""
+    rng = np.random.default_rng(11)
+    n, h = 1500, 10.0
+    q = rng.uniform(1.2, 3.0, n)
+    sigma = (h * np.exp(rng.uniform(math.log(0.05), math.log(10.0), n))) ** 2
+    dist = h * np.exp(rng.uniform(math.log(1e-3), math.log(60.0), n))
+    dist *= rng.uniform(size=n) < 0.8  # a fifth of the events at the square's centre
+    ang = rng.uniform(0, 2 * np.pi, n)
+    px = h / 2 + (dist + rng.uniform(0, 0.75 * h, n)) * np.cos(ang)
+    py = h / 2 + (dist + rng.uniform(0, 0.75 * h, n)) * np.sin(ang)
+    rel_x, rel_y = -px, -py  # the square [0, h]^2 seen from the event
+    dx = np.maximum(np.maximum(rel_x, -rel_x - h), 0.0)
+    dy = np.maximum(np.maximum(rel_y, -rel_y - h), 0.0)
+    ref = _composite_mass(rel_x, rel_y, h, sigma, q)
+    for tol in (1e-4, FAST_TOL):
+        order = gauss_order(dx**2 + dy**2, sigma, h, tol)
+        assert set(np.unique(order)) == {0, *GAUSS_ORDERS}  # every rule is tried
+        for k in GAUSS_ORDERS:
+            sel = order == k
+            got = np.concatenate(
+                [
+                    square_gauss_mass(
+                        rel_x[i : i + 1], rel_y[i : i + 1], h, sigma[i : i + 1], q[i], k
+                    )
+                    for i in np.flatnonzero(sel)
+                ]
+            )
+            rel = np.abs(got - ref[sel]) / ref[sel]
+            assert rel.max() < tol, (tol, k, rel.max())
+    # Where no order is enough (a narrow kernel near the square), the rule would fail.
+    i = int(np.argmax((order == 0) & (dist == 0)))
+    coarse = square_gauss_mass(rel_x[i : i + 1], rel_y[i : i + 1], h, sigma[i : i + 1], q[i], 16)
+    assert abs(coarse[0] / ref[i] - 1) > FAST_TOL
+
+
+def test_polar_mass_is_rect_mass_reorganised():
+    rng = np.random.default_rng(5)
+    n = 400
+    px, py = rng.uniform(-30, 30, n), rng.uniform(-30, 30, n)
+    x0, y0 = rng.uniform(-20, 10, n), rng.uniform(-20, 10, n)
+    rect = (x0, x0 + 10, y0, y0 + 10)
+    rmax, sigma = rng.uniform(5, 40, n), rng.uniform(1, 200, n)
+    for k in (4, 24):
+        want = rect_mass(*rect_nodes(px, py, rect, rmax, k), sigma, 1.7)
+        outside = ~((px >= x0) & (px <= x0 + 10) & (py >= y0) & (py <= y0 + 10))
+        for sel in (np.ones(n, bool), outside):  # with and without the fourth arc
+            got = polar_mass(
+                px[sel], py[sel], [a[sel] for a in rect], rmax[sel], sigma[sel], 1.7, k
+            )
+            np.testing.assert_allclose(got, want[sel], rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("shape", ["japan-m5", "narrow"])
+def test_fast_footprints_match_an_accurate_quadrature(shape):
+    """The fast footprints on synthetic events (a tenth of them 10-20 m from a cell side):
+    cells cut by the truncation circle, and those a narrow kernel is not smooth over, keep
+    the previous polar rule (equal to 1e-12); every other cell is within 1e-6 of its mass of
+    a 128-node-per-arc polar quadrature (the previous rule, 24 nodes, errs by up to 1e-3 of
+    the mass next to a cell side, hence the looser bound against it), and each event keeps
+    its mass within the cut."""
+    grid = Grid(nx=80, ny=80)
+    if shape == "japan-m5":  # etas-m5's fitted kernel
+        par = EtasParams(**(TRUE | {"D": 86.8, "q": 2.076, "gamma": 0.718, "alpha": 1.39}))
+    else:
+        par = EtasParams(**TRUE)  # sqrt(D) = 2 km: a fifth of a cell
+    rng = np.random.default_rng(2)
+    n = 150
+    x, y = rng.uniform(100, 700, n), rng.uniform(100, 700, n)
+    x[:15] = np.round(x[:15] / 10) * 10 + rng.choice([-0.01, 0.02], 15)  # near cell sides
+    m = 4.5 + rng.exponential(1 / (par.b * math.log(10)), n)
+    fast = cell_footprints(par, x, y, m, grid)
+    old = cell_footprints(par, x, y, m, grid, fast=False)
+    np.testing.assert_array_equal(fast.indptr, old.indptr)  # the same cells
+    np.testing.assert_array_equal(fast.indices, old.indices)
+    ev = np.repeat(np.arange(n), np.diff(fast.indptr))
+    cx = (fast.indices % grid.nx) * 10.0
+    cy = (fast.indices // grid.nx) * 10.0
+    rel_x, rel_y = cx - x[ev], cy - y[ev]
+    far2 = np.maximum(rel_x**2, (rel_x + 10) ** 2) + np.maximum(rel_y**2, (rel_y + 10) ** 2)
+    dx = np.maximum(np.maximum(rel_x, -rel_x - 10), 0.0)
+    dy = np.maximum(np.maximum(rel_y, -rel_y - 10), 0.0)
+    cartesian = far2 <= par.radius(m[ev]) ** 2  # not cut by the circle ...
+    cartesian &= gauss_order(dx**2 + dy**2, par.sigma(m[ev]), 10.0, FAST_TOL) > 0  # ... smooth
+    assert cartesian.mean() > 0.5 and not cartesian.all()
+    polar = ~cartesian
+    np.testing.assert_allclose(fast.data[polar], old.data[polar], rtol=1e-12)
+    # Checked: the cells of the events near sides and 4,000 others (the reference is slow).
+    pick = np.flatnonzero(cartesian & (ev < 15))
+    pick = np.union1d(pick, rng.choice(np.flatnonzero(cartesian), 4000, replace=False))
+    e = ev[pick]
+    rect = (cx[pick], cx[pick] + 10, cy[pick], cy[pick] + 10)
+    nodes = rect_nodes(x[e], y[e], rect, par.radius(m[e]), 128)
+    accurate = rect_mass(*nodes, par.sigma(m[e]), par.q)
+    rel = np.abs(fast.data[pick] - accurate) / accurate
+    assert rel.max() < 1e-6, rel.max()
+    assert np.abs(fast.data - old.data).max() < 3e-4
+    rows = np.asarray(fast.sum(axis=1)).ravel()
+    exact = 1 - spatial_tail(par.radius(m) ** 2, par.sigma(m), par.q)
+    rad = par.radius(m)
+    whole = (x - rad >= 0) & (x + rad <= 800) & (y - rad >= 0) & (y + rad <= 800)
+    assert whole.sum() > 100  # the discs inside the grid
+    np.testing.assert_allclose(rows[whole], exact[whole], rtol=1e-3)
+    # A narrow kernel's own cell keeps the polar rule; etas-m5's gets the Cartesian one.
+    own = gauss_order(np.zeros(1), par.sigma(4.5), 10.0, FAST_TOL)[0]
+    assert (own == 0) == (shape == "narrow")
 
 
 def test_forecast_reads_nothing_after_the_forecast_day():

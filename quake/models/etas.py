@@ -164,7 +164,7 @@ class EtasModel(Forecaster):
         if self.params.m0 > data.mc + 1e-9:
             raise ModelError(f"etas: the model's m0 {self.params.m0:g} is above Mc {data.mc:g}")
         # One engine per catalog for every day up to the protocol's last: the footprints are
-        # the costly part (~25 s for Japan), and `EtasCounts.counts` reads, for each day T,
+        # the costly part (~3 s for Japan), and `EtasCounts.counts` reads, for each day T,
         # only the events with t < T + 1 (a day's forecast never sees its future).
         last_day = max(int(last_day), data.protocol.n_days - 1)
         key = (data.fingerprint, data.mc, data.grid)

@@ -32,11 +32,17 @@ rectangle is ``(1 / 2 pi) * integral dtheta [H(r_in(theta)) - H(r_out(theta))]``
 from P enters and leaves the rectangle (both clipped at R; ``r_in = 0`` when P is inside).
 Between the directions of the rectangle's corners each of ``r_in``/``r_out`` is a single
 side's ``d / cos``, a smooth function, so Gauss-Legendre on each corner-to-corner arc is
-accurate (`rect_nodes`; tested against 2-D adaptive quadrature).
+accurate (`rect_nodes`; tested against 2-D adaptive quadrature). `polar_mass` is the same
+rule organised for speed (the points along the contiguous axis).
+
+**Cartesian rule.** For a square wholly inside the truncation circle that the kernel is
+smooth over, an n x n Gauss-Legendre rule of the density (`square_gauss_mass`, n from
+`gauss_order` for a stated relative error) gives the mass with fewer, cheaper nodes.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, fields
 
@@ -227,6 +233,15 @@ def spatial_density(r2: np.ndarray, sigma: np.ndarray | float, q: float) -> np.n
     return (q - 1.0) / (np.pi * sigma) * np.exp(-q * np.log1p(np.asarray(r2) / sigma))
 
 
+@functools.cache
+def gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (computed once per ``n``; read-only)."""
+    xi, wi = np.polynomial.legendre.leggauss(n)
+    xi.flags.writeable = False
+    wi.flags.writeable = False
+    return xi, wi
+
+
 def rect_nodes(
     px: np.ndarray,
     py: np.ndarray,
@@ -256,7 +271,7 @@ def rect_nodes(
     last = np.where(inside, phi[:, 0] + TWO_PI, phi[:, 3])
     lo = phi
     hi = np.concatenate([phi[:, 1:], last[:, None]], axis=1)
-    xi, wi = np.polynomial.legendre.leggauss(n_nodes)
+    xi, wi = gauss_legendre(n_nodes)
     half = (hi - lo)[:, :, None] / 2.0
     theta = ref[:, None, None] + ((hi + lo)[:, :, None] / 2.0 + half * xi)
     w = (half * wi / TWO_PI).reshape(len(px), -1)
@@ -279,3 +294,120 @@ def rect_mass(
     """Kernel mass in each rectangle from `rect_nodes` output; ``sigma`` shape ``(n,)``."""
     s = np.asarray(sigma, dtype=np.float64)[:, None]
     return np.sum(w * (spatial_tail(r_in**2, s, q) - spatial_tail(r_out**2, s, q)), axis=1)
+
+
+# -- the Cartesian rule for squares the kernel is smooth over ----------------------------
+GAUSS_ORDERS = (2, 3, 4, 6, 8, 12, 16)
+_SAFETY = 0.5  # the Bernstein ellipse is taken at half the distance to the singularity
+_GAIN = 10.0  # and the error estimate multiplied by 10 (both fitted with margin, see below)
+
+
+def gauss_order(d2: np.ndarray, sigma: np.ndarray, h: float, tol: float) -> np.ndarray:
+    """Smallest n in `GAUSS_ORDERS` whose n x n Gauss-Legendre product rule integrates the
+    untruncated kernel over an ``h`` km square to a relative error below ``tol``; 0 where
+    none does (the polar rule is needed). ``d2``: squared distance from the event to the
+    square (0 inside it), ``sigma``: s(m), both per pair.
+
+    The density ``(1 + r**2 / s) ** -q`` is analytic except where ``r**2 = -s``; along a
+    side of the square those points lie at least ``delta = sqrt(d2 + s)`` from it, so the
+    rule converges like ``rho ** (-2 n)`` with ``rho = v + sqrt(v**2 + 1)``,
+    ``v = 2 delta / h`` (Trefethen 2008). The estimate ``10 rho ** (-2 n)`` with ``v`` halved
+    bounded the error in every one of 6,000 random squares, kernels and distances
+    (sqrt(s) from 0.05 h to 10 h, q from 1.2 to 3, the event inside to 60 h away), and
+    `tests/test_etas_core.py` checks the bound itself.
+    """
+    # n suffices iff rho >= (gain / tol) ** (1 / 2n), i.e. iff d2 + s >= thr[n] below.
+    orders = np.asarray(GAUSS_ORDERS[::-1])  # descending; their thresholds ascending
+    rho = (_GAIN / tol) ** (1.0 / (2.0 * orders))
+    thr = ((rho - 1.0 / rho) / 2.0 * h / (2.0 * _SAFETY)) ** 2
+    count = np.searchsorted(thr, np.asarray(d2, dtype=np.float64) + sigma, side="right")
+    return np.where(count > 0, orders[np.maximum(count - 1, 0)], 0)
+
+
+def square_gauss_mass(
+    rel_x: np.ndarray,
+    rel_y: np.ndarray,
+    h: float,
+    sigma: np.ndarray,
+    q: float,
+    n_nodes: int,
+    max_nodes: int = 1 << 18,
+) -> np.ndarray:
+    """Mass of the untruncated kernel in the squares ``[rel_x, rel_x + h] x [rel_y, rel_y + h]``
+    (km from the kernel's centre; ``sigma`` s(m), all shape ``(k,)``) by the ``n_nodes`` x
+    ``n_nodes`` Gauss-Legendre product rule of the density: the truncated kernel's mass where
+    the square lies inside the truncation circle, accurate where `gauss_order` says so.
+    Works in slices of ``max_nodes`` nodes (their temporaries then stay in the CPU cache)."""
+    xi, wi = gauss_legendre(n_nodes)
+    offs = (h / 2.0 * (1.0 + xi))[:, None]
+    w2 = (np.outer(wi, wi) * (h / 2.0) ** 2).ravel()
+    k = len(rel_x)
+    out = np.empty(k)
+    step = max(1, max_nodes // (n_nodes * n_nodes))
+    for a in range(0, k, step):  # the pairs run along the last (contiguous) axis
+        sl = slice(a, min(a + step, k))
+        inv = 1.0 / np.asarray(sigma[sl], dtype=np.float64)
+        root = np.sqrt(inv)
+        ux = (rel_x[sl] + offs) * root  # (n, k) node offsets in units of sqrt(s)
+        uy = (rel_y[sl] + offs) * root
+        ux *= ux
+        uy *= uy
+        r2 = ux[:, None, :] + uy[None, :, :]  # r**2 / s at the n x n nodes
+        np.log1p(r2, out=r2)
+        r2 *= -q
+        np.exp(r2, out=r2)
+        out[sl] = (w2 @ r2.reshape(n_nodes * n_nodes, -1)) * inv
+    return out * ((q - 1.0) / np.pi)
+
+
+def _sort4(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Element-wise ascending sort of four arrays (a five-comparator sorting network)."""
+    a, b = np.minimum(a, b), np.maximum(a, b)
+    c, d = np.minimum(c, d), np.maximum(c, d)
+    a, c = np.minimum(a, c), np.maximum(a, c)
+    b, d = np.minimum(b, d), np.maximum(b, d)
+    b, c = np.minimum(b, c), np.maximum(b, c)
+    return a, b, c, d
+
+
+def polar_mass(
+    px: np.ndarray,
+    py: np.ndarray,
+    rect: tuple,
+    rmax: np.ndarray,
+    sigma: np.ndarray,
+    q: float,
+    n_nodes: int,
+) -> np.ndarray:
+    """``rect_mass(*rect_nodes(px, py, rect, rmax, n_nodes), sigma, q)`` for one rectangle
+    per point (``rect``, ``rmax``, ``sigma`` shaped like ``px``): the same nodes and weights,
+    computed with the points along the contiguous axis, and without the empty fourth arc
+    when no point lies inside its rectangle (equal to `rect_mass` up to rounding)."""
+    px = np.asarray(px, dtype=np.float64)
+    py = np.asarray(py, dtype=np.float64)
+    x0, x1, y0, y1 = (np.asarray(v, dtype=np.float64) for v in rect)
+    inside = (px >= x0) & (px <= x1) & (py >= y0) & (py <= y1)
+    ref = np.where(inside, 0.0, np.arctan2((y0 + y1) / 2 - py, (x0 + x1) / 2 - px))
+    corners = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    phi = [np.mod(np.arctan2(cy - py, cx - px) - ref + np.pi, TWO_PI) - np.pi for cx, cy in corners]
+    phi = _sort4(*phi)
+    last = np.where(inside, phi[0] + TWO_PI, phi[3])
+    arcs = 4 if inside.any() else 3
+    lo = np.stack(phi[:arcs])  # (arcs, k)
+    hi = np.stack([*phi[1:], last][:arcs])
+    xi, wi = gauss_legendre(n_nodes)
+    half = ((hi - lo) / 2.0)[:, None, :]  # (arcs, 1, k)
+    theta = ref + (((hi + lo) / 2.0)[:, None, :] + half * xi[:, None])  # (arcs, n, k)
+    w = half * (wi / TWO_PI)[:, None]
+    dx, dy = np.cos(theta), np.sin(theta)
+    dx[dx == 0.0] = _TINY_DIR
+    dy[dy == 0.0] = _TINY_DIR
+    tx0, tx1 = (x0 - px) / dx, (x1 - px) / dx
+    ty0, ty1 = (y0 - py) / dy, (y1 - py) / dy
+    t_enter = np.maximum(np.minimum(tx0, tx1), np.minimum(ty0, ty1))
+    t_leave = np.minimum(np.maximum(tx0, tx1), np.maximum(ty0, ty1))
+    r_in = np.clip(t_enter, 0.0, rmax)
+    r_out = np.maximum(np.clip(t_leave, 0.0, rmax), r_in)
+    s = np.asarray(sigma, dtype=np.float64)
+    mass = w * (spatial_tail(r_in * r_in, s, q) - spatial_tail(r_out * r_out, s, q))
+    return mass.reshape(-1, len(px)).sum(axis=0)
