@@ -276,74 +276,90 @@ if comp is not None:
         else:
             st.success(f"Mc {mc:.1f} is at or above the estimated completeness {comp.mc:.1f}.")
 
-centres, counts, cumulative = frequency_magnitude(mags)
-g1, g2 = st.columns(2)
-with g1:
-    st.plotly_chart(fmd_figure(centres, counts, cumulative, comp, float(mc), presentation()))
-with g2:
-    mc_levels = sorted({float(mc), float(mc) + 1.0, float(mc) + 2.0})
-    monthly = monthly_counts(catalog.events["time"], catalog.events["magnitude"], mc_levels)
-    st.plotly_chart(monthly_figure(monthly, presentation()))
 
-# -- map ----------------------------------------------------------------------------------
-st.subheader("Where the events are")
-ev = catalog.events
-t_first, t_last = ev["time"].iloc[0].date(), ev["time"].iloc[-1].date()
-m_lo, m_hi = float(np.floor(mags.min() * 10) / 10), float(np.ceil(mags.max() * 10) / 10)
-f1, f2 = st.columns([3, 2])
-with f1:
-    if t_first == t_last:
-        t_first = t_first - timedelta(days=1)
-    span = st.slider(
-        "Time range (UTC)",
-        min_value=t_first,
-        max_value=t_last,
-        value=(t_first, t_last),
-        format="YYYY-MM-DD",
-        key=f"w_map_span_{fingerprint}",
-    )
-with f2:
-    m_default = (max(m_lo, min(float(mc), m_hi)), m_hi)
-    mrange = st.slider(
-        "Magnitude range",
-        min_value=m_lo,
-        max_value=m_hi,
-        value=m_default,
-        step=0.1,
-        key=f"w_map_mag_{fingerprint}",
-    )
-times = ev["time"].dt.tz_convert(None)
-sel = (
-    (times >= pd.Timestamp(span[0]))
-    & (times < pd.Timestamp(span[1]) + pd.Timedelta(days=1))
-    & (ev["magnitude"] >= mrange[0] - 1e-9)
-    & (ev["magnitude"] <= mrange[1] + 1e-9)
-)
-shown = ev[sel.to_numpy()]
-# Colours over five magnitude units from M3, or lower for a catalog of small quakes.
-mag_lo = min(MAG_RANGE[0], float(np.floor(mc)))
-mag_range = (mag_lo, mag_lo + MAG_RANGE[1] - MAG_RANGE[0])
-st.pydeck_chart(
-    events_deck(shown, proto.grid if proto else None, mag_range=mag_range),
-    height=560 if presentation() else 480,
-)
-st.html(
-    legend_html(
-        "magnitude (circle size grows with magnitude)",
-        *mag_range,
-        ramp=VIRIDIS,
-        log=False,
-        ticks=[int(mag_lo) + k for k in range(6)],
-        presentation=presentation(),
-        extra=[("#969696", "line", "model grid")],
-    )
-)
-n_shown = len(shown)
-st.caption(
-    f"{n_shown:,} events between {span[0]} and {span[1]}, M{mrange[0]:.1f} to M{mrange[1]:.1f}"
-    + (" (the 20,000 largest are drawn)." if n_shown > 20000 else ".")
-    + " Coastlines: Natural Earth (public domain), drawn offline."
-)
+def magnitude_charts() -> None:
+    """The frequency-magnitude distribution and the monthly counts at Mc, Mc+1, Mc+2."""
+    centres, counts, cumulative = frequency_magnitude(mags)
+    g1, g2 = st.columns(2)
+    with g1:
+        st.plotly_chart(fmd_figure(centres, counts, cumulative, comp, float(mc), presentation()))
+    with g2:
+        mc_levels = sorted({float(mc), float(mc) + 1.0, float(mc) + 2.0})
+        monthly = monthly_counts(catalog.events["time"], catalog.events["magnitude"], mc_levels)
+        st.plotly_chart(monthly_figure(monthly, presentation()))
 
-# -- declustering -------------------------------------------------------------------------
-decluster_section(catalog, fingerprint, proto.grid if proto else None)
+
+def events_map() -> None:
+    """The events on a map, filtered by time and magnitude."""
+    ev = catalog.events
+    t_first, t_last = ev["time"].iloc[0].date(), ev["time"].iloc[-1].date()
+    m_lo, m_hi = float(np.floor(mags.min() * 10) / 10), float(np.ceil(mags.max() * 10) / 10)
+    f1, f2 = st.columns([3, 2])
+    with f1:
+        if t_first == t_last:
+            t_first = t_first - timedelta(days=1)
+        span = st.slider(
+            "Time range (UTC)",
+            min_value=t_first,
+            max_value=t_last,
+            value=(t_first, t_last),
+            format="YYYY-MM-DD",
+            key=f"w_map_span_{fingerprint}",
+        )
+    with f2:
+        m_default = (max(m_lo, min(float(mc), m_hi)), m_hi)
+        mrange = st.slider(
+            "Magnitude range",
+            min_value=m_lo,
+            max_value=m_hi,
+            value=m_default,
+            step=0.1,
+            key=f"w_map_mag_{fingerprint}",
+        )
+    times = ev["time"].dt.tz_convert(None)
+    sel = (
+        (times >= pd.Timestamp(span[0]))
+        & (times < pd.Timestamp(span[1]) + pd.Timedelta(days=1))
+        & (ev["magnitude"] >= mrange[0] - 1e-9)
+        & (ev["magnitude"] <= mrange[1] + 1e-9)
+    )
+    shown = ev[sel.to_numpy()]
+    # Colours over five magnitude units from M3, or lower for a catalog of small quakes.
+    mag_lo = min(MAG_RANGE[0], float(np.floor(mc)))
+    mag_range = (mag_lo, mag_lo + MAG_RANGE[1] - MAG_RANGE[0])
+    st.pydeck_chart(
+        events_deck(shown, proto.grid if proto else None, mag_range=mag_range),
+        height=560 if presentation() else 480,
+    )
+    st.html(
+        legend_html(
+            "magnitude (circle size grows with magnitude)",
+            *mag_range,
+            ramp=VIRIDIS,
+            log=False,
+            ticks=[int(mag_lo) + k for k in range(6)],
+            presentation=presentation(),
+            extra=[("#969696", "line", "model grid")],
+        )
+    )
+    n_shown = len(shown)
+    st.caption(
+        f"{n_shown:,} events between {span[0]} and {span[1]}, M{mrange[0]:.1f} to M{mrange[1]:.1f}"
+        + (" (the 20,000 largest are drawn)." if n_shown > 20000 else ".")
+        + " Coastlines: Natural Earth (public domain), drawn offline."
+    )
+
+
+# Lazy tabs: only the open one runs and is sent. Each deck.gl map costs seconds to draw in a
+# browser without a GPU; the first tab is the light one, so opening the page stays quick.
+TABS = ["Magnitude charts", "Where the events are", "Mainshocks and aftershocks"]
+tabs = st.tabs(TABS, key="catalog_tab", on_change="rerun")
+with tabs[0]:
+    if tabs[0].open:
+        magnitude_charts()
+with tabs[1]:
+    if tabs[1].open:
+        events_map()
+with tabs[2]:
+    if tabs[2].open:
+        decluster_section(catalog, fingerprint, proto.grid if proto else None)

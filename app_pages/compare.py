@@ -146,7 +146,7 @@ st.download_button(
 st.caption("Each model is scored at its own Mc; compare models within one Mc only.")
 show_others(fit)
 
-st.subheader("Curves")
+st.subheader("Curves, intervals and CSEP tests")
 mcs = sorted({c.mc for c in models if c.mc is not None}, reverse=True)
 a, b = st.columns(2)
 with a:
@@ -186,34 +186,38 @@ else:
     )
 chosen = {name: cv for name, cv in available.items() if name in shown}
 suffix = f" — Mc {mc:.1f}, {mask} cells"
-if available and not chosen:
-    st.info("Pick at least one model to draw its curves.")
-elif chosen:
-    figs: dict[str, go.Figure] = {
-        "roc": roc_figure(chosen, palette, presentation=pres, title="ROC curve" + suffix),
-        "pr": pr_figure(chosen, palette, presentation=pres, title="Precision–recall" + suffix),
-        "molchan": molchan_figure(
-            chosen, palette, presentation=pres, title="Molchan diagram" + suffix
-        ),
-    }
-    cols = st.columns(3)
-    for col, (name, fig) in zip(cols, figs.items(), strict=True):
-        with col:
-            st.plotly_chart(fig, key=f"cmp_{name}")
-            html_download(
-                st,
-                fig,
-                f"Download {name.upper() if name != 'molchan' else 'Molchan'} figure (HTML)",
-                f"quake_{name}_m{mc:.1f}_{mask}.html",
-                f"dl_{name}",
-            )
-    st.caption(
-        "HTML figures are self-contained (plotly.js embedded): they open offline on a laptop. "
-        "The camera button of each figure below saves a PNG for slides."
-    )
+
+
+def draw_curves() -> None:
+    """ROC, precision-recall and Molchan of the chosen models, with their HTML downloads."""
+    if available and not chosen:
+        st.info("Pick at least one model to draw its curves.")
+    elif chosen:
+        figs: dict[str, go.Figure] = {
+            "roc": roc_figure(chosen, palette, presentation=pres, title="ROC curve" + suffix),
+            "pr": pr_figure(chosen, palette, presentation=pres, title="Precision–recall" + suffix),
+            "molchan": molchan_figure(
+                chosen, palette, presentation=pres, title="Molchan diagram" + suffix
+            ),
+        }
+        cols = st.columns(3)
+        for col, (name, fig) in zip(cols, figs.items(), strict=True):
+            with col:
+                st.plotly_chart(fig, key=f"cmp_{name}")
+                html_download(
+                    st,
+                    fig,
+                    f"Download {name.upper() if name != 'molchan' else 'Molchan'} figure (HTML)",
+                    f"quake_{name}_m{mc:.1f}_{mask}.html",
+                    f"dl_{name}",
+                )
+        st.caption(
+            "HTML figures are self-contained (plotly.js embedded): they open offline on a laptop. "
+            "The camera button of each figure below saves a PNG for slides."
+        )
+
 
 # -- is the difference real? ------------------------------------------------------------------
-st.subheader("Is the difference real? Intervals and CSEP tests")
 here = {c.name: summaries[c.name] for c in at_mc if c.name in summaries}
 lacking = [c for c in at_mc if c.name not in summaries]
 refused = [c for c in lacking if (c.folder / "scoring.json").is_file()]
@@ -229,132 +233,146 @@ for c in refused:
         f"Write it again with `{rescore_hint([c])}`."
     )
 key = (tuple(sorted(here)), models_signature(models_dir()), mc)
-tabs = st.tabs(["Intervals", "Pairwise gains", "Gain over time", "Reliability", "N-test"])
+# Lazy tabs: only the open tab runs and is sent (every tab drawn at once was most of this
+# page's time in the browser); the choice is kept while the page is open.
+TABS = ["Curves", "Intervals", "Pairwise gains", "Gain over time", "Reliability", "N-test"]
+tabs = st.tabs(TABS, key="cmp_tab", on_change="rerun")
 with tabs[0]:
-    if not here:
-        st.info(f"No model at Mc {mc:.1f} has a stored scoring summary.")
-    else:
-        st.caption(
-            "Each score with its 95 % interval from a block bootstrap (1,000 resamples of "
-            "blocks of consecutive forecast days, seeded): overlapping whiskers mean the "
-            "ordering may be noise. Paired differences are in `python -m quake compare`."
-        )
-        for m in ("all", "active"):
-            cols = st.columns(2)
-            for col, (score, title) in zip(cols, views.SCORES.items(), strict=True):
-                rows = _interval_points(here, key, score, m)
-                with col:
-                    if not rows:
-                        st.info(f"No summary has the '{m}' mask.")
-                        continue
-                    fig = charts.intervals_figure(
-                        rows, palette, title, pres, f"{title} — Mc {mc:.1f}, {m} cells"
-                    )
-                    export(fig, f"{score}_ci_m{mc:.1f}_{m}", f"ci_{score}_{m}")
+    if tabs[0].open:
+        draw_curves()
 with tabs[1]:
-    if len(here) < 2:
-        st.info("The pairwise matrix needs two models of this Mc with stored summaries.")
-    else:
-        mat = _gain_matrix(here, key)
-        fig = charts.gain_matrix_figure(
-            mat, pres, f"Information gain per target, row over column — Mc {mc:.1f}"
-        )
-        export(fig, f"gain_matrix_m{mc:.1f}", "gain_matrix")
-        st.caption(
-            "Information gain per target (Rhoades et al. 2011) of the row model over the "
-            "column model, in nats, pooled over the non-overlapping 40-day windows: blue, the "
-            "row model gives the observed target cells higher probability for the same total; "
-            "a star (\\*) marks pairs where both the T-test and the W-test reject equal "
-            "skill (p < 0.05). Hover for the "
-            "95 % interval and p-values. Rows are ordered by their mean gain."
-        )
+    if tabs[1].open:
+        if not here:
+            st.info(f"No model at Mc {mc:.1f} has a stored scoring summary.")
+        else:
+            st.caption(
+                "Is the difference real? Each score with its 95 % interval from a block "
+                "bootstrap (1,000 resamples of blocks of consecutive forecast days, seeded): "
+                "overlapping whiskers mean the ordering may be noise. Paired differences are "
+                "in `python -m quake compare`."
+            )
+            for m in ("all", "active"):
+                cols = st.columns(2)
+                for col, (score, title) in zip(cols, views.SCORES.items(), strict=True):
+                    rows = _interval_points(here, key, score, m)
+                    with col:
+                        if not rows:
+                            st.info(f"No summary has the '{m}' mask.")
+                            continue
+                        fig = charts.intervals_figure(
+                            rows, palette, title, pres, f"{title} — Mc {mc:.1f}, {m} cells"
+                        )
+                        export(fig, f"{score}_ci_m{mc:.1f}_{m}", f"ci_{score}_{m}")
 with tabs[2]:
-    if len(here) < 2:
-        st.info("The gain over time needs two models of this Mc with stored summaries.")
-    else:
-        names = _gain_matrix(here, key)["names"]  # best first by mean gain
-        refs = [n for n in names if n.startswith("naive")] + [
-            n for n in names if n.startswith("etas")
-        ]
-        c1, c2 = st.columns(2)
-        ref = c2.selectbox(
-            "Reference",
-            names,
-            index=names.index(refs[0]) if refs else len(names) - 1,
-            key="cmp_gain_ref",
-            help="The naive prior or ETAS, the seismologists' reference, are the usual ones.",
-        )
-        others = [n for n in names if n != ref]
-        model = c1.selectbox("Model", others, key="cmp_gain_model")
-        total = st.radio(
-            "Gain",
-            ["whole window", "per target"],
-            horizontal=True,
-            key="cmp_gain_total",
-            help="Per target: the mean over the window's target cells. Whole window: times "
-            "its number of targets, so a window with a large sequence (Tohoku, March 2011) "
-            "weighs as much as it counts in the pooled gain.",
-        )
-        g = views.gain_over_time(here[model], here[ref])
-        proto = fit.protocol
-        x = [proto.day_to_date(d) for d in g["start"]] if proto else g["start"]
-        fig = charts.gain_time_figure(
-            x,
-            g["gain"],
-            g["n_targets"],
-            f"{model} over {ref}",
-            pres,
-            f"Information gain per window: {model} over {ref} — Mc {mc:.1f}",
-            total=total == "whole window",
-        )
-        export(fig, f"gain_time_{model}_over_{ref}", "gain_time")
-        best = views.largest_windows(x, g["gain"], g["n_targets"], total=total == "whole window")
-        st.caption(
-            "Each bar: the information gain of one non-overlapping 40-day target window "
-            "(forecast made 10 days before it), in all its targets or per target; the pooled "
-            "gain per target is their sum over all targets. Largest |gain|: " + best + "."
-        )
+    if tabs[2].open:
+        if len(here) < 2:
+            st.info("The pairwise matrix needs two models of this Mc with stored summaries.")
+        else:
+            mat = _gain_matrix(here, key)
+            fig = charts.gain_matrix_figure(
+                mat, pres, f"Information gain per target, row over column — Mc {mc:.1f}"
+            )
+            export(fig, f"gain_matrix_m{mc:.1f}", "gain_matrix")
+            st.caption(
+                "Information gain per target (Rhoades et al. 2011) of the row model over the "
+                "column model, in nats, pooled over the non-overlapping 40-day windows: blue, the "
+                "row model gives the observed target cells higher probability for the same total; "
+                "a star (\\*) marks pairs where both the T-test and the W-test reject equal "
+                "skill (p < 0.05). Hover for the "
+                "95 % interval and p-values. Rows are ordered by their mean gain."
+            )
 with tabs[3]:
-    if not chosen:
-        st.info("Pick models on the curves above to draw their reliability.")
-    else:
-        rel = {n: csep.reliability(cv) for n, cv in chosen.items()}
-        fig = charts.reliability_figure(
-            rel, palette, pres, f"Reliability — Mc {mc:.1f}, {mask} cells"
-        )
-        export(fig, f"reliability_m{mc:.1f}_{mask}", "reliability")
-        st.caption(
-            "Cell-days binned by their forecast probability (decades); each point: the bin's "
-            "mean forecast against the share of its cell-days that were targets (marker size: "
-            "number of cell-days; hover for counts). On the dotted diagonal the numbers are "
-            "probabilities; below it they are too high. Bins with no target sit at the bottom."
-        )
-        for n, cv in chosen.items():
-            st.markdown(f"- **{plain(n)}**: {plain(views.calibration_statement(cv), 400)}")
+    if tabs[3].open:
+        if len(here) < 2:
+            st.info("The gain over time needs two models of this Mc with stored summaries.")
+        else:
+            names = _gain_matrix(here, key)["names"]  # best first by mean gain
+            refs = [n for n in names if n.startswith("naive")] + [
+                n for n in names if n.startswith("etas")
+            ]
+            c1, c2 = st.columns(2)
+            ref = c2.selectbox(
+                "Reference",
+                names,
+                index=names.index(refs[0]) if refs else len(names) - 1,
+                key="cmp_gain_ref",
+                help="The naive prior or ETAS, the seismologists' reference, are the usual ones.",
+            )
+            others = [n for n in names if n != ref]
+            model = c1.selectbox("Model", others, key="cmp_gain_model")
+            total = st.radio(
+                "Gain",
+                ["whole window", "per target"],
+                horizontal=True,
+                key="cmp_gain_total",
+                help="Per target: the mean over the window's target cells. Whole window: times "
+                "its number of targets, so a window with a large sequence (Tohoku, March 2011) "
+                "weighs as much as it counts in the pooled gain.",
+            )
+            g = views.gain_over_time(here[model], here[ref])
+            proto = fit.protocol
+            x = [proto.day_to_date(d) for d in g["start"]] if proto else g["start"]
+            fig = charts.gain_time_figure(
+                x,
+                g["gain"],
+                g["n_targets"],
+                f"{model} over {ref}",
+                pres,
+                f"Information gain per window: {model} over {ref} — Mc {mc:.1f}",
+                total=total == "whole window",
+            )
+            export(fig, f"gain_time_{model}_over_{ref}", "gain_time")
+            best = views.largest_windows(
+                x, g["gain"], g["n_targets"], total=total == "whole window"
+            )
+            st.caption(
+                "Each bar: the information gain of one non-overlapping 40-day target window "
+                "(forecast made 10 days before it), in all its targets or per target; the pooled "
+                "gain per target is their sum over all targets. Largest |gain|: " + best + "."
+            )
 with tabs[4]:
-    if not here:
-        st.info(f"No model at Mc {mc:.1f} has a stored scoring summary.")
-    else:
-        names = list(here)
-        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        model = c1.selectbox("Model", names, key="cmp_ntest_model")
-        log = c2.toggle("Log count axis", value=True, key="cmp_ntest_log")
-        w = views.ntest_windows(here[model])
-        proto = fit.protocol
-        x = [proto.day_to_date(d) for d in w["start"]] if proto else w["start"]
-        fig = charts.ntest_figure(
-            x,
-            w,
-            model,
-            palette.get(model, "#0072B2"),
-            pres,
-            f"N-test per window: {model} — Mc {mc:.1f}",
-            log=log,
-        )
-        export(fig, f"ntest_{model}", "ntest")
-        st.caption(
-            f"Positive cells in each 40-day window against the forecast's expected number "
-            f"(sum of P) and its 95 % band (Poisson-binomial quantiles). {plain(model)}: "
-            f"{w['too_low']} of {len(w['start'])} windows with more targets than the band "
-            f"allows (forecast too low), {w['too_high']} with fewer (too high)."
-        )
+    if tabs[4].open:
+        if not chosen:
+            st.info("Pick models on the curves above to draw their reliability.")
+        else:
+            rel = {n: csep.reliability(cv) for n, cv in chosen.items()}
+            fig = charts.reliability_figure(
+                rel, palette, pres, f"Reliability — Mc {mc:.1f}, {mask} cells"
+            )
+            export(fig, f"reliability_m{mc:.1f}_{mask}", "reliability")
+            st.caption(
+                "Cell-days binned by their forecast probability (decades); each point: the bin's "
+                "mean forecast against the share of its cell-days that were targets (marker size: "
+                "number of cell-days; hover for counts). On the dotted diagonal the numbers are "
+                "probabilities; below it they are too high. Bins with no target sit at the bottom."
+            )
+            for n, cv in chosen.items():
+                st.markdown(f"- **{plain(n)}**: {plain(views.calibration_statement(cv), 400)}")
+with tabs[5]:
+    if tabs[5].open:
+        if not here:
+            st.info(f"No model at Mc {mc:.1f} has a stored scoring summary.")
+        else:
+            names = list(here)
+            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+            model = c1.selectbox("Model", names, key="cmp_ntest_model")
+            log = c2.toggle("Log count axis", value=True, key="cmp_ntest_log")
+            w = views.ntest_windows(here[model])
+            proto = fit.protocol
+            x = [proto.day_to_date(d) for d in w["start"]] if proto else w["start"]
+            fig = charts.ntest_figure(
+                x,
+                w,
+                model,
+                palette.get(model, "#0072B2"),
+                pres,
+                f"N-test per window: {model} — Mc {mc:.1f}",
+                log=log,
+            )
+            export(fig, f"ntest_{model}", "ntest")
+            st.caption(
+                f"Positive cells in each 40-day window against the forecast's expected number "
+                f"(sum of P) and its 95 % band (Poisson-binomial quantiles). {plain(model)}: "
+                f"{w['too_low']} of {len(w['start'])} windows with more targets than the band "
+                f"allows (forecast too low), {w['too_high']} with fewer (too high)."
+            )

@@ -93,6 +93,20 @@ def score_frame(card: ModelCard) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def score_table(card: ModelCard) -> str:
+    """`score_frame` as a Markdown table, numbers to 4 significant digits ("—" if none)."""
+
+    def cell(v: object) -> str:
+        return f"{v:.4g}" if isinstance(v, int | float) and v == v else "—"
+
+    rows = ["| cells | ROC AUC | PR AUC | gain @1% |", "|:--|--:|--:|--:|"]
+    for r in score_frame(card).to_dict("records"):
+        rows.append(
+            f"| {r['cells']} | {cell(r['ROC AUC'])} | {cell(r['PR AUC'])} | {cell(r['gain @1%'])} |"
+        )
+    return "\n".join(rows)
+
+
 def params_frame(card: ModelCard) -> pd.DataFrame:
     """The fitted parameters with their standard errors (numbers only; text shown as text)."""
 
@@ -149,22 +163,24 @@ def show_card(card: ModelCard) -> None:
             if card.scores.get("test"):
                 if not same:
                     st.caption("Test-period scores on the catalog it was fitted on:")
-                st.dataframe(
-                    score_frame(card),
-                    hide_index=True,
-                    width="stretch",
-                    column_config={
-                        k: st.column_config.NumberColumn(format="%.4g")
-                        for k in ("ROC AUC", "PR AUC", "gain @1%")
-                    },
-                )
+                # A Markdown table: an interactive grid per card (a canvas each) made this
+                # page slow to draw, a styled st.table slow to build; same numbers, 4 digits.
+                st.markdown(score_table(card))
             else:
                 st.caption("No protocol scores in model.json yet.")
+            # Lazy expanders: a closed one sends nothing (19 code blocks and tables drawn
+            # while closed were most of this page's time in the browser).
             if card.params:
-                with st.expander("fitted parameters"):
-                    st.dataframe(params_frame(card), hide_index=True, width="stretch")
-            with st.expander("model arguments"):
-                st.code(json.dumps(card.model_args, indent=1), language="json")
+                params = st.expander(
+                    "fitted parameters", key=f"w_params_{card.name}", on_change="rerun"
+                )
+                if params.open:
+                    with params:
+                        st.dataframe(params_frame(card), hide_index=True, width="stretch")
+            args = st.expander("model arguments", key=f"w_args_{card.name}", on_change="rerun")
+            if args.open:
+                with args:
+                    st.code(json.dumps(card.model_args, indent=1), language="json")
         if readonly():
             return
         if CONFIRM_DELETE.get() == card.name:

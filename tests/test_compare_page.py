@@ -78,6 +78,32 @@ def figures(at: AppTest) -> dict[str, dict]:
     return out
 
 
+TABS = ("Curves", "Intervals", "Pairwise gains", "Gain over time", "Reliability", "N-test")
+"""The page's lazy tabs: only the open one runs (the Curves tab by default)."""
+
+
+def open_tab(at: AppTest, label: str) -> AppTest:
+    at.session_state["cmp_tab"] = label
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def every_tab(at: AppTest) -> tuple[dict[str, dict], list[str], str]:
+    """Every tab opened in turn: the figures by title, the download buttons' labels and
+    the info messages of all of them (the table's download counted once)."""
+    figs: dict[str, dict] = {}
+    labels: list[str] = []
+    infos: list[str] = []
+    for k, label in enumerate(TABS):
+        open_tab(at, label)
+        figs.update(figures(at))
+        here = [b.label for b in at.get("download_button")]
+        labels += here if k == 0 else [x for x in here if x in ("Figure (HTML)", "Numbers (CSV)")]
+        infos.append(shown(at.info))
+    return figs, labels, " ".join(infos)
+
+
 def one(figs: dict[str, dict], start: str) -> dict:
     (fig,) = [f for t, f in figs.items() if t.startswith(start)]
     return fig
@@ -85,7 +111,7 @@ def one(figs: dict[str, dict], start: str) -> dict:
 
 def test_compare_page_draws_every_new_figure(compare_env):
     at = compare_page()
-    figs = figures(at)
+    figs, labels, _ = every_tab(at)
     # 1. dot-and-whisker per score and mask, the interval around each dot
     for score in ("ROC AUC", "PR AUC"):
         for mask in ("all", "active"):
@@ -122,7 +148,7 @@ def test_compare_page_draws_every_new_figure(compare_env):
     # is the largest; per target it is an ordinary window
     top = max(range(len(bars["y"])), key=lambda i: abs(bars["y"][i] or 0))
     assert str(bars["x"][top]).startswith("2011-02-10")
-    at.radio(key="cmp_gain_total").set_value("per target").run()
+    open_tab(at, "Gain over time").radio(key="cmp_gain_total").set_value("per target").run()
     (per,) = one(figures(at), "Information gain per window")["data"]
     assert max(abs(v or 0) for v in per["y"]) < abs(bars["y"][top]) / 10
     # 4. reliability: a diagonal and one trace per model drawn on the curves
@@ -141,8 +167,7 @@ def test_compare_page_draws_every_new_figure(compare_env):
     # 6. Table II's mainshock columns, lower than the all-target PR AUC of the same model
     for col in ("ROC AUC (all, mainshocks)", "PR AUC (active, mainshocks)"):
         assert table[col].notna().all() and ((table[col] > 0) & (table[col] < 1)).all()
-    # 7. exports: HTML and CSV of every new figure
-    labels = [b.label for b in at.get("download_button")]
+    # 7. exports: HTML and CSV of every new figure (over the tabs)
     assert labels.count("Numbers (CSV)") == 8 and labels.count("Figure (HTML)") == 8
 
 
@@ -150,10 +175,10 @@ def test_no_summary_shows_how_to_write_it(compare_env):
     for f in (SUMMARY_META, SUMMARY_ARRAYS):
         (compare_env / "ri-m5" / f).unlink()
     at = compare_page()
-    text = shown(at.info)
+    text = every_tab(at)[2]
     assert "No intervals yet for ri-m5" in text and "scripts/rescore.py" in text
     assert "needs two models" in text  # no pairwise matrix with one summary
-    assert "ROC AUC — Mc 5.0, all cells" in figures(at)  # naive still has its interval
+    assert "ROC AUC — Mc 5.0, all cells" in figures(open_tab(at, "Intervals"))  # naive's
 
 
 @pytest.mark.parametrize(
@@ -172,7 +197,7 @@ def test_tampered_summary_is_refused_with_a_message(compare_env, damage):
     at = compare_page()  # no exception
     warned = shown(at.warning)
     assert "ri-m5" in warned and "refused" in warned and "rescore.py" in warned
-    assert "ROC AUC — Mc 5.0, all cells" in figures(at)
+    assert "ROC AUC — Mc 5.0, all cells" in figures(open_tab(at, "Intervals"))
 
 
 def test_summaries_are_reread_when_written(compare_env):
@@ -185,7 +210,8 @@ def test_summaries_are_reread_when_written(compare_env):
     at.run()
     assert not at.exception
     assert "No intervals yet for ri-m5" not in shown(at.info)
-    assert any(t.startswith("Information gain per target") for t in figures(at))
+    figs = figures(open_tab(at, "Pairwise gains"))
+    assert any(t.startswith("Information gain per target") for t in figs)
 
 
 def test_threshold_page_states_calibration(compare_env):

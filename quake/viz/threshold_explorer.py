@@ -150,7 +150,8 @@ def threshold_explorer(
                 dx=g.cell_km,
                 y0=g.y0_km + g.cell_km / 2,
                 dy=g.cell_km,
-                z=np.round(z, 2),
+                # float32: plotly sends arrays as binary, half the bytes of float64
+                z=np.round(z, 2).astype(np.float32),
                 zmin=lo,
                 zmax=hi,
                 colorscale=fade_colorscale(lo, hi, t0),
