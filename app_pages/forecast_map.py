@@ -1,5 +1,6 @@
-"""Forecast map: one model's (or two models') probabilities on a chosen forecast day T,
-with the quakes of T+10 … T+49 marked hit or missed at the current threshold."""
+"""Forecast map: one model's (or two models') probabilities over a window of forecast days,
+with the quakes of T+10 … T+49 marked hit or missed at the current threshold; the days
+of the window are stepped and played in the browser (`quake.viz.day_player`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from datetime import timedelta
 import streamlit as st
 
 from app_pages.ui.catalog_fit import catalog_models, no_fitting_models, show_others
+from app_pages.ui.forecasts import ForecastPending, show_pending
 from app_pages.ui.loaders import current_catalog, forecast_data, good_cards, model
-from app_pages.ui.map_panel import legend, map_panel
+from app_pages.ui.map_panel import legend, open_panel, player_figure, show_offers
 from app_pages.ui.state import FORECAST_DAY, MAP_MODE, MODEL_A, MODEL_B, presentation
 from app_pages.ui.widgets import (
     choose_model,
@@ -19,14 +21,17 @@ from app_pages.ui.widgets import (
     threshold_slider,
 )
 from quake.errors import QuakeError
-from quake.models.store import ModelCard
+from quake.viz.day_player import PIXELATED_CSS
 from quake.viz.text import plain
+
+WINDOW_DAYS = 56  # days in the player (half of it for two models side by side)
 
 page_header(
     "Forecast map",
     "Each 10 km cell is coloured by the model's probability that a quake of magnitude ≥ Mc "
     "strikes it 10 to 50 days after the forecast day T. Dots are the quakes that then "
-    "happened: blue = hit (its cell was alarmed), black ring = missed.",
+    "happened: blue = hit (its cell was alarmed), black ring = missed. Step through the "
+    "days with the map's slider or ▶ Play.",
 )
 
 catalog, fingerprint, cat_error = current_catalog()
@@ -68,12 +73,13 @@ except QuakeError as err:
     st.error(f"Cannot load {plain(card_a.name)}: {plain(err, 400)}")
     st.stop()
 
-# -- the day ------------------------------------------------------------------------------
+# -- the window of days -------------------------------------------------------------------
 test = data_a.protocol.period("test")
 first, last = test.start, test.end
 day_key = FORECAST_DAY.keep()
 if not first <= st.session_state[day_key] <= last:
     st.session_state[day_key] = first
+n_days = WINDOW_DAYS if card_b is None else WINDOW_DAYS // 2
 
 
 def step(days: int) -> None:
@@ -82,80 +88,77 @@ def step(days: int) -> None:
     FORECAST_DAY.set(st.session_state[day_key])
 
 
-PLAYING = "map_playing"  # session key: Play is on
-FRAME_S = 0.25  # Play shows a new day every FRAME_S seconds (4 a second)
-playing = bool(st.session_state.get(PLAYING, False))
-
-
-def toggle_play() -> None:
-    st.session_state[PLAYING] = not st.session_state.get(PLAYING, False)
-
-
 def day_view() -> None:
-    """Day, threshold and maps. A fragment: stepping the day reruns only this part; while
-    Play is on it reruns on its own every `FRAME_S` seconds, one day later each time."""
-    if playing:
-        if st.session_state[day_key] >= last:
-            st.session_state[PLAYING] = False
-            st.rerun(scope="app")
-        step(1)
-    s1, s2, s3, s4, s5 = st.columns([1.2, 1.2, 8, 1.2, 1.2], vertical_alignment="bottom")
-    s1.button("−7 d", on_click=step, args=(-7,), help="one week earlier", width="stretch")
-    s2.button("−1 d", on_click=step, args=(-1,), help="one day earlier", width="stretch")
+    """The window's first day, the threshold and the player. A fragment: moving the
+    window reruns only this part; stepping and Play inside the window run in the browser."""
+    s1, s3, s5 = st.columns([1.6, 8, 1.6], vertical_alignment="bottom")
+    s1.button(
+        f"◀ {n_days} days",
+        on_click=step,
+        args=(-n_days,),
+        help="the window before",
+        width="stretch",
+    )
     with s3:
         day = st.slider(
-            "Forecast day T (test period)",
+            "First forecast day T of the window (test period)",
             min_value=first,
             max_value=last,
             key=day_key,
             step=timedelta(days=1),
             format="YYYY-MM-DD",
+            help=f"The player below holds {n_days} days from this one: its slider and ▶ Play "
+            "step through them in the browser.",
         )
-    s4.button("+1 d", on_click=step, args=(1,), help="one day later", width="stretch")
-    s5.button("+7 d", on_click=step, args=(7,), help="one week later", width="stretch")
+    s5.button(
+        f"{n_days} days ▶", on_click=step, args=(n_days,), help="the window after", width="stretch"
+    )
     FORECAST_DAY.remember()
     threshold = threshold_slider()
-
-    lead, horizon = data_a.protocol.lead_days, data_a.protocol.horizon_days
-    st.markdown(
-        f"#### Forecast made on **{day}** for **{day + timedelta(days=lead)} … "
-        f"{day + timedelta(days=horizon - 1)}**"
-    )
     gain = mode != "probability"
-    height = 680 if presentation() else 620
-
-    def panel(card: ModelCard, height: int, zoom: float) -> None:
-        key = f"deck_{'gain' if gain else 'prob'}_{card.name}"
-        map_panel(
-            card, catalog, fingerprint, day, threshold, key=key, height=height, zoom=zoom, gain=gain
-        )
-
-    if card_b is None:
-        panel(card_a, height, zoom=3.75)
-    else:
-        left, right = st.columns(2)
-        with left:
-            panel(card_a, height - 40, zoom=3.45)
-        with right:
-            panel(card_b, height - 40, zoom=3.45)
+    height = (900 if presentation() else 860) if card_b is None else 760
+    cards = [c for c in (card_a, card_b) if c is not None]
+    panels = []
+    for card in cards:
+        try:
+            t0 = data_a.protocol.date_to_day(day)
+            panels.append(open_panel(card, catalog, fingerprint, t0, n_days))
+        except ForecastPending as pending:
+            st.markdown(f"**{plain(card.name)}** · Mc {card.mc or 0:.1f}")
+            show_pending(pending, card.name)
+        except QuakeError as err:
+            st.error(f"{plain(card.name)}: cannot forecast ({plain(err, 400)}).")
+        except Exception as err:  # a model's own failure must not take the page down
+            st.error(
+                f"{plain(card.name)}: forecasting failed ({type(err).__name__}: {plain(err, 300)})."
+            )
+    if not panels:
+        return
+    try:
+        with st.spinner("Drawing the days of the window…"):
+            fig = player_figure(panels, catalog, threshold, gain, height)
+    except ForecastPending as pending:
+        show_pending(pending, panels[0].card.name)
+        return
+    except QuakeError as err:
+        st.error(f"Cannot draw the map: {plain(err, 400)}")
+        return
+    st.html(PIXELATED_CSS)
+    st.plotly_chart(fig, width="stretch", config={"scrollZoom": True, "displaylogo": False})
     legend(gain)
+    if min(len(p.days) for p in panels) < n_days and any(len(p.days) == 1 for p in panels):
+        st.caption(
+            "Only the first day is shown: the window's other days need the model's "
+            "forecasts of the whole test period."
+        )
+    show_offers(panels)
+    st.caption(
+        "Drag the slider or press ▶ Play (five days a second) to step through the window; "
+        "scroll or drag to zoom and pan, double-click to reset. Hover a quake for its "
+        "cell's probability. Quakes outside the grid are not drawn or counted."
+    )
 
 
-p1, p2 = st.columns([1.3, 10], vertical_alignment="center")
-p1.button(
-    "⏸ Pause" if playing else "▶ Play",
-    on_click=toggle_play,
-    key="map_play",
-    type="primary" if playing else "secondary",
-    help="Step through the days on their own, four a second (e.g. through March 2011).",
-    width="stretch",
-)
-p2.caption(
-    "Play shows one forecast day after the other, four a second, until Pause or the end "
-    "of the test period."
-    if not playing
-    else "Playing: one day every quarter second. Pause to stop."
-)
-st.fragment(day_view, run_every=FRAME_S if playing else None)()
+st.fragment(day_view)()
 st.caption(f"Forecasts from the loaded catalog: {plain(fit.label)}.")
 show_others(fit)

@@ -266,21 +266,51 @@ def bench_plotly_slider(page, runs: Runs, steps: int) -> dict:
 
 
 def bench_day(page, runs: Runs, url: str, steps: int) -> dict:
+    """One day later on the Forecast map: the next tick of the day player's slider (it runs
+    in the browser), or the "+1 d" button of a page without the player."""
     goto(page, url, "forecast_map")
-    button = page.get_by_role("button", name="+1 d").first
-    values = [measure(page, runs, button.click) for _ in range(steps)]
-    return summary(values)
+    touch = page.locator(".slider-rail-touch-rect")
+    deadline = time.time() + 60
+    while not touch.count() and time.time() < deadline:
+        page.wait_for_timeout(200)
+    if not touch.count():
+        button = page.get_by_role("button", name="+1 d").first
+        return summary([measure(page, runs, button.click) for _ in range(steps)])
+    touch.first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    box = touch.first.bounding_box()
+    y = box["y"] + box["height"] / 2
+    ticks = page.locator(".slider-tick-rect")
+    xs = [ticks.nth(i).bounding_box() for i in range(ticks.count())]
+    xs = [b["x"] + b["width"] / 2 for b in xs]
+    label = page.locator("g.slider-group > text.slider-label").first
+    before = label.text_content()
+    values = []
+    for k in range(steps):
+        x = xs[min(1 + k, len(xs) - 1)]
+        values.append(measure(page, runs, lambda x=x: page.mouse.click(x, y), expect_run=False))
+    out = summary(values)
+    out["mode"] = "day player slider in the browser"
+    out["moved"] = label.text_content() != before
+    return out
 
 
 def bench_play(page, runs: Runs, url: str, seconds: float = 8.0) -> dict:
     """Distinct forecast days shown per second while Play runs (the model's test period is
     cached on disk: "once cached")."""
     goto(page, url, "forecast_map")
-    play = page.get_by_role("button", name=re.compile(r"Play"))
+    player = page.locator(".updatemenu-button", has_text="Play")
+    deadline = time.time() + 60
+    while not player.count() and time.time() < deadline:
+        page.wait_for_timeout(200)
+    play = player if player.count() else page.get_by_role("button", name=re.compile(r"Play"))
     if not play.count():
         return {"fps": None, "note": "no Play button on the Forecast map"}
 
     def heading() -> str:
+        if player.count():  # the day player: its slider's current value
+            v = page.locator("g.slider-group > text.slider-label").first
+            return v.text_content() if v.count() else ""
         h = page.get_by_text(re.compile(r"^Forecast made on")).first
         return h.inner_text() if h.count() else ""
 
@@ -294,7 +324,9 @@ def bench_play(page, runs: Runs, url: str, seconds: float = 8.0) -> dict:
                 last = text
             page.wait_for_timeout(10)
         elapsed = time.time() - t0
-        stop = page.get_by_role("button", name=re.compile(r"Pause|Stop"))
+        stop = page.locator(".updatemenu-button", has_text="Pause")
+        if not stop.count():
+            stop = page.get_by_role("button", name=re.compile(r"Pause|Stop"))
         if stop.count():
             stop.first.click()
         page.wait_for_timeout(1500)

@@ -46,3 +46,13 @@ def goto(at: AppTest, page: str) -> AppTest:
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def player_spec(at: AppTest) -> dict:
+    """The Forecast map's day player: the one plotly figure with frames on the page."""
+    import json
+
+    specs = [json.loads(p.proto.spec) for p in at.get("plotly_chart")]
+    players = [s for s in specs if s.get("frames")]
+    assert len(players) == 1, f"{len(players)} day players on the page"
+    return players[0]

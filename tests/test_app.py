@@ -16,7 +16,7 @@ from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import DownloadError
 from quake.progress import Progress
 from quake.viz.text import plain
-from tests.helpers import app, goto
+from tests.helpers import app, goto, player_spec
 
 PAGES = list(PATHS.values())
 
@@ -55,6 +55,14 @@ def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Open the lazy tab ``label`` of the tabs ``key`` (only the open tab runs) and rerun."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def upload(name: str, data: bytes) -> AppTest:
     """A new session that uploads ``data`` as ``name`` on the Catalog page."""
     at = goto(app(), PATHS["catalog"])
@@ -89,13 +97,15 @@ def test_catalog_report_map_charts_and_completeness(dashboard_env):
     at = goto(app(), PATHS["catalog"])
     assert metric(at, "events loaded") == "37,581"
     assert metric(at, "estimated Mc") == "4.6"
+    assert not at.get("deck_gl_json_chart")  # the maps are in tabs that are not open
+    titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
+    assert any("Gutenberg" in t for t in titles) and any("per month" in t for t in titles)
+    open_tab(at, "catalog_tab", "Where the events are")
     deck = catalog_deck(at)
     layers = {layer["id"]: layer for layer in deck["layers"]}
     assert {"coastline-path", "catalog-events-scatter"} <= set(layers)
     n_m5 = len(layers["catalog-events-scatter"]["data"])
     assert n_m5 == 4455  # default filter: M >= 5
-    titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
-    assert any("Gutenberg" in t for t in titles) and any("per month" in t for t in titles)
     # A wider magnitude range draws more events; a chosen Mc below the estimate warns.
     mag = next(s for s in at.slider if s.label == "Magnitude range")
     mag.set_value((6.0, 9.1)).run()
@@ -107,7 +117,7 @@ def test_catalog_report_map_charts_and_completeness(dashboard_env):
 
 
 def test_catalog_shows_mainshocks_and_clustered_events_for_both_methods(dashboard_env):
-    at = goto(app(), PATHS["catalog"])
+    at = open_tab(goto(app(), PATHS["catalog"]), "catalog_tab", "Mainshocks and aftershocks")
     assert at.radio(key="w_decluster").value == "gk"  # the default: fast
     expected = {  # reference catalog, every event (cf. `python -m quake decluster`)
         "gk": ("10,060", "27,521 (73.2 %)", "4,776", "1,499"),
@@ -138,7 +148,7 @@ def test_catalog_shows_mainshocks_and_clustered_events_for_both_methods(dashboar
 
 
 def test_a_catalog_too_small_to_decluster_says_why(dashboard_env):
-    at = upload("five.csv", FIVE_DAYS)
+    at = open_tab(upload("five.csv", FIVE_DAYS), "catalog_tab", "Mainshocks and aftershocks")
     assert metric(at, "events") == "5"  # GK windows work on any catalog
     at.radio(key="w_decluster").set_value("zbz").run()
     assert not at.exception
@@ -234,21 +244,24 @@ def test_alarm_budget_compares_misses(dashboard_env):
 
 def test_forecast_map_draws_cells_events_and_steps_days(dashboard_env):
     at = goto(app(), PATHS["map"])
-    (deck,) = decks(at)
-    ids = [layer["id"] for layer in deck["layers"]]
-    assert len(ids) == len(set(ids))
-    assert {"coastline-path", "forecast-cells-bitmap", "target-events-scatter"} <= set(ids)
-    assert "mapStyle" not in deck or not deck["mapStyle"]
+    assert not at.get("deck_gl_json_chart")  # the map is the day player (plotly)
+    fig = player_spec(at)
+    n = len(fig["frames"])
+    assert n == 56 and len(fig["layout"]["sliders"][0]["steps"]) == n
+    (image,) = fig["layout"]["images"]
+    assert image["source"].startswith("data:image/png;base64,")
+    assert fig["frames"][3]["layout"]["title"]["text"].startswith("Forecast made on")
     day = at.session_state["forecast_day"]
-    button(at, "+7 d").click().run()
-    assert (at.session_state["forecast_day"] - day).days == 7
-    button(at, "−1 d").click().run()
-    assert (at.session_state["forecast_day"] - day).days == 6
-    # Gain over the prior; then two models side by side.
+    button(at, "56 days ▶").click().run()
+    assert (at.session_state["forecast_day"] - day).days == 56
+    button(at, "◀ 56 days").click().run()
+    assert at.session_state["forecast_day"] == day
+    # Gain over the prior; then two models side by side (half the days each).
     at.radio(key="w_map_mode").set_value("gain over the prior").run()
-    assert not at.exception and len(decks(at)) == 1
+    assert not at.exception and player_spec(at)["layout"]["images"][0]["source"] != image["source"]
     at.selectbox(key="w_model_b").set_value("naive-m4.5").run()
-    assert not at.exception and len(decks(at)) == 2
+    fig = player_spec(at)
+    assert not at.exception and len(fig["layout"]["images"]) == 2 and len(fig["frames"]) == 28
 
 
 def test_compare_table_and_downloads(dashboard_env):
@@ -258,11 +271,13 @@ def test_compare_table_and_downloads(dashboard_env):
     assert set(df["model"]) == {"naive-m5.0", "naive-m4.5"}
     roc = df.loc[df["model"] == "naive-m5.0", "ROC AUC (all)"].iloc[0]
     assert roc == pytest.approx(0.6135, abs=1e-3)  # NOTES.md: naive prior 0.613
-    # the table, three curves, and the reliability diagram (HTML and CSV); no summaries here
-    assert len(at.get("download_button")) == 6
-    specs = plotly_specs(at)
-    assert len(specs) == 4
+    # the table and the three curves (the first of the lazy tabs: only the open one runs)
+    assert len(at.get("download_button")) == 4
+    assert len(plotly_specs(at)) == 3
     assert any("No intervals yet for" in i.value for i in at.info)
+    open_tab(at, "cmp_tab", "Reliability")  # its figure with HTML and CSV; no summaries here
+    assert len(at.get("download_button")) == 3
+    assert len(plotly_specs(at)) == 1
     at.radio(key="w_compare_mc").set_value(4.5).run()
     assert not at.exception
 
@@ -326,7 +341,7 @@ def test_without_a_catalog_pages_say_what_to_do(dashboard_env, monkeypatch):
         goto(at, page)
         assert any("No catalog is loaded" in i.value for i in at.info), page
     goto(at, PATHS["compare"])  # cards and curves still load
-    assert at.dataframe and len(plotly_specs(at)) == 4  # three curves and the reliability
+    assert at.dataframe and len(plotly_specs(at)) == 3  # the curves, the first (lazy) tab
     goto(at, PATHS["threshold"])
     # the counts live in the in-browser explorer figure (its slider steps carry them)
     assert any("hits (TP)" in json.dumps(spec) for spec in plotly_specs(at))

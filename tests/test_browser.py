@@ -185,6 +185,27 @@ def _explorer_slider_moves(page) -> None:
     assert after[1] != before[1], f"the counts did not follow the slider: {before[1]}"
 
 
+def _player_steps_a_day(page) -> None:
+    """Click the day player's second tick (plotly, in the browser): the day shown and the
+    title's counts change without a rerun."""
+    touch = page.locator(".slider-rail-touch-rect").first
+    touch.wait_for(state="attached", timeout=60_000)
+    touch.scroll_into_view_if_needed()
+    time.sleep(0.5)
+    label = page.locator("g.slider-group > text.slider-label").first
+    title = page.locator(".gtitle").first
+    before = (label.text_content(), title.text_content())
+    ticks = page.locator(".slider-tick-rect")
+    assert ticks.count() >= 28, f"the player holds {ticks.count()} days"
+    tick = ticks.nth(1).bounding_box()
+    box = touch.bounding_box()
+    page.mouse.click(tick["x"] + tick["width"] / 2, box["y"] + box["height"] / 2)
+    time.sleep(1.0)
+    after = (label.text_content(), title.text_content())
+    assert after[0] != before[0], f"the day did not move: {before[0]}"
+    assert after[1] != before[1], f"the title did not follow the day: {before[1]}"
+
+
 def test_every_page_in_a_real_browser(server):
     sync_playwright = _require_browser()
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -210,9 +231,16 @@ def test_every_page_in_a_real_browser(server):
                     pytest.fail(f"{name}: no title after 120 s")
                 height = _settle(page)
                 _no_exception(page, name)
-                if name in ("catalog", "forecast_map"):
+                if name == "catalog":  # the map is in a tab that runs when opened
+                    page.get_by_role("tab", name="Where the events are").click()
+                    _settle(page)
                     var = _canvas_variance(page)
                     assert var > 20.0, f"{name}: the map canvas looks blank (variance {var:.1f})"
+                if name == "forecast_map":
+                    var = _plot_variance(page)
+                    assert var > 20.0, f"{name}: the day player looks blank (variance {var:.1f})"
+                    _player_steps_a_day(page)
+                    _no_exception(page, name)
                 if name == "threshold":
                     var = _plot_variance(page)
                     assert var > 20.0, f"{name}: the explorer looks blank (variance {var:.1f})"

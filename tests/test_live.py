@@ -3,6 +3,7 @@ runs in the browser, Play on the Forecast map, and background work under control
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import math
@@ -11,6 +12,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 
 from app_pages.ui.nav import PATHS
@@ -24,10 +26,11 @@ from quake.service.background import (
     estimate_seconds,
     progress_text,
 )
+from quake.viz.day_player import PanelDay, PlayerFrame, day_player, grid_image, quake_points
 from quake.viz.maps import PROB_RANGE
-from quake.viz.raster import cell_image, forecast_rgba, pixel_cells, png_bytes
+from quake.viz.raster import forecast_rgba, png_bytes, png_indexed
 from quake.viz.threshold_explorer import MapInput, fade_colorscale, threshold_explorer
-from tests.helpers import app, goto
+from tests.helpers import app, goto, player_spec
 
 SMALL = Grid(lat0=34.0, lon0=-118.0, cell_km=10.0, nx=12, ny=10)
 
@@ -42,25 +45,77 @@ def test_png_decodes_to_the_same_pixels():
     assert np.array_equal(np.asarray(img), rgba)
 
 
-def test_each_pixel_shows_the_cell_under_it():
-    px = pixel_cells(SMALL)
-    h, w = px.cells.shape
-    west, south, east, north = px.bounds
-    assert (px.cells >= 0).mean() > 0.8  # the image hugs the grid
+def test_an_indexed_png_decodes_to_the_same_pixels_and_is_smaller():
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    palette = rng.integers(0, 256, (40, 4), dtype=np.uint8)
+    rgba = palette[rng.integers(0, 40, (30, 20))]
+    small = png_indexed(rgba, level=1)
+    img = Image.open(io.BytesIO(small))
+    assert img.mode == "P" and np.array_equal(np.asarray(img.convert("RGBA")), rgba)
+    assert len(small) < len(png_bytes(rgba))
+    many = rng.integers(0, 256, (30, 20, 4), dtype=np.uint8)  # > 256 colours: plain RGBA
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png_indexed(many)))), many)
+
+
+def test_the_cell_image_is_north_up_one_block_per_cell():
+    from PIL import Image
+
+    rgba = np.zeros((SMALL.n_cells, 4), np.uint8)
+    rgba[0] = (255, 0, 0, 255)  # cell (iy 0, ix 0): the south-west corner
+    rgba[SMALL.n_cells - 1] = (0, 0, 255, 255)  # the north-east corner
+    url = grid_image(SMALL, rgba, scale=2)
+    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA"))
+    assert img.shape == (2 * SMALL.ny, 2 * SMALL.nx, 4)
+    assert tuple(img[-1, 0]) == (255, 0, 0, 255) and tuple(img[-2, 1]) == (255, 0, 0, 255)
+    assert tuple(img[0, -1]) == (0, 0, 255, 255)
+    assert img[..., 3].sum() == 2 * 4 * 255
+
+
+def test_quakes_split_into_hit_and_missed_at_the_threshold():
     lat, lon = SMALL.cell_centers()
-    merc = lambda v: np.log(np.tan(np.pi / 4 + np.radians(v) / 2))  # noqa: E731
-    for iy, ix in [(0, 0), (9, 11), (5, 3)]:
-        col = int((lon[iy, ix] - west) / (east - west) * w)
-        row = int((merc(north) - merc(lat[iy, ix])) / (merc(north) - merc(south)) * h)
-        assert px.cells[row, col] == iy * SMALL.nx + ix
+    window = pd.DataFrame(
+        {
+            "time": pd.to_datetime(["2011-03-11", "2011-03-12", "2011-03-13"], utc=True),
+            "latitude": [lat[1, 1], lat[2, 3], 10.0],
+            "longitude": [lon[1, 1], lon[2, 3], 10.0],
+            "magnitude": [7.0, 5.5, 6.0],
+            "cell": [1 * SMALL.nx + 1, 2 * SMALL.nx + 3, -1],
+        }
+    )
+    probs = np.zeros((SMALL.ny, SMALL.nx))
+    probs[1, 1], probs[2, 3] = 0.2, 1e-5
+    hit, missed = quake_points(SMALL, window, probs, 1e-3)
+    assert len(hit[0]) == 1 and len(missed[0]) == 1  # the quake outside the grid: neither
+    assert "M7.0 2011-03-11" in hit[2][0] and "M5.5" in missed[2][0]
+    x, y = SMALL.project(np.array([lat[1, 1]]), np.array([lon[1, 1]]))
+    assert hit[0][0] == pytest.approx(x[0], abs=0.1) and hit[1][0] == pytest.approx(y[0], abs=0.1)
+
+
+def test_the_player_holds_every_day_and_plays_in_the_browser():
+    img = grid_image(SMALL, np.zeros((SMALL.n_cells, 4), np.uint8))
+    day = PanelDay(img, ([1.0], [2.0], ["a"]), ([], [], []), 3)
+    frames = [PlayerFrame(f"2011-03-{d:02d}", f"day {d}", (day, day)) for d in range(1, 6)]
+    d = day_player(SMALL, ["a", "b"], frames, [[(140.0, 36.0), (140.5, 36.5)]], start=2)
+    json.dumps(d)  # plain data
+    assert go.Figure(d).layout.sliders[0].active == 2  # a valid plotly figure
+    assert len(d["frames"]) == 5 and d["layout"]["sliders"][0]["active"] == 2
+    assert d["layout"]["title"]["text"] == "day 3"
+    assert len(d["layout"]["images"]) == 2 and d["layout"]["images"][1]["xref"] == "x2"
+    assert all(len(f["data"]) == 4 for f in d["frames"])  # hit and missed of both maps
+    play = d["layout"]["updatemenus"][0]["buttons"][0]
+    assert play["args"][1]["frame"]["duration"] <= 250
+    with pytest.raises(ValueError):
+        day_player(SMALL, ["a"], frames, [])  # two panels per frame, one name
+    with pytest.raises(ValueError):
+        day_player(SMALL, ["a"], [], [])
 
 
 def test_rgba_fades_below_the_threshold_and_clears_below_the_floor():
     p = np.array([[1e-7, 1e-5, 1e-3, 0.2]])
     rgba = forecast_rgba(p, None, "probability", 1e-3, PROB_RANGE, (0.01, 100), PROB_RANGE[0])
     assert rgba[:, 3].tolist() == [0, 50, 215, 215]
-    url, bounds = cell_image(Grid(nx=2, ny=2), np.zeros((4, 4), np.uint8))
-    assert url.startswith("data:image/png;base64,") and len(bounds) == 4
 
 
 def test_legend_and_slider_agree():
@@ -179,16 +234,18 @@ def test_threshold_page_draws_the_explorer(dashboard_env):
     assert any(t.get("type") == "heatmap" for t in fig["data"]), "the map is in the figure"
 
 
-def test_forecast_map_is_one_image_with_play(dashboard_env):
+def test_forecast_map_is_a_day_player_with_play(dashboard_env):
     at = goto(app(), PATHS["map"])
-    decks = [json.loads(d.proto.json) for d in at.get("deck_gl_json_chart")]
-    (deck,) = decks
-    (bitmap,) = [la for la in deck["layers"] if la["id"] == "forecast-cells-bitmap"]
-    assert bitmap["image"].startswith("data:image/png;base64,")
-    assert any("Drawn: every cell" in c.value for c in at.caption)
-    day = at.session_state["forecast_day"]
-    next(b for b in at.button if "Play" in b.label).click().run()
-    assert not at.exception and at.session_state["map_playing"]
-    assert (at.session_state["forecast_day"] - day).days == 1  # one frame on
-    next(b for b in at.button if "Pause" in b.label).click().run()
-    assert not at.session_state["map_playing"]
+    fig = player_spec(at)
+    frames = fig["frames"]
+    assert len(frames) > 1
+    sources = {f["layout"]["images"][0]["source"] for f in frames}
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    (menu,) = fig["layout"]["updatemenus"]
+    play, pause = menu["buttons"]
+    assert "Play" in play["label"] and play["method"] == "animate" and play["args"][0] is None
+    assert play["args"][1]["frame"]["duration"] <= 250  # at least four days a second
+    assert "Pause" in pause["label"]
+    steps = fig["layout"]["sliders"][0]["steps"]
+    assert [s["args"][0] for s in steps] == [[f["name"]] for f in frames]
+    assert not any(b.label.endswith("Play") for b in at.button)  # no rerun per frame

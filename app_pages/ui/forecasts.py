@@ -29,6 +29,7 @@ from quake.service.forecast_cache import (
     forecast_day,
     lookup,
     target_events,
+    warmup_for_day,
 )
 from quake.service.jobs import Runner
 from quake.viz.text import plain
@@ -105,7 +106,9 @@ def forecast_source(card: ModelCard, m: Forecaster, data: ForecastData) -> Cache
 
     start, stop = data.days("test")
     pool = int(card.model_args.get("pool", 1) or 1)
-    cost = estimate_seconds(card.kind or "", stop - start, pool, "lstm" in (card.kind or ""))
+    recurrent = bool(getattr(m, "recurrent", False))
+    warm = warmup_for_day(m, card.folder, data, start) if recurrent else None
+    cost = estimate_seconds(card.kind or "", stop - start, pool, recurrent, warm)
     _requests()[key] = (f"forecast {card.name}", run, stop - start, cost)
     raise ForecastPending(key)
 
@@ -169,20 +172,40 @@ def show_pending(err: ForecastPending | str, name: str, needed: bool = True) -> 
 def _one_day(
     folder: str, mtime: float, data_key: str, t: int, _m: Forecaster, _data: ForecastData
 ) -> np.ndarray:
-    return forecast_day(_m, _data, t).probs
+    return forecast_day(_m, _data, t, folder).probs
+
+
+QUICK_DAY_SECONDS = 60.0
+"""A recurrent net forecasts one map day alone when that takes about this long at most
+(from its nearest saved state); otherwise its period run is offered."""
+
+
+def day_seconds(card: ModelCard, m: Forecaster, data: ForecastData, t: int) -> float:
+    """About how long the forecast of day ``t`` alone takes (0 for most models)."""
+    if not getattr(m, "recurrent", False):
+        return 0.0
+    warm = warmup_for_day(m, card.folder, data, int(t))
+    pool = int(card.model_args.get("pool", 1) or 1)
+    return estimate_seconds(card.kind or "", 1, pool, True, warm)
+
+
+def day_is_quick(card: ModelCard, m: Forecaster, data: ForecastData, t: int) -> bool:
+    """Whether a recurrent net's day ``t`` can be forecast alone within `QUICK_DAY_SECONDS`."""
+    return day_seconds(card, m, data, t) <= QUICK_DAY_SECONDS
 
 
 def forecast_for_day(card: ModelCard, m: Forecaster, data: ForecastData, t: int) -> np.ndarray:
     """Probabilities ``(ny, nx)`` float32 of the model for forecast day t.
 
     From the cached period when there is one; otherwise a model that is not recurrent
-    forecasts the day alone (`forecast_day`, seconds), and a recurrent one raises
-    `ForecastPending` (its warm-up makes a single day slow: the period run is offered).
+    forecasts the day alone (`forecast_day`, seconds), and so does a recurrent one that
+    starts from a saved state close enough (`day_is_quick`); a recurrent one far from any
+    raises `ForecastPending` (its period run is offered).
     """
     try:
         src = forecast_source(card, m, data)
     except ForecastPending:
-        if getattr(m, "recurrent", False):
+        if getattr(m, "recurrent", False) and not day_is_quick(card, m, data, t):
             raise
         folder = str(card.folder)
         return _one_day(folder, mtime(card.folder), data_key(data), int(t), m, data)

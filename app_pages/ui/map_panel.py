@@ -1,131 +1,138 @@
-"""The forecast map panel: one model's probabilities on one forecast day T, with the quakes of
-T+10 … T+49 marked hit or missed at the threshold. The Forecast map page draws one or two
-side by side (with metric tiles), the Threshold page one under its curves (with a caption).
+"""The forecast maps: the Forecast map page's day player (one or two models over a window
+of days, stepped and played in the browser: `quake.viz.day_player`) and the Threshold
+page's map input; both mark the quakes of T+10 … T+49 hit or missed at the threshold.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages.ui.forecasts import (
     ForecastPending,
+    day_is_quick,
     forecast_for_day,
+    forecast_source,
     period_key,
     show_pending,
     window_events,
 )
 from app_pages.ui.loaders import curves, data_key, forecast_data, model, mtime, prior
 from app_pages.ui.state import THRESHOLDS, presentation
-from app_pages.ui.widgets import fmt_threshold
 from quake.data.catalog import Catalog
 from quake.data.coastline import coastline_in_box
+from quake.data.forecast_data import ForecastData
 from quake.data.grid import Grid
-from quake.errors import QuakeError
 from quake.models.store import ModelCard
-from quake.service.forecast_cache import mark_hits
 from quake.viz import legend_html
+from quake.viz.day_player import PanelDay, PlayerFrame, day_player, grid_image, quake_points
 from quake.viz.maps import GAIN_RANGE, PROB_RANGE, grid_bounds
-from quake.viz.raster import cell_image, forecast_image_deck, forecast_rgba
+from quake.viz.raster import forecast_rgba
 from quake.viz.style import MAP_SWATCHES, RDBU, YLORRD
-from quake.viz.text import plain
 from quake.viz.threshold_explorer import MapInput, threshold_explorer
 
 
-def map_panel(
-    card: ModelCard,
-    catalog: Catalog,
-    fingerprint: str,
-    day: date,
-    threshold: float,
-    *,
-    key: str,
-    height: int,
-    zoom: float = 3.75,
-    gain: bool = False,
-    metrics: bool = True,
-) -> None:
-    """Draw ``card``'s forecast of ``day`` (kept inside the model's test period).
+@dataclass(frozen=True)
+class Panel:
+    """One model of the player: its card, model, forecast data and the days it can show
+    (the window when its test period is cached or it is constant in time, else one day)."""
 
-    ``gain`` colours cells by probability over the naive prior. ``metrics``: a header, tiles
-    of quakes hit and missed and alarmed cells, and notes (the Forecast map); otherwise one
-    caption above the map and the legend below (the Threshold page). A failure is shown on
-    the page, never raised: one model's failure must not take the page down.
-    """
-    name = plain(card.name)
+    card: ModelCard
+    model: object
+    data: ForecastData
+    days: range
+
+
+def open_panel(card: ModelCard, catalog: Catalog, fingerprint: str, t0: int, n: int) -> Panel:
+    """``card``'s model and data for forecast days ``[t0, t0 + n)`` (kept in the test
+    period): all of them when its test period is cached (or it is constant in time), else
+    only ``t0``, forecast alone. Raises `ForecastPending` (a recurrent net far from a saved
+    state: its period run is offered) or `QuakeError`."""
+    m = model(card)
+    data = forecast_data(catalog, fingerprint, float(card.mc or 5.0), m.protocol)
+    start, stop = data.days("test")
+    t0 = min(max(int(t0), start), stop - 1)
     try:
-        m = model(card)
-        data = forecast_data(catalog, fingerprint, float(card.mc or 5.0), m.protocol)
-        test = data.protocol.period("test")
-        day = min(max(day, test.start), test.end)
-        t = data.protocol.date_to_day(day)
-        probs = forecast_for_day(card, m, data, t)
-        pri = prior(data, final=True)
-    except ForecastPending as pending:
-        if metrics:
-            st.markdown(f"**{name}** · Mc {card.mc or 0:.1f}")
-        show_pending(pending, card.name)
-        return
-    except QuakeError as err:
-        why = plain(err, 400)
-        st.error(f"{name}: cannot forecast ({why})." if metrics else f"Cannot draw the map: {why}")
-        return
-    except Exception as err:  # a model's own failure must not take the page down
-        why = f"{type(err).__name__}: {plain(err, 400)}"
-        st.error(
-            f"{name}: forecasting failed ({why})."
-            if metrics
-            else f"Cannot draw the map: {name} failed ({why})"
-        )
-        return
-    window = mark_hits(window_events(catalog, data, t), probs, threshold)
+        forecast_source(card, m, data)
+        days = range(t0, min(t0 + n, stop))
+    except ForecastPending:
+        if getattr(m, "recurrent", False) and not day_is_quick(card, m, data, t0):
+            raise
+        days = range(t0, t0 + 1)
+    return Panel(card, m, data, days)
+
+
+def player_figure(
+    panels: list[Panel], catalog: Catalog, threshold: float, gain: bool, height: int
+) -> dict:
+    """The day player of ``panels`` (one or two) over the days they all have (cached: a
+    rerun that changes none of its inputs, e.g. coming back to the page, reuses it)."""
+    key = tuple(
+        (str(p.card.folder), mtime(p.card.folder), data_key(p.data), p.days.start, p.days.stop)
+        for p in panels
+    )
+    return _player(key, float(threshold), bool(gain), int(height), presentation(), panels, catalog)
+
+
+@st.cache_data(show_spinner=False, max_entries=6)
+def _player(
+    key: tuple,
+    threshold: float,
+    gain: bool,
+    height: int,
+    pres: bool,
+    _panels: list[Panel],
+    _catalog: Catalog,
+) -> dict:
+    panels, catalog = _panels, _catalog
+    lo = max(p.days.start for p in panels)
+    days = range(lo, max(lo + 1, min(p.days.stop for p in panels)))
     mode = "gain" if gain else "probability"
-    folder = str(card.folder)
-    url, bounds = _image(
-        folder, mtime(card.folder), data_key(data), t, mode, threshold, data.grid, probs, pri
-    )
-    deck = forecast_image_deck(data.grid, url, bounds, window=window, mc=data.mc, zoom=zoom)
-    inside = window["cell"].to_numpy() >= 0
-    n_hit = int(window["hit"].sum())
-    n_miss = int(inside.sum()) - n_hit
-    n_out = int((~inside).sum())
-    n_alarm = int((probs >= threshold).sum())
-    outside = f" ({n_out} more fell outside the grid, not counted)" if n_out else ""
-    if not metrics:
-        st.caption(
-            f"Forecast day {day} (change it on the Forecast map page): {n_alarm:,} of "
-            f"{probs.size:,} cells alarmed; {n_hit} of {n_hit + n_miss} quakes M≥{data.mc:.1f} "
-            f"in its window (in grid cells){outside} hit. Cells below the threshold are faded."
+    proto = panels[0].data.protocol
+    lead, last = proto.lead_days, proto.horizon_days - 1
+    frames = []
+    for t in days:
+        parts = []
+        for p in panels:
+            probs = forecast_for_day(p.card, p.model, p.data, t)
+            parts.append(
+                _panel_day(
+                    str(p.card.folder),
+                    mtime(p.card.folder),
+                    data_key(p.data),
+                    t,
+                    mode,
+                    threshold,
+                    p.data.grid,
+                    probs,
+                    prior(p.data, final=True),
+                    window_events(catalog, p.data, t),
+                )
+            )
+        day = proto.day_to_date(t)
+        counts = " · ".join(
+            f"{'' if len(panels) == 1 else p.card.name + ': '}{d.n_hit} hit, "
+            f"{d.n_missed} missed, {d.n_alarmed:,} cells alarmed"
+            for p, d in zip(panels, parts, strict=True)
         )
-        st.pydeck_chart(deck, height=height, key=key)
-        legend(gain, "probability (log scale)")
-        return
-    st.markdown(f"**{name}** · Mc {data.mc:.1f}")
-    st.pydeck_chart(deck, height=height, key=key)
-    a, b, c = st.columns(3)
-    lead, last = data.protocol.lead_days, data.protocol.horizon_days - 1
-    when = f"M ≥ {data.mc:.1f} in days T+{lead} … T+{last}, in a grid cell"
-    a.metric("quakes hit", n_hit, help=f"{when}, alarmed")
-    b.metric("quakes missed", n_miss, help=f"{when}, not alarmed{outside}")
-    c.metric("alarmed cells", f"{n_alarm:,}", help=f"cells with P ≥ {fmt_threshold(threshold)}")
-    if card.fingerprint and card.fingerprint != fingerprint:
-        st.caption("Fitted on another catalog; these forecasts use the loaded one.")
-    key = period_key(card, m, data)
-    if key is not None:  # this day was forecast alone: offer the period (Play, fast steps)
-        show_pending(key, card.name, needed=False)
-    shown = int((probs >= PROB_RANGE[0]).sum())
-    st.caption(
-        f"Drawn: every cell with P ≥ {fmt_threshold(PROB_RANGE[0])} ({shown:,} of "
-        f"{probs.size:,}); cells below the threshold are faded. Quakes: only those in grid "
-        f"cells are counted{outside}. Hover a quake for its cell's probability."
-    )
+        title = (
+            f"Forecast made on <b>{day}</b> for {day + timedelta(days=lead)} … "
+            f"{day + timedelta(days=last)}<br><span style='font-size:0.8em'>{counts}</span>"
+        )
+        frames.append(PlayerFrame(str(day), title, tuple(parts)))
+    grid = panels[0].data.grid
+    coast = coastline_in_box(*grid_bounds(grid))
+    names = [f"{p.card.name} · Mc {p.data.mc:.1f}" for p in panels]  # folder names: no markup
+    return day_player(grid, names, frames, coast, 0, pres, height)
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _image(
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _panel_day(
     folder: str,
     mtime: float,
     data_key: str,
@@ -135,11 +142,22 @@ def _image(
     _grid: Grid,
     _probs: np.ndarray,
     _prior: np.ndarray,
-) -> tuple[str, list]:
-    """The map image of one model, data, day, colouring and threshold (cached: Play and
-    back-and-forth steps reuse it)."""
+    _window: pd.DataFrame,
+) -> PanelDay:
+    """One model's image and quakes of one day at one colouring and threshold (cached:
+    moving the window back and forth reuses them)."""
     rgba = forecast_rgba(_probs, _prior, mode, threshold, PROB_RANGE, GAIN_RANGE, PROB_RANGE[0])
-    return cell_image(_grid, rgba)
+    hit, missed = quake_points(_grid, _window, _probs, threshold)
+    return PanelDay(grid_image(_grid, rgba), hit, missed, int((_probs >= threshold).sum()))
+
+
+def show_offers(panels: list[Panel]) -> None:
+    """For a model whose test period is not cached: the offer of its period run (the
+    window's other days and Play need it)."""
+    for p in panels:
+        key = period_key(p.card, p.model, p.data)
+        if key is not None:
+            show_pending(key, p.card.name, needed=False)
 
 
 def explorer_map(
@@ -178,7 +196,7 @@ def explorer_figure(
     )
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)  # shared, not copied per rerun
 def _explorer(
     folder: str,
     mtime: float,

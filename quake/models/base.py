@@ -88,9 +88,10 @@ class Forecaster(ABC):
         events up to and including each forecast day, never later.
         """
 
-    def warmup_days(self, start: int) -> int:
+    def warmup_days(self, start: int, data: ForecastData | None = None) -> int:
         """Days a forecast from day ``start`` runs through before its first block (none here;
-        a recurrent net runs through every day before ``start``)."""
+        a recurrent net runs through the days before ``start`` since day 0 or, for
+        ``data``'s events, since its latest saved state)."""
         return 0
 
     def predict(self, data: ForecastData, start: int, stop: int) -> np.ndarray:
@@ -191,7 +192,7 @@ def forecast_blocks(
     after each block is used, the model's `Forecaster.warmup_days` counted too. ``model`` is
     anything with ``predict_days`` (a `Forecaster` or a scoring wrapper)."""
     warmup = getattr(model, "warmup_days", None)
-    warm = int(warmup(start)) if warmup is not None else 0
+    warm = int(warmup(start, data=data)) if warmup is not None else 0
     total = warm + stop - start
     extra = {}
     if warm and on_progress is not None:

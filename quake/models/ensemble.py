@@ -149,9 +149,9 @@ class EnsembleModel(Forecaster):
         emit(on_progress, "fit", 1, 1)
         return self
 
-    def warmup_days(self, start: int) -> int:
+    def warmup_days(self, start: int, data: ForecastData | None = None) -> int:
         """The members warm up one after the other: the sum of their warm-ups."""
-        return sum(m.warmup_days(start) for m in self.members)
+        return sum(m.warmup_days(start, data=data) for m in self.members)
 
     def predict_days(
         self,
@@ -164,12 +164,12 @@ class EnsembleModel(Forecaster):
         """Blocks of ``chunk`` days: the members' mean probability, float32 (n, ny, nx)."""
         if not self.members:
             raise ModelError("ensemble: no members loaded")
-        total = self.warmup_days(start)
+        total = self.warmup_days(start, data=data)
         feeds = []
         done = 0
         for m in self.members:
             kw = {}
-            warm = m.warmup_days(start)
+            warm = m.warmup_days(start, data=data)
             if warm and on_warmup is not None:
                 kw["on_warmup"] = _offset(on_warmup, done, total)
             done += warm

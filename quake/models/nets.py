@@ -144,22 +144,31 @@ class ConvLSTMNet(nn.Module):
     def forward(self, x: Tensor, state: State = None) -> tuple[Tensor, State]:
         """x (B, T, h, w) -> delta (B, T, h, w) and the state after the last day."""
         b, t, h, w = x.shape
+        outs: list[Tensor] = []
+        hs, cs = self._steps(x, state, outs)
+        seq = torch.stack(outs, 1).reshape(b * t, self.hidden, h, w)
+        delta = _diff(self.head(seq)) * self.out_scale
+        return delta.reshape(b, t, h, w), (hs, cs)
+
+    def advance(self, x: Tensor, state: State = None) -> tuple[Tensor, Tensor]:
+        """The state after days x (B, T, h, w), without the head (a warm-up run)."""
+        return self._steps(x, state, None)
+
+    def _steps(self, x: Tensor, state: State, outs: list[Tensor] | None) -> tuple[Tensor, Tensor]:
+        b, t, h, w = x.shape
         hs, cs = state if state is not None else self.zero_state(b, h, w, x)
         gx = self.gates_x(self.embed(x.reshape(b * t, 1, h, w)))
         # unbind, not gx[:, k]: the backward of T selects would fill T full-size zero tensors.
-        steps = gx.reshape(b, t, 4 * self.hidden, h, w).unbind(1)
-        outs = []
-        for gk in steps:
+        for gk in gx.reshape(b, t, 4 * self.hidden, h, w).unbind(1):
             # The cell update stays float32 under bf16 autocast: a forget gate of 0.999 is
             # 1.0 in bf16, which would turn a long memory into an unbounded sum.
             g = gk.float() + self.gates_h(hs).float()
             i, f, o, c_new = torch.split(g, self.hidden, dim=1)
             cs = torch.sigmoid(f) * cs + torch.sigmoid(i) * torch.tanh(c_new)
             hs = torch.sigmoid(o) * torch.tanh(cs)
-            outs.append(hs)
-        seq = torch.stack(outs, 1).reshape(b * t, self.hidden, h, w)
-        delta = _diff(self.head(seq)) * self.out_scale
-        return delta.reshape(b, t, h, w), (hs, cs)
+            if outs is not None:
+                outs.append(hs)
+        return hs, cs
 
 
 def output_layer(net: nn.Module) -> nn.Conv2d:

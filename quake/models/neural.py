@@ -52,6 +52,15 @@ from quake.models.nets import CNNNet, ConvLSTMNet, State
 from quake.models.neural_config import TRANSFORMS, NeuralConfig
 from quake.models.presets import PRESETS
 from quake.models.registry import PAPER_METHOD
+from quake.models.states import (
+    STATES_FILE,
+    Snapshot,
+    Snapshots,
+    events_digest,
+    load_snapshots,
+    save_snapshots,
+    weights_digest,
+)
 from quake.models.training import TrainConfig, fit_network
 from quake.progress import OnProgress
 
@@ -100,6 +109,10 @@ class NeuralForecaster(Forecaster):
         self.base: np.ndarray | None = None  # float32 (ny, nx)
         self.train_config: Any = None
         self._coarse: tuple[int, GriddedEvents] | None = None
+        self.snapshots = Snapshots()  # states of a recurrent net (`quake.models.states`)
+        self.folder_snapshot_days: set[int] = set()  # those read from the model's folder
+        self.record_every: int | None = None  # `predict_days`'s default (see there)
+        self.record_from = 0
 
     # -- construction ---------------------------------------------------------------------
     def build_net(self) -> nn.Module:
@@ -163,24 +176,54 @@ class NeuralForecaster(Forecaster):
         return max(1, min(256, (1 << 26) // (width * shape[0] * shape[1])))
 
     def run_days(
-        self, events: GriddedEvents, start: int, stop: int, state: State, dev: torch.device
-    ) -> tuple[Tensor, State]:
-        """The net over days ``[start, stop)`` of one stream in blocks: delta (n, h, w), state."""
+        self,
+        events: GriddedEvents,
+        start: int,
+        stop: int,
+        state: State,
+        dev: torch.device,
+        head: bool = True,
+    ) -> tuple[Tensor | None, State]:
+        """The net over days ``[start, stop)`` of one stream in blocks: delta (n, h, w), state.
+        ``head=False`` (a recurrent net's warm-up): the state only, delta None."""
         step = self.block_days(events.grid.shape)
         out = []
         for a in range(start, stop, step):
             b = min(a + step, stop)
             x = torch.from_numpy(self.inputs(events, a - self.lag, b))[None].to(dev)
-            delta, state = self.run(x, state)
-            out.append(delta[0])
+            if head or not self.recurrent:
+                delta, state = self.run(x, state)
+                out.append(delta[0])
+            else:
+                state = self.net.advance(x, state)
+        if not head and self.recurrent:
+            return None, state
         return torch.cat(out) if out else torch.zeros(0, *events.grid.shape), state
 
-    def warmup_days(self, start: int, warmup: int | None = None) -> int:
-        """Days run through before ``start``: every day from day 0 for a recurrent net, or
-        the last ``warmup`` of them when given (see `predict_days`)."""
+    def warmup_days(
+        self, start: int, warmup: int | None = None, data: ForecastData | None = None
+    ) -> int:
+        """Days run through before ``start``: every day from day 0 for a recurrent net (from
+        its latest snapshot for ``data``'s events at or before ``start``, when ``data`` is
+        given), or the last ``warmup`` of them when given (see `predict_days`)."""
         if not self.recurrent:
             return 0
-        return start if warmup is None else min(start, max(0, int(warmup)))
+        if warmup is not None:
+            return min(start, max(0, int(warmup)))
+        snap = self.resume_point(data, start) if data is not None else None
+        return start - (snap.day if snap is not None else 0)
+
+    def resume_point(self, data: ForecastData, start: int) -> Snapshot | None:
+        """The saved state a forecast from ``start`` begins with (None: day 0)."""
+        if not self.recurrent or not len(self.snapshots):
+            return None
+        return self.snapshots.best(data.events, start)
+
+    def state_shape(self) -> tuple[int, int, int]:
+        """``(hidden, h, w)`` of the recurrent state on the model's (coarse) grid."""
+        ny, nx = self.grid_shape()
+        k = self.config.pool
+        return (self.config.hidden, -(-ny // k), -(-nx // k))
 
     @torch.no_grad()
     def predict_days(
@@ -191,15 +234,21 @@ class NeuralForecaster(Forecaster):
         chunk: int = 64,
         on_warmup: Callable[[int, int], None] | None = None,
         warmup: int | None = None,
+        record_every: int | None = None,
+        record_from: int = 0,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Probabilities of days ``[start, stop)`` in blocks, float32 (n, ny, nx).
 
         A recurrent model first runs through every day from the protocol's day 0 to
         ``start`` so that its state is warm (PROTOCOL.md), then through the period;
-        ``on_warmup(days_done, days_total)`` reports that run. ``warmup`` (days) starts
-        that run at ``start - warmup`` instead, from a zero state: the map's first day
-        (docs/FORECAST_SPEED.md measures what it changes). Predictions are float32 on
-        every device (no autocast).
+        ``on_warmup(days_done, days_total)`` reports that run. It starts instead from the
+        latest of its `snapshots` made from the same events at or before ``start``
+        (`quake.models.states`). ``warmup`` (days) starts that run at ``start - warmup``
+        from a zero state (docs/FORECAST_SPEED.md measures what it changes).
+        ``record_every``: add a snapshot to `snapshots` on ``record_from`` and on every
+        multiple of that many days after it that the run passes (the model's own
+        `record_every` and `record_from` when not given). Predictions are float32 on every device (no
+        autocast).
         """
         z0 = self.base_logit() + self.config.out_offset
         dev = next(self.net.parameters()).device
@@ -207,20 +256,37 @@ class NeuralForecaster(Forecaster):
         was_training = self.net.training
         self.net.eval()
         state: State = None
+        snap = self.resume_point(data, start) if warmup is None else None
+        if snap is not None:
+            state = snap.state(dev)
+        record_every = self.record_every if record_every is None else record_every
+        record_from = max(record_from, self.record_from)
+        every = int(record_every) if record_every and self.recurrent else 0
+
+        def record(day: int, st: State) -> None:
+            due = every and (day == record_from or day % every == 0) and day >= record_from
+            if due and st is not None and day not in self.snapshots.days:
+                self.snapshots.add(Snapshot.of(day, events_digest(data.events, day), st))
+
         try:
-            first = start - self.warmup_days(start, warmup)
-            if first < start:
-                for a in range(first, start, 256):
-                    b = min(a + 256, start)
-                    _, state = self.run_days(events, a, b, state, dev)
-                    if on_warmup is not None:
-                        on_warmup(b - first, start - first)
-            for a in range(start, stop, chunk):
-                b = min(a + chunk, stop)
+            first = snap.day if snap is not None else start - self.warmup_days(start, warmup)
+            a = first
+            while a < start:
+                b = min(_next_stop(a, 256, every), start)
+                state = self.run_days(events, a, b, state, dev, head=False)[1]
+                record(b, state)
+                if on_warmup is not None:
+                    on_warmup(b - first, start - first)
+                a = b
+            a = start
+            while a < stop:
+                b = min(a + chunk, _next_stop(a, chunk, every), stop)
                 delta, state = self.run_days(events, a, b, state, dev)
+                record(b, state)
                 d = self.upsample(delta.float(), data.grid.shape).cpu().numpy()
                 moving = self.day_logits(data, np.arange(a, b))
                 yield a, _sigmoid32(z0 + d if moving is None else z0 + d + moving)
+                a = b
         finally:
             self.net.train(was_training)
 
@@ -268,6 +334,8 @@ class NeuralForecaster(Forecaster):
         if self.base is None:
             raise ModelError("nothing to save: the model has not been fitted")
         save_arrays(folder / WEIGHTS_FILE, {"base": self.base, **self.state_arrays()})
+        if self.recurrent:
+            self.save_snapshots(folder)
 
     def _load_arrays(self, folder: Path) -> None:
         path = folder / WEIGHTS_FILE
@@ -279,6 +347,27 @@ class NeuralForecaster(Forecaster):
         v.check_names(arrays, {"base", *own}, path)
         self.load_state_arrays(arrays, str(path))
         self.base = base
+        states = folder / STATES_FILE
+        if self.recurrent and states.exists():
+            digest = weights_digest(self.state_arrays())
+            self.snapshots = load_snapshots(states, self.state_shape(), digest)
+        self.folder_snapshot_days = set(self.snapshots.days)
+
+    def save_snapshots(self, folder: str | Path) -> Path | None:
+        """Write `snapshots` into a saved model's folder (None when it has none; a file
+        left there by other weights is removed)."""
+        path = Path(folder) / STATES_FILE
+        if not len(self.snapshots):
+            path.unlink(missing_ok=True)
+            return None
+        return save_snapshots(path, self.snapshots, weights_digest(self.state_arrays()))
+
+
+def _next_stop(a: int, step: int, every: int) -> int:
+    """The end of a block from day ``a``: ``a + step``, cut at the next multiple of
+    ``every`` (a snapshot day) when recording."""
+    b = a + step
+    return min(b, (a // every + 1) * every) if every else b
 
 
 def _sigmoid32(z: np.ndarray) -> np.ndarray:

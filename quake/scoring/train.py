@@ -130,8 +130,8 @@ class OnePass:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._model, name)
 
-    def warmup_days(self, start: int) -> int:
-        return self._model.warmup_days(start) if self._run is None else 0
+    def warmup_days(self, start: int, data: ForecastData | None = None) -> int:
+        return self._model.warmup_days(start, data=data) if self._run is None else 0
 
     def predict_days(self, data, start: int, stop: int, chunk: int = 64, **kw):
         if self._run is None and start == self._first:

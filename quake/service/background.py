@@ -20,8 +20,9 @@ DEFAULT_LIMIT = 2
 # Seconds per test day of a whole-period forecast, measured on the 2-core reference
 # machine (issue #13: 100 s for xgb over 1,096 test days, 66 s for cnn-resid-quick, 293 s
 # for convlstm-resid-quick, 75-107 min for convlstm-paper). A recurrent net also warms
-# up from 1990, which the per-day rate includes. ETAS and the full-resolution CNN were
-# not measured: their rates are guesses on the slow side.
+# up from 1990, which the per-day rate includes. ETAS: 39 s for the 3,237 test days of
+# etas-m5 at load 5 (`python -m quake evaluate`). The full-resolution CNN was not measured:
+# its rate is a guess on the slow side.
 SECONDS_PER_DAY: dict[str, float] = {
     "naive": 0.0,
     "ri": 0.02,
@@ -30,22 +31,34 @@ SECONDS_PER_DAY: dict[str, float] = {
     "xgb_indicator": 0.1,
     "cnn": 0.06,
     "convlstm": 0.27,
-    "etas": 2.0,
+    "etas": 0.02,
 }
 FULL_RESOLUTION_NET = 5.0  # s per test day: a paper-preset (10 km cells) recurrent net
 FULL_RESOLUTION_CNN = 1.0
+RECURRENT_STEP = {"paper": 0.14, "quick": 0.03}
+"""Seconds per day a recurrent net runs through (warm-up or period), measured here:
+convlstm-paper-m5 0.14 s a day on one thread (load 3-5), the quick preset's 40 km nets
+about 0.03 s. With saved states (`quake.models.states`) the warm-up is only the days
+since the nearest state."""
 
 
 class BoardFull(QuakeError):
     """The server already runs as many background jobs as it allows."""
 
 
-def estimate_seconds(kind: str, n_days: int, pool: int = 1, recurrent: bool = False) -> float:
+def estimate_seconds(
+    kind: str, n_days: int, pool: int = 1, recurrent: bool = False, warmup_days: int | None = None
+) -> float:
     """About how long forecasting ``n_days`` takes a model of ``kind`` on this CPU.
 
     ``pool`` 1 with a neural kind is the paper preset at full resolution (much slower);
-    unknown kinds count as 1 s a day (said as an estimate, never a promise).
+    unknown kinds count as 1 s a day (said as an estimate, never a promise). A recurrent
+    net with a known ``warmup_days`` (from its saved states) counts `RECURRENT_STEP`
+    seconds for each of the warm-up and period days.
     """
+    if recurrent and warmup_days is not None:
+        step = RECURRENT_STEP["paper" if pool <= 1 else "quick"]
+        return step * (max(0, int(n_days)) + max(0, int(warmup_days)))
     base = kind.split("-")[0].replace("-", "_")
     rate = SECONDS_PER_DAY.get(kind.replace("-", "_"), SECONDS_PER_DAY.get(base, 1.0))
     neural = base in ("cnn", "convlstm")

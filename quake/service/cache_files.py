@@ -45,6 +45,7 @@ from typing import BinaryIO
 import numpy as np
 
 from quake.errors import ModelError
+from quake.models.store import MODEL_FILE
 
 FORMAT = 3
 """Version of the sidecar; files of another version (2: float16 ``.npy``) are computed again."""
@@ -225,6 +226,19 @@ class CachedForecast:
         if self._compute is not None:
             return self._compute(t)
         raise ModelError("this forecast has neither a file nor a model to compute it")
+
+
+def cache_key(model_folder: str | Path, fingerprint: str, period: str) -> str:
+    """A short hash of (model folder path, its model.json bytes, data fingerprint, period)."""
+    folder = Path(model_folder).resolve()
+    h = hashlib.sha256()
+    h.update(str(folder).encode())
+    try:
+        h.update((folder / MODEL_FILE).read_bytes())
+    except OSError:
+        raise ModelError(f"{folder}: no {MODEL_FILE}; not a saved model folder") from None
+    h.update(f"|{fingerprint}|{period}".encode())
+    return h.hexdigest()[:20]
 
 
 def cache_paths(root: Path, model_folder: Path, key: str) -> tuple[Path, Path]:

@@ -41,6 +41,7 @@ from quake import settings
 from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
 from quake.models.base import Forecaster, forecast_blocks
+from quake.models.states import CACHE_EVERY
 from quake.models.store import MODEL_FILE
 from quake.progress import OnProgress, emit
 from quake.service.cache_files import (
@@ -48,6 +49,7 @@ from quake.service.cache_files import (
     FORMAT,
     CachedForecast,
     CacheWriter,
+    cache_key,
     cache_paths,
     check_files,
     data_files,
@@ -57,6 +59,7 @@ from quake.service.cache_files import (
     remove_quietly,
     sidecars,
 )
+from quake.service.state_cache import StateCache, drop_states
 
 log = logging.getLogger(__name__)
 
@@ -69,19 +72,6 @@ every day from day 0, as the period's forecasts do. Measured (docs/FORECAST_SPEE
 days change convlstm-resid-quick-m5's probabilities by up to 0.012, so no shortcut yet."""
 ON_DEMAND_DAYS = 16
 ON_DEMAND_BLOCKS = 8
-
-
-def cache_key(model_folder: str | Path, fingerprint: str, period: str) -> str:
-    """A short hash of (model folder path, its model.json bytes, data fingerprint, period)."""
-    folder = Path(model_folder).resolve()
-    h = hashlib.sha256()
-    h.update(str(folder).encode())
-    try:
-        h.update((folder / MODEL_FILE).read_bytes())
-    except OSError:
-        raise ModelError(f"{folder}: no {MODEL_FILE}; not a saved model folder") from None
-    h.update(f"|{fingerprint}|{period}".encode())
-    return h.hexdigest()[:20]
 
 
 # -- a period's forecasts -------------------------------------------------------------------
@@ -141,6 +131,37 @@ class DayForecast:
     seconds: float
 
 
+def states_for(
+    model: Forecaster, model_folder: str | Path, data: ForecastData, root: Path | None = None
+) -> StateCache | None:
+    """The cached snapshots of a recurrent ``model`` attached to it (once per model object,
+    folder and data; None for other models)."""
+    if not getattr(model, "recurrent", False):
+        return None
+    states = StateCache(model, model_folder, data, root)
+    if getattr(model, "_attached_states", None) != states.path:
+        states.attach()
+        model._attached_states = states.path  # type: ignore[attr-defined]
+    return states
+
+
+def warmup_for_day(
+    model: Forecaster,
+    model_folder: str | Path,
+    data: ForecastData,
+    t: int,
+    root: Path | None = None,
+) -> int:
+    """Days a forecast of day ``t`` alone runs through first (0 for a model that is not
+    recurrent; from the nearest saved or cached state for one that is)."""
+    if not getattr(model, "recurrent", False):
+        return 0
+    if MAP_WARMUP_DAYS is not None:
+        return int(model.warmup_days(t, MAP_WARMUP_DAYS))
+    states_for(model, model_folder, data, root)
+    return int(model.warmup_days(t, data=data))
+
+
 def forecast_day(
     model: Forecaster,
     data: ForecastData,
@@ -152,8 +173,10 @@ def forecast_day(
     """The model's forecast of day ``t`` alone, without forecasting the period around it.
 
     With ``model_folder`` a cached test period holding ``t`` is read instead. A recurrent
-    net runs from day 0, or from ``t - MAP_WARMUP_DAYS`` (a zero state) when that is set;
-    ``on_progress`` gets ``"warm-up"`` events of the days it has run through.
+    net runs from its latest saved state before ``t`` (the model folder's and, with
+    ``model_folder``, those cached by earlier forecasts: `quake.service.state_cache`; it
+    records new ones on its way) or from day 0, or from ``t - MAP_WARMUP_DAYS`` (a zero
+    state) when that is set; ``on_progress`` gets ``"warm-up"`` events of the days run.
     """
     t = int(t)
     first, last = forecast_days(data)
@@ -171,12 +194,20 @@ def forecast_day(
         return DayForecast(t, probs, "static", 0, time.perf_counter() - t0)
     kwargs: dict = {}
     warm = 0
+    states = None
     if getattr(model, "recurrent", False):
         kwargs["warmup"] = MAP_WARMUP_DAYS
-        warm = int(model.warmup_days(t, MAP_WARMUP_DAYS))
+        if MAP_WARMUP_DAYS is None and model_folder is not None:
+            states = states_for(model, model_folder, data, root)
+            kwargs.update(record_every=CACHE_EVERY, record_from=data.days("test")[0])
+        warm = int(model.warmup_days(t, MAP_WARMUP_DAYS, data=data))
         if on_progress is not None and warm:
             kwargs["on_warmup"] = lambda done, total: emit(on_progress, "warm-up", done, total)
-    blocks = list(model.predict_days(data, t, t + 1, 1, **kwargs))
+    try:
+        blocks = list(model.predict_days(data, t, t + 1, 1, **kwargs))
+    finally:
+        if states is not None:
+            states.persist()
     if len(blocks) != 1 or blocks[0][0] != t or blocks[0][1].shape != (1, *data.grid.shape):
         raise ModelError(f"{model.kind}.predict_days did not give the one day {t} asked for")
     probs = np.asarray(blocks[0][1][0], dtype=np.float32)
@@ -302,7 +333,7 @@ def drop_cached(model_folder: str | Path, root: Path | None = None) -> int:
     if not root.is_dir():
         return 0
     target = str(Path(model_folder).resolve())
-    removed = 0
+    removed = drop_states(model_folder, root)
     for meta, info in sidecars(root):
         if info.get("model_folder") == target:
             for f in (*data_files(meta), meta):

@@ -1,0 +1,274 @@
+"""The Forecast map's day player: a window of forecast days in one plotly figure whose day
+slider and Play button run in the browser.
+
+Stepping a day through a server rerun waits for the script, the websocket and a WebGL
+redraw (in software on a machine without a GPU); here every day of the window is in the
+figure already, as a frame: the cells of each model as one small image (a pixel block
+per 10 km cell, in the grid's own projected kilometres, so every cell is a square), the
+quakes of the day's target window hit or missed at the threshold, and the counts in the
+title. Moving the slider or playing swaps frames in the browser: no Python runs.
+
+`grid_image` paints the cells, `day_player` builds the figure from `PlayerFrame` s; the
+page (`app_pages.forecast_map`) reads the forecasts and decides the window.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from quake.data.grid import Grid
+from quake.viz.raster import png_indexed
+from quake.viz.style import font_size
+from quake.viz.threshold_explorer import HIT, MISSED_MARKER
+
+FRAME_MS = 200  # Play: five days a second (at least four on a loaded 2-core machine)
+IMAGE_SCALE = 1  # pixels per cell side (the page draws the image pixelated: sharp cells)
+PIXELATED_CSS = "<style>.js-plotly-plot .imagelayer image {image-rendering: pixelated;}</style>"
+"""The page adds this: the browser scales the cell images up without smoothing them."""
+
+
+@dataclass(frozen=True)
+class PanelDay:
+    """One model on one day: the cell image (PNG data URL), the quakes hit and missed
+    (projected km and hover text) and the number of alarmed cells."""
+
+    image: str
+    hit: tuple[list, list, list]
+    missed: tuple[list, list, list]
+    n_alarmed: int
+
+    @property
+    def n_hit(self) -> int:
+        return len(self.hit[0])
+
+    @property
+    def n_missed(self) -> int:
+        return len(self.missed[0])
+
+
+@dataclass(frozen=True)
+class PlayerFrame:
+    """One forecast day of the window: its slider label, its title and one `PanelDay` per
+    model shown."""
+
+    label: str
+    title: str
+    panels: tuple[PanelDay, ...]
+
+
+def grid_image(grid: Grid, cell_rgba: np.ndarray, scale: int = IMAGE_SCALE) -> str:
+    """Per-cell colours ``(n_cells, 4)`` uint8 as a PNG data URL, north up, ``scale``
+    pixels per cell side (nearest: the cells keep sharp edges)."""
+    img = np.asarray(cell_rgba, dtype=np.uint8).reshape(grid.ny, grid.nx, 4)[::-1]
+    if scale > 1:
+        img = np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+    return "data:image/png;base64," + base64.b64encode(png_indexed(img)).decode("ascii")
+
+
+def quake_points(
+    grid: Grid, window, probs: np.ndarray, threshold: float
+) -> tuple[tuple[list, list, list], tuple[list, list, list]]:
+    """The window's quakes in grid cells (``cell >= 0``) as ``(x, y, text)`` lists, hit
+    (the cell's P >= threshold) and missed; projected km rounded to 0.1."""
+    cell = window["cell"].to_numpy()
+    inside = cell >= 0
+    w = window[inside]
+    x, y = grid.project(w["latitude"].to_numpy(), w["longitude"].to_numpy())
+    p = np.asarray(probs, dtype=np.float64).ravel()[cell[inside]]
+    hit = p >= threshold
+    times = w["time"].dt.strftime("%Y-%m-%d").to_numpy()
+    mags = w["magnitude"].to_numpy()
+    text = [f"M{m:.1f} {t}<br>P = {v:.2g}" for m, t, v in zip(mags, times, p, strict=True)]
+    text = np.asarray(text, dtype=object)
+
+    def pick(sel: np.ndarray) -> tuple[list, list, list]:
+        return np.round(x[sel], 1).tolist(), np.round(y[sel], 1).tolist(), text[sel].tolist()
+
+    return pick(hit), pick(~hit)
+
+
+def coast_xy(grid: Grid, coast: Sequence) -> tuple[list, list]:
+    """Coastline polylines (lon, lat) in the grid's projected km, None between pieces."""
+    xs: list = []
+    ys: list = []
+    for line in coast:
+        arr = np.asarray(line, dtype=np.float64)
+        if len(arr) < 2:
+            continue
+        x, y = grid.project(arr[:, 1], arr[:, 0])
+        xs += np.round(x, 1).tolist() + [None]
+        ys += np.round(y, 1).tolist() + [None]
+    return xs, ys
+
+
+def _images(grid: Grid, frame: PlayerFrame) -> list[dict]:
+    return [
+        {
+            "source": panel.image,
+            "xref": f"x{k + 1 if k else ''}",
+            "yref": f"y{k + 1 if k else ''}",
+            "x": grid.x0_km,
+            "y": grid.y0_km + grid.ny * grid.cell_km,
+            "sizex": grid.nx * grid.cell_km,
+            "sizey": grid.ny * grid.cell_km,
+            "xanchor": "left",
+            "yanchor": "top",
+            "sizing": "stretch",
+            "layer": "below",
+        }
+        for k, panel in enumerate(frame.panels)
+    ]
+
+
+def _quake_traces(frame: PlayerFrame) -> list[dict]:
+    """The moving traces of a frame as plain dicts (no plotly validation: 100s of frames)."""
+    out = []
+    for panel in frame.panels:
+        for xyt in (panel.hit, panel.missed):
+            out.append({"type": "scatter", "x": xyt[0], "y": xyt[1], "text": xyt[2]})
+    return out
+
+
+def day_player(
+    grid: Grid,
+    names: Sequence[str],
+    frames: Sequence[PlayerFrame],
+    coast: Sequence,
+    start: int = 0,
+    presentation: bool = False,
+    height: int = 640,
+    frame_ms: int = FRAME_MS,
+) -> dict:
+    """The player: one map per model in ``names`` (side by side), the frames' days on a
+    slider and Play / Pause buttons, all in the browser; shows ``frames[start]`` first.
+    Every frame must have one panel per name. A figure dict (`st.plotly_chart` takes it):
+    the frames are plain data, built without plotly's per-property validation."""
+    if not frames:
+        raise ValueError("the day player needs at least one day")
+    n = len(names)
+    if any(len(f.panels) != n for f in frames):
+        raise ValueError("every frame needs one panel per model")
+    start = min(max(int(start), 0), len(frames) - 1)
+    size = font_size(presentation)
+    fig = make_subplots(rows=1, cols=n, subplot_titles=list(names), horizontal_spacing=0.03)
+    cx, cy = coast_xy(grid, coast)
+    first = frames[start]
+    moving: list[int] = []
+    for k, panel in enumerate(first.panels):
+        col = k + 1
+        fig.add_trace(
+            go.Scatter(
+                x=cx,
+                y=cy,
+                mode="lines",
+                line={"color": "rgb(70,70,70)", "width": 1},
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+        for label, xyt, marker in (
+            ("hit", panel.hit, {"color": HIT, "size": 8, "line": {"color": "white", "width": 1}}),
+            ("missed", panel.missed, MISSED_MARKER),
+        ):
+            fig.add_trace(
+                go.Scatter(
+                    x=xyt[0],
+                    y=xyt[1],
+                    text=xyt[2],
+                    mode="markers",
+                    name=f"quakes {label}",
+                    showlegend=False,  # the page's legend below explains the marks
+                    marker=marker,
+                    hovertemplate=f"%{{text}}<br>{label}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
+            moving.append(len(fig.data) - 1)
+        axis = "" if k == 0 else str(k + 1)
+        fig.update_xaxes(
+            row=1,
+            col=col,
+            range=[grid.x0_km, grid.x0_km + grid.nx * grid.cell_km],
+            visible=False,
+            constrain="domain",
+        )
+        fig.update_yaxes(
+            row=1,
+            col=col,
+            range=[grid.y0_km, grid.y0_km + grid.ny * grid.cell_km],
+            visible=False,
+            scaleanchor=f"x{axis}",
+            scaleratio=1,
+            constrain="domain",
+        )
+    instant = {"mode": "immediate", "transition": {"duration": 0}}
+    steps = [
+        {
+            "method": "animate",
+            "label": f.label,
+            "args": [[str(j)], {**instant, "frame": {"duration": 0, "redraw": True}}],
+        }
+        for j, f in enumerate(frames)
+    ]
+    play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True, **instant}
+    pause = {"frame": {"duration": 0, "redraw": False}, **instant}
+    fig.update_layout(
+        images=_images(grid, first),
+        title={"text": first.title, "x": 0.0, "xanchor": "left", "font": {"size": size + 2}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        plot_bgcolor="white",
+        font={"size": size},
+        dragmode="pan",
+        sliders=[
+            {
+                "active": start,
+                "steps": steps,
+                "currentvalue": {"prefix": "Forecast day T: ", "font": {"size": size + 1}},
+                "pad": {"t": 20},
+                "len": 0.86,
+                "x": 0.14,
+                "transition": {"duration": 0},
+            }
+        ]
+        if len(frames) > 1
+        else [],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "direction": "left",
+                "x": 0.0,
+                "y": 0.0,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 30},
+                "showactive": False,
+                "buttons": [
+                    {"label": "▶ Play", "method": "animate", "args": [None, play]},
+                    {"label": "⏸ Pause", "method": "animate", "args": [[None], pause]},
+                ],
+            }
+        ]
+        if len(frames) > 1
+        else [],
+    )
+    out = fig.to_plotly_json()
+    out["frames"] = [
+        {
+            "name": str(j),
+            "data": _quake_traces(f),
+            "traces": moving,
+            "layout": {"images": _images(grid, f), "title": {"text": f.title}},
+        }
+        for j, f in enumerate(frames)
+    ]
+    return out
