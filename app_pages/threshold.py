@@ -26,6 +26,7 @@ from quake.errors import QuakeError
 from quake.scoring.compare_views import calibration_statement
 from quake.scoring.tables import alarm_budget_table, operating_row, threshold_for_alarm_fraction
 from quake.viz import misses_figure, molchan_figure, operating_points, pr_figure, roc_figure
+from quake.viz.day_player import PIXELATED_CSS
 from quake.viz.style import fmt_count
 from quake.viz.text import plain
 
@@ -103,6 +104,7 @@ def explorer() -> None:
         except QuakeError as err:
             note = f"Cannot draw the map: {plain(err, 400)}"
     fig = explorer_figure(card, mask, day, active, palette.get(card.name, "#0072B2"), pres, mapped)
+    st.html(PIXELATED_CSS)  # the map's cells as sharp squares
     st.plotly_chart(fig, key="threshold_explorer", config={"displayModeBar": False})
     if note:
         st.info(note)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import math
 import threading
 import time
 
@@ -26,10 +25,15 @@ from quake.service.background import (
     estimate_seconds,
     progress_text,
 )
-from quake.viz.day_player import PanelDay, PlayerFrame, day_player, grid_image, quake_points
+from quake.viz.day_player import PanelDay, PlayerFrame, day_player, quake_points
 from quake.viz.maps import PROB_RANGE
-from quake.viz.raster import forecast_rgba, png_bytes, png_indexed
-from quake.viz.threshold_explorer import MapInput, fade_colorscale, threshold_explorer
+from quake.viz.raster import forecast_rgba, grid_image, png_bytes, png_indexed
+from quake.viz.threshold_explorer import (
+    MARK_SCALE,
+    MapInput,
+    fade_colorscale,
+    threshold_explorer,
+)
 from tests.helpers import app, goto, player_spec
 
 SMALL = Grid(lat0=34.0, lon0=-118.0, cell_km=10.0, nx=12, ny=10)
@@ -150,22 +154,39 @@ def test_explorer_precomputes_every_step():
     fig = threshold_explorer(curve, THRESHOLDS, active, "m", "#0072B2", mapped)
     (slider,) = fig.layout.sliders
     assert len(slider.steps) == len(THRESHOLDS) and slider.active == active
-    hits = {s.label: s.args for s in slider.steps}
-    low, high = hits["1.0e-4"], hits["0.01"]
+    assert {s.method for s in slider.steps} == {"relayout"}  # layout only: no trace recomputed
+    steps = {s.label: s.args[0] for s in slider.steps}
+    low, high = steps["1.0e-4"], steps["0.01"]
     # counts from the operating curve, in the annotation the step rewrites
-    for t, args in ((1e-4, low), (0.01, high)):
+    for t, step in ((1e-4, low), (0.01, high)):
         k = curve.counts_at(t)
-        (text,) = args[1].values()
+        text = step["title.text"]
         assert f"hits (TP) <b>{k['tp']:,}</b>" in text and f"(FN) <b>{k['fn']:,}</b>" in text
     # quakes: both in-grid ones hit at 1e-4, one at 0.01; the outside one is never drawn
-    assert [len(x) for x in low[0]["x"][1:3]] == [2, 0]
-    assert [len(x) for x in high[0]["x"][1:3]] == [1, 1]
-    assert "2 quakes hit, 0 missed" in next(iter(low[1].values()))
-    # the map's colour scale fades below the threshold: a jump at its position
-    cs = high[0]["colorscale"][0]
-    f = (math.log10(0.01) + 6) / 6
-    at_f = [c for x, c in cs if abs(x - f) < 1e-12]
-    assert len(at_f) == 2 and at_f[0] != at_f[1]
+    assert "2 quakes hit, 0 missed" in str(low) and "1 quakes hit, 1 missed" in str(high)
+    assert not fig.layout.shapes and len(fig.layout.annotations) == 4  # the subplot titles
+
+    def pixels(step: dict, k: int) -> np.ndarray:
+        from PIL import Image
+
+        raw = base64.b64decode(step[f"images[{k}].source"].split(",", 1)[1])
+        return np.asarray(Image.open(io.BytesIO(raw)).convert("RGBA"), dtype=int)
+
+    # the map: the cells in full colour, a white veil per threshold over those below it:
+    # the cell of p 0.05 clear at both 1e-4 and 0.01, the cells of p 1e-4 veiled at 0.01
+    a, b = pixels(low, 1), pixels(high, 1)
+    row = SMALL.ny - 1 - 2  # north up
+    assert a[row, 3, 3] == 0 and b[row, 3, 3] == 0
+    assert a[0, 0, 3] == 0 and tuple(b[0, 0]) == (255, 255, 255, round(255 * 0.72))
+    # the quake marks: the quake of cell (7, 7) blue (hit) at 1e-4, not at 0.01
+    s = MARK_SCALE
+    y, x = (SMALL.ny - 7 - 0.5) * s, (7 + 0.5) * s
+    ma, mb = pixels(low, 2), pixels(high, 2)
+    assert tuple(ma[int(y), int(x)]) == (0, 114, 178, 255)
+    assert tuple(mb[int(y), int(x)])[:3] != (0, 114, 178)
+    assert ma[..., 3].any() and (ma[..., 3] > 0).sum() < ma[..., 3].size / 4
+    # the operating points (images 2-4) move with the step, in paper coordinates
+    assert 0 < high["images[3].x"] < low["images[3].x"] < 1  # fewer false alarms at 0.01
     json.dumps(fig.to_plotly_json(), default=str)  # serialisable
 
 
@@ -231,7 +252,9 @@ def test_threshold_page_draws_the_explorer(dashboard_env):
     (fig,) = [s for s in specs if s.get("layout", {}).get("sliders")]
     steps = fig["layout"]["sliders"][0]["steps"]
     assert len(steps) == len(THRESHOLDS)
-    assert any(t.get("type") == "heatmap" for t in fig["data"]), "the map is in the figure"
+    image = fig["layout"]["images"][0]  # the map, one image per threshold in the steps
+    assert image["source"].startswith("data:image/png;base64,")
+    assert all("images[1].source" in s["args"][0] for s in steps)  # its veil per threshold
 
 
 def test_forecast_map_is_a_day_player_with_play(dashboard_env):

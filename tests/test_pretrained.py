@@ -34,7 +34,7 @@ def test_the_pretrained_set_is_complete_and_small():
         assert f.stat().st_size < 0.5e6, f"{f} is {f.stat().st_size / 1e6:.2f} MB (budget 0.5 MB)"
     # Saved states of recurrent nets (quake.models.states) too: 0.5 MB a model, but one
     # paper-preset net (10 km cells: one 4.2 MB state at the test period's start).
-    states = sorted((f.stat().st_size for f in files if f.name == "states.safetensors"))
+    states = sorted(f.stat().st_size for f in files if f.name == "states.safetensors")
     assert all(s < 0.5e6 for s in states[:-1]), f"states files of {states} bytes"
     assert not states or states[-1] < 4.5e6, f"the largest states file is {states[-1]:,} bytes"
     assert sum(states) < 6e6, f"states take {sum(states) / 1e6:.1f} MB (budget 6 MB)"
@@ -77,3 +77,18 @@ def test_loads_and_forecasts_on_a_cpu(folder, reference_data):
     assert p.shape == (2, *data.grid.shape) and p.dtype == np.float32
     assert np.isfinite(p).all() and (p >= 0).all() and (p <= 1).all()
     assert p.max() > p.min()  # not a constant map
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [f for f in FOLDERS if (f / "states.safetensors").is_file()],
+    ids=lambda p: p.name,
+)
+def test_saved_states_load_with_their_model(folder):
+    """A recurrent net's saved states are read with it (every kind, the ETAS nets too)
+    and start no earlier than its test period."""
+    model = load_model(folder)
+    days = model.snapshots.days
+    assert days and model.folder_snapshot_days == set(days)
+    start = model.protocol.period("test").start
+    assert model.protocol.day_to_date(days[0]) == start

@@ -30,9 +30,9 @@ from quake.data.forecast_data import ForecastData
 from quake.data.grid import Grid
 from quake.models.store import ModelCard
 from quake.viz import legend_html
-from quake.viz.day_player import PanelDay, PlayerFrame, day_player, grid_image, quake_points
+from quake.viz.day_player import PanelDay, PlayerFrame, day_player, quake_points
 from quake.viz.maps import GAIN_RANGE, PROB_RANGE, grid_bounds
-from quake.viz.raster import forecast_rgba
+from quake.viz.raster import forecast_rgba, grid_image
 from quake.viz.style import MAP_SWATCHES, RDBU, YLORRD
 from quake.viz.threshold_explorer import MapInput, threshold_explorer
 

@@ -247,8 +247,8 @@ class NeuralForecaster(Forecaster):
         from a zero state (docs/FORECAST_SPEED.md measures what it changes).
         ``record_every``: add a snapshot to `snapshots` on ``record_from`` and on every
         multiple of that many days after it that the run passes (the model's own
-        `record_every` and `record_from` when not given). Predictions are float32 on every device (no
-        autocast).
+        `record_every` and `record_from` when not given). Predictions are float32 on
+        every device (no autocast).
         """
         z0 = self.base_logit() + self.config.out_offset
         dev = next(self.net.parameters()).device
@@ -347,6 +347,10 @@ class NeuralForecaster(Forecaster):
         v.check_names(arrays, {"base", *own}, path)
         self.load_state_arrays(arrays, str(path))
         self.base = base
+        self.load_snapshots(folder)
+
+    def load_snapshots(self, folder: Path) -> None:
+        """Read a recurrent net's saved states from its folder (checked; none is fine)."""
         states = folder / STATES_FILE
         if self.recurrent and states.exists():
             digest = weights_digest(self.state_arrays())

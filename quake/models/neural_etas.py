@@ -76,6 +76,8 @@ class EtasNeuralForecaster(NeuralForecaster):
             raise ModelError("nothing to save: the model has not been fitted")
         save_arrays(folder / WEIGHTS_FILE, self.state_arrays())
         self.etas.save(folder)
+        if self.recurrent:
+            self.save_snapshots(folder)
 
     def _load_arrays(self, folder: Path) -> None:
         path = folder / WEIGHTS_FILE
@@ -87,6 +89,7 @@ class EtasNeuralForecaster(NeuralForecaster):
         self.etas = EtasBase.load(folder, self.meta)
         self._fits = {self.etas.final: self.etas}
         self.base = np.zeros(self.grid_shape(), dtype=np.float32)
+        self.load_snapshots(folder)
 
 
 class CNNEtasModel(EtasNeuralForecaster):

@@ -8,13 +8,13 @@ per 10 km cell, in the grid's own projected kilometres, so every cell is a squar
 quakes of the day's target window hit or missed at the threshold, and the counts in the
 title. Moving the slider or playing swaps frames in the browser: no Python runs.
 
-`grid_image` paints the cells, `day_player` builds the figure from `PlayerFrame` s; the
-page (`app_pages.forecast_map`) reads the forecasts and decides the window.
+`quake.viz.raster.grid_image` paints the cells, `day_player` builds the figure from
+`PlayerFrame` s; the page (`app_pages.forecast_map`) reads the forecasts and decides the
+window.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,13 +23,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from quake.data.grid import Grid
-from quake.viz.raster import png_indexed
 from quake.viz.style import font_size
 from quake.viz.threshold_explorer import HIT, MISSED_MARKER
 
 FRAME_MS = 200  # Play: five days a second (at least four on a loaded 2-core machine)
-IMAGE_SCALE = 1  # pixels per cell side (the page draws the image pixelated: sharp cells)
-PIXELATED_CSS = "<style>.js-plotly-plot .imagelayer image {image-rendering: pixelated;}</style>"
+PIXELATED_CSS = (
+    "<style>.js-plotly-plot .layer-subplot image {image-rendering: pixelated;}</style>"
+)
 """The page adds this: the browser scales the cell images up without smoothing them."""
 
 
@@ -60,15 +60,6 @@ class PlayerFrame:
     label: str
     title: str
     panels: tuple[PanelDay, ...]
-
-
-def grid_image(grid: Grid, cell_rgba: np.ndarray, scale: int = IMAGE_SCALE) -> str:
-    """Per-cell colours ``(n_cells, 4)`` uint8 as a PNG data URL, north up, ``scale``
-    pixels per cell side (nearest: the cells keep sharp edges)."""
-    img = np.asarray(cell_rgba, dtype=np.uint8).reshape(grid.ny, grid.nx, 4)[::-1]
-    if scale > 1:
-        img = np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
-    return "data:image/png;base64," + base64.b64encode(png_indexed(img)).decode("ascii")
 
 
 def quake_points(

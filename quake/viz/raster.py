@@ -9,10 +9,15 @@ places over the grid: the browser only decodes a picture.
 
 from __future__ import annotations
 
+import base64
 import struct
 import zlib
 
 import numpy as np
+
+from quake.data.grid import Grid
+
+IMAGE_SCALE = 1  # pixels per cell side (pages draw cell images pixelated: sharp cells)
 
 MAX_WIDTH = 600  # pixels across: about 3 per 10 km cell on the Japan grid
 
@@ -36,17 +41,14 @@ def png_bytes(rgba: np.ndarray, level: int = 1) -> bytes:
     )
 
 
-def png_indexed(rgba: np.ndarray, level: int = 6) -> bytes:
-    """An ``(h, w, 4)`` uint8 image as an indexed PNG (a palette of its colours with their
-    alpha) when it has at most 256 colours, about 4 times smaller; else `png_bytes`."""
-    h, w, _ = rgba.shape
-    flat = np.ascontiguousarray(rgba, dtype=np.uint8).reshape(-1, 4)
-    colours, index = np.unique(flat.view(np.uint32).ravel(), return_inverse=True)
-    if len(colours) > 256:
-        return png_bytes(rgba)
-    palette = colours.view(np.uint8).reshape(-1, 4)
+def png_palette(index: np.ndarray, palette: np.ndarray, level: int = 6) -> bytes:
+    """An indexed PNG of ``index`` ``(h, w)`` uint8 into ``palette`` ``(n <= 256, 4)`` RGBA."""
+    h, w = index.shape
+    palette = np.asarray(palette, dtype=np.uint8).reshape(-1, 4)
+    if not 1 <= len(palette) <= 256 or (index.size and int(index.max()) >= len(palette)):
+        raise ValueError("png_palette: an index outside the palette")
     raw = np.zeros((h, 1 + w), dtype=np.uint8)
-    raw[:, 1:] = index.reshape(h, w)
+    raw[:, 1:] = index
     head = struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
@@ -56,6 +58,31 @@ def png_indexed(rgba: np.ndarray, level: int = 6) -> bytes:
         + _chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
         + _chunk(b"IEND", b"")
     )
+
+
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def png_indexed(rgba: np.ndarray, level: int = 6) -> bytes:
+    """An ``(h, w, 4)`` uint8 image as an indexed PNG (a palette of its colours with their
+    alpha) when it has at most 256 colours, about 4 times smaller; else `png_bytes`."""
+    h, w, _ = rgba.shape
+    flat = np.ascontiguousarray(rgba, dtype=np.uint8).reshape(-1, 4)
+    colours, index = np.unique(flat.view(np.uint32).ravel(), return_inverse=True)
+    if len(colours) > 256:
+        return png_bytes(rgba)
+    palette = colours.view(np.uint8).reshape(-1, 4)
+    return png_palette(index.reshape(h, w).astype(np.uint8), palette, level)
+
+
+def grid_image(grid: Grid, cell_rgba: np.ndarray, scale: int = IMAGE_SCALE) -> str:
+    """Per-cell colours ``(n_cells, 4)`` uint8 as a PNG data URL, north up, ``scale``
+    pixels per cell side (nearest: the cells keep sharp edges)."""
+    img = np.asarray(cell_rgba, dtype=np.uint8).reshape(grid.ny, grid.nx, 4)[::-1]
+    if scale > 1:
+        img = np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+    return "data:image/png;base64," + base64.b64encode(png_indexed(img)).decode("ascii")
 
 
 def forecast_rgba(
