@@ -29,9 +29,9 @@ from quake.viz.day_player import PanelDay, PlayerFrame, day_player, quake_points
 from quake.viz.maps import PROB_RANGE
 from quake.viz.raster import forecast_rgba, grid_image, png_bytes, png_indexed
 from quake.viz.threshold_explorer import (
-    MARK_SCALE,
     MapInput,
     fade_colorscale,
+    mark_scale,
     threshold_explorer,
 )
 from tests.helpers import app, goto, player_spec
@@ -179,7 +179,7 @@ def test_explorer_precomputes_every_step():
     assert a[row, 3, 3] == 0 and b[row, 3, 3] == 0
     assert a[0, 0, 3] == 0 and tuple(b[0, 0]) == (255, 255, 255, round(255 * 0.72))
     # the quake marks: the quake of cell (7, 7) blue (hit) at 1e-4, not at 0.01
-    s = MARK_SCALE
+    s = mark_scale(SMALL)
     y, x = (SMALL.ny - 7 - 0.5) * s, (7 + 0.5) * s
     ma, mb = pixels(low, 2), pixels(high, 2)
     assert tuple(ma[int(y), int(x)]) == (0, 114, 178, 255)

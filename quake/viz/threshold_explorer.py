@@ -116,7 +116,8 @@ def _cell_rgb(p: np.ndarray, lo: float, hi: float, levels: int = 120) -> tuple[n
 
 
 FADE_PALETTE = np.array([(0, 0, 0, 0), (255, 255, 255, round(255 * FADE))], dtype=np.uint8)
-MARK_SCALE = 4  # pixels per cell side of the quake-mark overlay
+MARK_WIDTH = 600  # pixels across the quake-mark overlay: about its size on the page
+MARK_RADIUS = 4.0  # pixels: a mark about 8 px across on the page, whatever the grid
 MARK_PALETTE = np.array(
     [
         (0, 0, 0, 0),  # clear
@@ -138,14 +139,20 @@ def _stamp(r: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return dy[inside], dx[inside], d[inside] > r - 1.2
 
 
+def mark_scale(grid: Grid) -> int:
+    """Pixels per cell side of the quake-mark overlay (`MARK_WIDTH` across the grid)."""
+    return max(1, round(MARK_WIDTH / max(grid.nx, grid.ny)))
+
+
 def mark_image(grid: Grid, cols: np.ndarray, rows: np.ndarray, hit: np.ndarray) -> str:
-    """The quakes as discs on a transparent image over the grid (`MARK_SCALE` pixels per
-    cell, north up): hit filled blue with a white ring, missed pale with a black ring.
-    ``cols``, ``rows``: positions in cells from the grid's west and south edges."""
-    s = MARK_SCALE
+    """The quakes as discs on a transparent image over the grid (`mark_scale` pixels per
+    cell, north up; discs of `MARK_RADIUS` pixels): hit filled blue with a white ring,
+    missed pale with a black ring. ``cols``, ``rows``: positions in cells from the grid's
+    west and south edges."""
+    s = mark_scale(grid)
     h, w = grid.ny * s, grid.nx * s
     img = np.zeros((h, w), dtype=np.uint8)
-    dy, dx, ring = _stamp(1.4 * s)
+    dy, dx, ring = _stamp(MARK_RADIUS)
     cx = np.floor(np.asarray(cols, dtype=np.float64) * s).astype(np.int64)
     cy = np.floor((grid.ny - np.asarray(rows, dtype=np.float64)) * s).astype(np.int64)
     hit = np.asarray(hit, dtype=bool)
