@@ -23,17 +23,9 @@ from quake.models.states import (
 )
 from quake.service.forecast_cache import drop_cached, forecast_day
 from quake.service.state_cache import states_path
-from tests.test_neural import TINY, _data
+from tests.test_neural import TINY, _data, one_thread  # noqa: F401 (its autouse fixture)
 
 TOL = 1e-3  # max |dp| of a run from a float16 state against the run from day 0 (measured 9e-5)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

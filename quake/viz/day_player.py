@@ -23,13 +23,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from quake.data.grid import Grid
+from quake.viz.grid_plot import HIT, MISSED_MARKER, coast_trace, grid_layout_image
 from quake.viz.style import font_size
-from quake.viz.threshold_explorer import HIT, MISSED_MARKER
 
 FRAME_MS = 200  # Play: five days a second (at least four on a loaded 2-core machine)
-PIXELATED_CSS = (
-    "<style>.js-plotly-plot .layer-subplot image {image-rendering: pixelated;}</style>"
-)
+PIXELATED_CSS = "<style>.js-plotly-plot .layer-subplot image {image-rendering: pixelated;}</style>"
 """The page adds this: the browser scales the cell images up without smoothing them."""
 
 
@@ -84,35 +82,9 @@ def quake_points(
     return pick(hit), pick(~hit)
 
 
-def coast_xy(grid: Grid, coast: Sequence) -> tuple[list, list]:
-    """Coastline polylines (lon, lat) in the grid's projected km, None between pieces."""
-    xs: list = []
-    ys: list = []
-    for line in coast:
-        arr = np.asarray(line, dtype=np.float64)
-        if len(arr) < 2:
-            continue
-        x, y = grid.project(arr[:, 1], arr[:, 0])
-        xs += np.round(x, 1).tolist() + [None]
-        ys += np.round(y, 1).tolist() + [None]
-    return xs, ys
-
-
 def _images(grid: Grid, frame: PlayerFrame) -> list[dict]:
     return [
-        {
-            "source": panel.image,
-            "xref": f"x{k + 1 if k else ''}",
-            "yref": f"y{k + 1 if k else ''}",
-            "x": grid.x0_km,
-            "y": grid.y0_km + grid.ny * grid.cell_km,
-            "sizex": grid.nx * grid.cell_km,
-            "sizey": grid.ny * grid.cell_km,
-            "xanchor": "left",
-            "yanchor": "top",
-            "sizing": "stretch",
-            "layer": "below",
-        }
+        grid_layout_image(grid, panel.image, str(k + 1) if k else "")
         for k, panel in enumerate(frame.panels)
     ]
 
@@ -148,23 +120,11 @@ def day_player(
     start = min(max(int(start), 0), len(frames) - 1)
     size = font_size(presentation)
     fig = make_subplots(rows=1, cols=n, subplot_titles=list(names), horizontal_spacing=0.03)
-    cx, cy = coast_xy(grid, coast)
     first = frames[start]
     moving: list[int] = []
     for k, panel in enumerate(first.panels):
         col = k + 1
-        fig.add_trace(
-            go.Scatter(
-                x=cx,
-                y=cy,
-                mode="lines",
-                line={"color": "rgb(70,70,70)", "width": 1},
-                hoverinfo="skip",
-                showlegend=False,
-            ),
-            row=1,
-            col=col,
-        )
+        fig.add_trace(coast_trace(grid, coast), row=1, col=col)
         for label, xyt, marker in (
             ("hit", panel.hit, {"color": HIT, "size": 8, "line": {"color": "white", "width": 1}}),
             ("missed", panel.missed, MISSED_MARKER),

@@ -27,13 +27,11 @@ from plotly.subplots import make_subplots
 from quake.data.grid import Grid
 from quake.metrics.curves import OperatingCurve
 from quake.metrics.scores import molchan
+from quake.viz.grid_plot import HIT, MISS, coast_trace, grid_layout_image
 from quake.viz.raster import data_url, grid_image, png_indexed, png_palette
 from quake.viz.style import BASELINE_COLOR, YLORRD, font_size
 
 FADE = 0.72  # share of white mixed into a faded (not alarmed) cell's colour
-HIT = "#0072B2"
-MISS = "#000000"
-MISSED_MARKER = {"color": "rgba(255,255,255,0.3)", "size": 8, "line": {"color": MISS, "width": 1.5}}
 
 
 @dataclass(frozen=True)
@@ -246,19 +244,7 @@ def threshold_explorer(
         for j, t in enumerate(thresholds):  # white at FADE over the cells below t: faded
             below = (drawn & (flat < t)).reshape(g.ny, g.nx)[::-1].astype(np.uint8)
             per_step[j]["images[1].source"] = data_url(png_palette(below, FADE_PALETTE))
-        image = {
-            "source": grid_image(g, full),
-            "xref": "x",
-            "yref": "y",
-            "x": g.x0_km,
-            "y": g.y0_km + g.ny * g.cell_km,
-            "sizex": g.nx * g.cell_km,
-            "sizey": g.ny * g.cell_km,
-            "xanchor": "left",
-            "yanchor": "top",
-            "sizing": "stretch",
-            "layer": "below",
-        }
+        image = grid_layout_image(g, grid_image(g, full))
         images.append(image)
         # the veil: plotly keys a subplot's images by their place and size, so it sits
         # 1 mm east of the cells (an identical place would hide it)
@@ -293,26 +279,7 @@ def threshold_explorer(
             row=1,
             col=1,
         )
-        cx, cy = [], []
-        for line in mapped.coast:
-            arr = np.asarray(line, dtype=np.float64)
-            if len(arr) < 2:
-                continue
-            x, y = g.project(arr[:, 1], arr[:, 0])
-            cx += np.round(x, 1).tolist() + [None]
-            cy += np.round(y, 1).tolist() + [None]
-        fig.add_trace(
-            go.Scatter(
-                x=cx,
-                y=cy,
-                mode="lines",
-                line={"color": "rgb(70,70,70)", "width": 1},
-                hoverinfo="skip",
-                showlegend=False,
-            ),
-            row=1,
-            col=1,
-        )
+        fig.add_trace(coast_trace(g, mapped.coast), row=1, col=1)
         w = mapped.window
         inside = w["cell"].to_numpy() >= 0
         wx, wy = g.project(w["latitude"].to_numpy(), w["longitude"].to_numpy())
