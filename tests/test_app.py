@@ -247,21 +247,21 @@ def test_forecast_map_draws_cells_events_and_steps_days(dashboard_env):
     assert not at.get("deck_gl_json_chart")  # the map is the day player (plotly)
     fig = player_spec(at)
     n = len(fig["frames"])
-    assert n == 56 and len(fig["layout"]["sliders"][0]["steps"]) == n
+    assert n == 28 and len(fig["layout"]["sliders"][0]["steps"]) == n
     (image,) = fig["layout"]["images"]
     assert image["source"].startswith("data:image/png;base64,")
     assert fig["frames"][3]["layout"]["title"]["text"].startswith("Forecast made on")
     day = at.session_state["forecast_day"]
-    button(at, "56 days ▶").click().run()
-    assert (at.session_state["forecast_day"] - day).days == 56
-    button(at, "◀ 56 days").click().run()
+    button(at, "28 days ▶").click().run()
+    assert (at.session_state["forecast_day"] - day).days == 28
+    button(at, "◀ 28 days").click().run()
     assert at.session_state["forecast_day"] == day
     # Gain over the prior; then two models side by side (half the days each).
     at.radio(key="w_map_mode").set_value("gain over the prior").run()
     assert not at.exception and player_spec(at)["layout"]["images"][0]["source"] != image["source"]
     at.selectbox(key="w_model_b").set_value("naive-m4.5").run()
     fig = player_spec(at)
-    assert not at.exception and len(fig["layout"]["images"]) == 2 and len(fig["frames"]) == 28
+    assert not at.exception and len(fig["layout"]["images"]) == 2 and len(fig["frames"]) == 14
 
 
 def test_compare_table_and_downloads(dashboard_env):
