@@ -186,7 +186,7 @@ def day_player(
                 "steps": steps,
                 "currentvalue": {"prefix": "Forecast day T: ", "font": {"size": size + 1}},
                 "pad": {"t": 20},
-                "len": 0.86,
+                "len": 0.84,
                 "x": 0.14,
                 "transition": {"duration": 0},
             }
@@ -205,7 +205,7 @@ def day_player(
                 "showactive": False,
                 "buttons": [
                     {"label": "▶ Play", "method": "animate", "args": [None, play]},
-                    {"label": "⏸ Pause", "method": "animate", "args": [[None], pause]},
+                    {"label": "Pause", "method": "animate", "args": [[None], pause]},
                 ],
             }
         ]

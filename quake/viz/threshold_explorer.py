@@ -419,7 +419,7 @@ def threshold_explorer(
     fig.update_layout(
         title={
             "text": texts[active],
-            "x": 0.74,
+            "x": 0.715,
             "y": 0.40,
             "xref": "paper",
             "yref": "paper",
