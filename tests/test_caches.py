@@ -581,3 +581,14 @@ def test_a_short_warm_up_of_a_forgetful_net_changes_nothing(tiny_data, monkeypat
         assert np.abs(cold - full).max() > 1e-4  # the state matters to both
         diffs[memory] = float(np.abs(short.probs - full).max())
     assert diffs[3.0] < 1e-6 < diffs[1000.0], diffs
+
+
+def test_zigzag_differences_round_trip_every_step():
+    from quake.service.cache_files import _unzigzag, _zigzag
+
+    a = np.arange(0, 65536, dtype=np.uint16)
+    for step in (0, 1, -1, 2, -2, 300, -300, 32767, -32768):
+        b = (a.astype(np.int64) + step).astype(np.uint16)  # wraps like the codes do
+        z = _zigzag(b - a)
+        assert (a + _unzigzag(z) == b).all()
+        assert int(z[0]) == (2 * step if step >= 0 else -2 * step - 1)
