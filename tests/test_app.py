@@ -224,14 +224,15 @@ def test_usgs_download_offline_says_so(dashboard_env, monkeypatch):
 
 def test_threshold_slider_moves_the_counts_and_the_point(dashboard_env):
     # The slider is the explorer figure's own (it runs in the browser): every step carries
-    # its counts, operating points and the map's colour scale.
+    # its counts (the title), operating points (moved images) and the map's veil.
     at = goto(app(), PATHS["threshold"])
     (fig,) = [s for s in plotly_specs(at) if s.get("layout", {}).get("sliders")]
     steps = fig["layout"]["sliders"][0]["steps"]
-    low, high = steps[20]["args"], steps[-15]["args"]  # 1e-4 and a much higher threshold
-    assert next(iter(low[1].values())) != next(iter(high[1].values()))  # the counts
-    assert low[0]["x"][-3:] != high[0]["x"][-3:]  # ROC, PR and Molchan points
-    assert low[0]["colorscale"][0] != high[0]["colorscale"][0]  # the map's fading
+    low, high = steps[20]["args"][0], steps[-15]["args"][0]  # 1e-4 and a much higher one
+    assert low["title.text"] != high["title.text"]  # the counts
+    points = [k for k in low if k.endswith("].x")]
+    assert len(points) == 3 and any(low[k] != high.get(k) for k in points)  # ROC, PR, Molchan
+    assert low["images[1].source"] != high["images[1].source"]  # the map's fading
 
 
 def test_alarm_budget_compares_misses(dashboard_env):
