@@ -21,7 +21,7 @@ from app_pages.ui.widgets import (
     threshold_slider,
 )
 from quake.errors import QuakeError
-from quake.viz.day_player import PIXELATED_CSS
+from quake.viz.grid_plot import PIXELATED_CSS
 from quake.viz.text import plain
 
 WINDOW_DAYS = 28  # days in the player (half of it for two models side by side): four weeks,

@@ -26,7 +26,7 @@ from quake.errors import QuakeError
 from quake.scoring.compare_views import calibration_statement
 from quake.scoring.tables import alarm_budget_table, operating_row, threshold_for_alarm_fraction
 from quake.viz import misses_figure, molchan_figure, operating_points, pr_figure, roc_figure
-from quake.viz.day_player import PIXELATED_CSS
+from quake.viz.grid_plot import PIXELATED_CSS
 from quake.viz.style import fmt_count
 from quake.viz.text import plain
 

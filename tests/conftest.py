@@ -81,3 +81,15 @@ def dashboard_env(monkeypatch, tmp_path, dashboard_models) -> Path:
     monkeypatch.setenv("QUAKE_MODELS_DIR", str(models))
     monkeypatch.setenv("QUAKE_CACHE_DIR", str(tmp_path / "cache"))
     return models
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny convolutions gain nothing from a second thread and lose much on a shared CPU:
+    the modules that train or run nets use one (``pytestmark = usefixtures(...)``)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

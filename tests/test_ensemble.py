@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from quake.data.forecast_data import ForecastData, load_reference
 from quake.data.synthetic import synthetic_catalog, to_reference_csv
@@ -26,12 +25,7 @@ from quake.scoring.train import OnePass
 TINY = {"pool": 2, "embed": 4, "hidden": 8, "head": 8}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: one torch thread
 
 
 @pytest.fixture(scope="module")

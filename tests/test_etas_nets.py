@@ -38,12 +38,7 @@ TINY = {"pool": 2, "embed": 4, "hidden": 4, "head": 4, "channels": 4, "days": 5}
 KINDS = ("cnn-etas", "convlstm-etas")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: one torch thread
 
 
 @pytest.fixture(scope="module")

@@ -44,13 +44,7 @@ def _data(mc: float = 4.0, n: int = 12, n_days: int = 1200, **kw) -> ForecastDat
     return ForecastData.build(catalog, mc, protocol)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny convolutions gain nothing from a second thread and lose much on a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: one torch thread
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,9 @@ from quake.models.states import (
 )
 from quake.service.forecast_cache import drop_cached, forecast_day
 from quake.service.state_cache import states_path
-from tests.test_neural import TINY, _data, one_thread  # noqa: F401 (its autouse fixture)
+from tests.test_neural import TINY, _data
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # conftest: one torch thread
 
 TOL = 1e-3  # max |dp| of a run from a float16 state against the run from day 0 (measured 9e-5)
 
@@ -210,3 +212,28 @@ def test_forecast_day_records_states_in_the_cache_and_uses_them(data, tmp_path):
     path.write_bytes(b"garbage")  # a damaged cache file is removed, never an error
     third = forecast_day(Forecaster.load(folder), data, stop - 1, folder, root=root)
     assert third.warmup_days == stop - 1
+
+
+def test_snapshots_are_shared_safely_between_threads(data):
+    """Two sessions share a model: one records states while the other looks them up."""
+    import threading
+
+    snaps = Snapshots()
+    state = (torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2))
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for d in range(1, 3000):
+                snaps.add(Snapshot.of(d, "ab" * 12, state))
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    while t.is_alive():
+        snaps.best(data.events, 10**6)
+        list(snaps)
+        _ = snaps.days
+    t.join()
+    assert not errors and len(snaps) == 2999

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -112,36 +113,41 @@ def _unpack(blob: bytes, shape: tuple[int, ...]) -> np.ndarray:
 
 
 class Snapshots:
-    """A set of snapshots of one model (by day), the best one for a forecast, new ones."""
+    """A set of snapshots of one model (by day), the best one for a forecast, new ones.
+
+    Safe to share between threads (the dashboard's sessions share a model object): every
+    read works on a copy taken under a lock, every write takes the lock."""
 
     def __init__(self, items: Iterable[Snapshot] = ()) -> None:
         self._by_day: dict[int, Snapshot] = {}
+        self._lock = threading.Lock()
         for s in items:
             self.add(s)
+
+    def _items(self) -> list[Snapshot]:
+        with self._lock:
+            return sorted(self._by_day.values(), key=lambda s: s.day)
 
     def __len__(self) -> int:
         return len(self._by_day)
 
     def __iter__(self):
-        return iter(sorted(self._by_day.values(), key=lambda s: s.day))
+        return iter(self._items())
 
     @property
     def days(self) -> list[int]:
-        return sorted(self._by_day)
+        return [s.day for s in self._items()]
 
     def add(self, snap: Snapshot) -> None:
-        self._by_day[snap.day] = snap
+        with self._lock:
+            self._by_day[snap.day] = snap
 
     def best(self, events: GriddedEvents, start: int) -> Snapshot | None:
         """The latest snapshot at or before ``start`` made from these events (None if none)."""
-        for day in sorted((d for d in self._by_day if d <= start), reverse=True):
-            snap = self._by_day[day]
-            if snap.digest == events_digest(events, day):
+        for snap in reversed(self._items()):
+            if snap.day <= start and snap.digest == events_digest(events, snap.day):
                 return snap
         return None
-
-    def merged(self, other: Snapshots) -> Snapshots:
-        return Snapshots([*self, *other])
 
 
 def weights_digest(arrays: dict[str, np.ndarray]) -> str:

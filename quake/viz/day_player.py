@@ -27,8 +27,6 @@ from quake.viz.grid_plot import HIT, MISSED_MARKER, coast_trace, grid_layout_ima
 from quake.viz.style import font_size
 
 FRAME_MS = 200  # Play: five days a second (at least four on a loaded 2-core machine)
-PIXELATED_CSS = "<style>.js-plotly-plot .layer-subplot image {image-rendering: pixelated;}</style>"
-"""The page adds this: the browser scales the cell images up without smoothing them."""
 
 
 @dataclass(frozen=True)

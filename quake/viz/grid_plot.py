@@ -15,6 +15,9 @@ HIT = "#0072B2"
 MISS = "#000000"
 MISSED_MARKER = {"color": "rgba(255,255,255,0.3)", "size": 8, "line": {"color": MISS, "width": 1.5}}
 COAST_LINE = {"color": "rgb(70,70,70)", "width": 1}
+PIXELATED_CSS = "<style>.js-plotly-plot .layer-subplot image {image-rendering: pixelated;}</style>"
+"""The map pages add this: the browser scales the cell images (a subplot's layout images)
+up without smoothing them, so every cell stays a sharp square."""
 
 
 def coast_xy(grid: Grid, coast: Sequence) -> tuple[list, list]:
