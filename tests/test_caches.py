@@ -473,16 +473,16 @@ def test_cli_unwritable_output_is_an_error_line(tmp_path, monkeypatch, capsys) -
 
 
 # -- the compressed format ------------------------------------------------------------------
-def test_codes_are_within_a_tenth_of_a_percent_and_keep_every_slider_threshold() -> None:
+def test_codes_are_within_a_fifth_of_a_percent_and_keep_every_slider_threshold() -> None:
     from app_pages.ui.state import THRESHOLDS
 
     rng = np.random.default_rng(0)
     p = 10.0 ** rng.uniform(-11.9, 0.0, 200_000)
     q = cf.quantise(p)
-    assert np.abs(q / p - 1.0).max() < 9.1e-4
+    assert np.abs(q / p - 1.0).max() < 1.81e-3  # 10 ** (0.5 / 640) - 1
     # Values right at, just below and just above each threshold of the slider.
     for t in THRESHOLDS:
-        near = np.array([t, t * (1 - 1e-5), t * (1 + 1e-6), t * 0.9995, t * 1.0005])
+        near = np.array([t, t * (1 - 1e-5), t * (1 + 1e-6), t * 0.999, t * 1.001])
         np.testing.assert_array_equal(cf.quantise(near) >= t, near >= t)
     assert cf.quantise(np.array([0.0, 1e-13, np.nan, 1.0, 2.0])).tolist() == [0, 0, 0, 1, 1]
 

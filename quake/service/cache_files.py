@@ -3,12 +3,13 @@
 Values. A probability ``p`` is stored as a uint16 code of ``log10 p`` on a fixed grid of
 `CODES_PER_DECADE` bins per decade from ``10 ** LOG10_LO`` to 1 (code 0: ``p`` below
 ``10 ** LOG10_LO`` or not a number, read back as 0). A code reads back as the geometric
-middle of its bin, so every stored probability is within ``10 ** (0.5 / 1280) - 1 = 0.09 %``
-of the model's (the float16 maps this format replaces were within 0.05 % down to 6e-5 and
-coarser below). Bin edges fall exactly on every ``10 ** (k / 10)``, the threshold slider's
-values: ``p >= threshold`` reads the same on the stored maps as on the model's for each of
-them (but for ``p`` within 2e-6 relative below one), so the counts of alarmed cells and of
-hits on the pages are exact there.
+middle of its bin, so every stored probability is within ``10 ** (0.5 / 640) - 1 = 0.18 %``
+of the model's (the float16 maps of format 2 were within 0.05 % down to 6e-5 and coarser
+below; 1,280 bins per decade in formats 3-4 left a map whose every cell moves a little
+each day, a network on ETAS, at 57 MB for the test period). Bin edges fall exactly on every
+``10 ** (k / 10)``, the threshold slider's values: ``p >= threshold`` reads the same on the
+stored maps as on the model's for each of them (but for ``p`` within 4e-6 relative below
+one), so the counts of alarmed cells and of hits on the pages are exact there.
 
 Layout (little-endian): a fixed header (`_HEAD`: magic, days, ny, nx, codes per decade,
 ``LOG10_LO``, keyframe interval), one zlib blob per day, then the index (``n + 1`` uint64 blob
@@ -48,13 +49,13 @@ import numpy as np
 from quake.errors import ModelError
 from quake.models.store import MODEL_FILE
 
-FORMAT = 4
+FORMAT = 5
 """Version of the sidecar; files of another version (2: float16 ``.npy``; 3: differences
-without zigzag) are computed again."""
+without zigzag; 4: 1,280 codes per decade) are computed again."""
 ENCODING = "log10-uint16-zigzag-delta-zlib"
 SUFFIX = ".qfc"
-MAGIC = b"QUAKEFC4"
-CODES_PER_DECADE = 1280
+MAGIC = b"QUAKEFC5"
+CODES_PER_DECADE = 640
 """A multiple of 10, so that the slider's thresholds ``10 ** (k / 10)`` are bin edges."""
 LOG10_LO = -12
 KEY_DAYS = 32
@@ -65,7 +66,7 @@ ZLIB_LEVEL = 6
 _HEAD = struct.Struct("<8sIIIIiI")
 _TOP = (-LOG10_LO) * CODES_PER_DECADE + 1  # the code of p = 1
 _EDGE_SLACK = 1e-3
-"""A value within ``1e-3`` of a bin (1.8e-6 relative) below an edge counts as on it: the
+"""A value within ``1e-3`` of a bin (3.6e-6 relative) below an edge counts as on it: the
 slider's thresholds are ``10 ** (k / 10)`` rounded to 12 decimals (up to 5e-7 relative)."""
 
 

@@ -1,7 +1,7 @@
 """Forecasts for the map: made on demand once per (model, data, period), then read from disk.
 
 A model's probabilities over a whole period (the test period is ~3,200 days of 50,000
-cells) are written once, compressed (log-probabilities in uint16 codes, within 0.09 %, the
+cells) are written once, compressed (log-probabilities in uint16 codes, within 0.18 %, the
 slider's thresholds exact: `quake.service.cache_files`), under `quake.settings.cache_dir`
 (git-ignored, never part of the repository), so moving the map to another day reads a few
 kB instead of running the model.
