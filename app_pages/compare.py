@@ -19,6 +19,8 @@ from quake.models.store import ModelCard
 from quake.models.store.summaries import ScoringSummary
 from quake.scoring import compare_views as views
 from quake.scoring.compare import load_summaries
+from quake.scoring.seeds import fold_seeds
+from quake.scoring.sweeps import member_names
 from quake.scoring.tables import default_curves, scores_table
 from quake.service.workspace import models_signature, same_catalog
 from quake.settings import models_dir
@@ -108,7 +110,7 @@ summaries, summary_errors = _summaries(
     tuple(str(c.folder) for c in models), models_signature(models_dir())
 )
 
-table = scores_table(models)
+table = fold_seeds(scores_table(models), models)  # a seed sweep: one row, mean ± sd
 extra = [views.mainshock_columns(summaries[n]) if n in summaries else {} for n in table["model"]]
 for col in sorted({k for e in extra for k in e}, key=lambda k: ("PR" in k, "active" in k)):
     table[col] = [e.get(col, float("nan")) for e in extra]
@@ -129,7 +131,11 @@ st.caption(
         else ""
     )
 )
-num = {c: st.column_config.NumberColumn(format="%.4g") for c in table.columns[3:-1]}
+num = {
+    c: st.column_config.NumberColumn(format="%.4g")
+    for c in table.columns[3:-1]
+    if c != "seeds" and not c.endswith("over seeds")
+}
 st.dataframe(
     table,
     hide_index=True,
@@ -143,7 +149,11 @@ st.download_button(
     mime="text/csv",
     icon=":material/download:",
 )
-st.caption("Each model is scored at its own Mc; compare models within one Mc only.")
+st.caption(
+    "Each model is scored at its own Mc; compare models within one Mc only. A network trained "
+    "with several seeds is one row: the scores of its first model, and the mean ± sample sd "
+    "over its seeds ('over seeds')."
+)
 show_others(fit)
 
 st.subheader("Curves, intervals and CSEP tests")
@@ -163,6 +173,9 @@ with b:
     MASK.remember()
 
 at_mc = [c for c in models if c.mc == mc]
+# A seed sweep's members but the first are not drawn by default nor tested below: the first
+# stands for the sweep (Table II has the spread over seeds).
+seeds_apart = member_names(models)
 available = {}
 for c in at_mc:
     try:
@@ -179,7 +192,7 @@ else:
     shown = st.multiselect(
         "Models on the curves",
         list(available),
-        default=default_curves(available),
+        default=default_curves({n: c for n, c in available.items() if n not in seeds_apart}),
         key=f"compare_models_{mc}_{mask}",
         help="Fewer curves read better on a slide; the table above keeps every model. "
         "Default: the naive baseline and the five best by PR AUC.",
@@ -218,8 +231,9 @@ def draw_curves() -> None:
 
 
 # -- is the difference real? ------------------------------------------------------------------
-here = {c.name: summaries[c.name] for c in at_mc if c.name in summaries}
-lacking = [c for c in at_mc if c.name not in summaries]
+tested = [c for c in at_mc if c.name not in seeds_apart]
+here = {c.name: summaries[c.name] for c in tested if c.name in summaries}
+lacking = [c for c in tested if c.name not in summaries]
 refused = [c for c in lacking if (c.folder / "scoring.json").is_file()]
 absent = [c for c in lacking if c not in refused]
 if absent:

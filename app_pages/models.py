@@ -32,6 +32,8 @@ from app_pages.ui.widgets import need_catalog, page_header
 from quake.errors import QuakeError
 from quake.models import kinds
 from quake.models.store import ModelCard
+from quake.scoring.seeds import format_mean_sd, mean_sd
+from quake.scoring.sweeps import by_first, member_names, seed_groups
 from quake.service.folders import NAME_RULE, claim, delete_model, new_model_name
 from quake.service.forecast_cache import drop_cached
 from quake.service.jobs import (
@@ -122,7 +124,17 @@ def params_frame(card: ModelCard) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["parameter", "value", "standard error"])
 
 
-def show_card(card: ModelCard) -> None:
+def seeds_line(sweep: list[ModelCard]) -> str:
+    """``"3 seeds (… -s1, … -s2): ROC AUC 0.8871 ± 0.0006, PR AUC …"`` (all cells, test)."""
+    parts = []
+    for key, title, digits in (("roc_auc", "ROC AUC", 4), ("pr_auc", "PR AUC", 5)):
+        mean, sd, _ = mean_sd([c.score(key, "test", "all") for c in sweep])
+        parts.append(f"{title} {format_mean_sd(mean, sd, digits)}")
+    others = ", ".join(plain(c.name) for c in sweep[1:])
+    return f"Over {len(sweep)} seeds (this model, {others}), test, all cells: " + ", ".join(parts)
+
+
+def show_card(card: ModelCard, sweep: list[ModelCard] | None = None) -> None:
     with st.container(border=True):
         if card.error:
             st.markdown(f"**{plain(card.name)}**")
@@ -166,6 +178,8 @@ def show_card(card: ModelCard) -> None:
                 # A Markdown table: an interactive grid per card (a canvas each) made this
                 # page slow to draw, a styled st.table slow to build; same numbers, 4 digits.
                 st.markdown(score_table(card))
+                if sweep and sweep[0].name == card.name:
+                    st.caption(seeds_line(sweep))
             else:
                 st.caption("No protocol scores in model.json yet.")
             # Lazy expanders: a closed one sends nothing (19 code blocks and tables drawn
@@ -245,10 +259,29 @@ def _order(card: ModelCard) -> tuple[bool, float, str]:
     return other, -(card.mc or 0.0), card.name
 
 
-by_mc = sorted(all_cards, key=_order)
+# A seed sweep's other members (NAME-s1, ... beside NAME) are listed apart, drawn only when
+# their expander is opened: NAME's card gives the spread over the seeds.
+sweeps = by_first(seed_groups(all_cards))
+members = member_names(all_cards)
+by_mc = sorted((c for c in all_cards if c.name not in members), key=_order)
 for i, card in enumerate(by_mc):
     with cols[i % 2]:
-        show_card(card)
+        show_card(card, sweeps.get(card.name))
+if members:
+    more = st.expander(
+        f"The other seeds of {len(sweeps)} network{'s' if len(sweeps) != 1 else ''} "
+        f"({len(members)} models)",
+        key="w_seed_members",
+        on_change="rerun",
+    )
+    if more.open:
+        with more:
+            inner = st.columns(2)
+            for i, card in enumerate(
+                sorted((c for c in all_cards if c.name in members), key=_order)
+            ):
+                with inner[i % 2]:
+                    show_card(card)
 
 # -- training -----------------------------------------------------------------------------
 st.subheader("Train a new model")

@@ -313,6 +313,28 @@ def test_models_page_trains_and_deletes_a_model(dashboard_env):
     assert any("Saved models (2)" in h.value for h in at.subheader)
 
 
+def test_models_page_folds_a_seed_sweep_into_its_first_card(dashboard_env):
+    import json
+    import shutil
+
+    shutil.copytree(dashboard_env / "naive-m5.0", dashboard_env / "naive-m5.0-s1")
+    path = dashboard_env / "naive-m5.0-s1" / "model.json"
+    doc = json.loads(path.read_text())
+    doc["scores"]["test"]["all"]["roc_auc"] -= 0.01
+    path.write_text(json.dumps(doc))
+    at = goto(app(), PATHS["models"])
+    assert not at.exception
+    assert any("Saved models (3)" in h.value for h in at.subheader)
+    said = " ".join(c.value for c in at.caption).replace("\\", "")  # Markdown escapes
+    assert "Over 2 seeds (this model, naive-m5.0-s1)" in said and " ± " in said
+    shown = " ".join(m.value for m in at.markdown).replace("\\", "")
+    assert (
+        "naive-m5.0" in shown and "naive-m5.0-s1" not in shown
+    )  # its card waits in the closed expander
+    more = next(e for e in at.expander if "other seeds" in e.label)
+    assert "(1 models)" in more.label or "(1 model" in more.label
+
+
 def test_training_error_is_shown(dashboard_env, monkeypatch):
     import quake.service.jobs as jobs
 

@@ -181,6 +181,26 @@ def test_no_summary_shows_how_to_write_it(compare_env):
     assert "ROC AUC — Mc 5.0, all cells" in figures(open_tab(at, "Intervals"))  # naive's
 
 
+def test_a_seed_sweep_is_one_row_with_its_spread(compare_env):
+    # ri-m5-s1: ri-m5 trained again with another seed (other scores, no scoring summary)
+    shutil.copytree(compare_env / "ri-m5", compare_env / "ri-m5-s1")
+    for f in (SUMMARY_META, SUMMARY_ARRAYS):
+        (compare_env / "ri-m5-s1" / f).unlink()
+    path = compare_env / "ri-m5-s1" / "model.json"
+    doc = json.loads(path.read_text())
+    rocs = [doc["scores"]["test"]["all"]["roc_auc"]]
+    doc["scores"]["test"]["all"]["roc_auc"] = rocs[0] - 0.02
+    rocs.append(rocs[0] - 0.02)
+    path.write_text(json.dumps(doc))
+    at = compare_page()
+    table = at.dataframe[0].value
+    assert "ri-m5-s1" not in set(table["model"])
+    row = table[table["model"] == "ri-m5"].iloc[0]
+    assert row["seeds"] == 2
+    assert row["ROC AUC (all) over seeds"] == f"{np.mean(rocs):.4f} ± {np.std(rocs, ddof=1):.4f}"
+    assert "No intervals yet" not in every_tab(at)[2]  # the member is not asked to be scored
+
+
 @pytest.mark.parametrize(
     "damage",
     [

@@ -19,7 +19,9 @@ from quake.models import Forecaster
 from quake.models.ensemble import EnsembleConfig, EnsembleModel
 from quake.models.store import read_cards
 from quake.scoring.evaluate import evaluate
-from quake.scoring.seeds import format_mean_sd, mean_sd, seed_groups, seed_table
+from quake.scoring.seeds import fold_seeds, format_mean_sd, mean_sd, seed_table
+from quake.scoring.sweeps import seed_groups, seed_sweeps
+from quake.scoring.tables import scores_table
 from quake.scoring.train import OnePass
 
 TINY = {"pool": 2, "embed": 4, "hidden": 8, "head": 8}
@@ -128,3 +130,27 @@ def test_one_pass_scores_validation_then_test_like_two_runs(sweep):
         for mask, curve in alone.items():
             assert shared[period][mask].roc_auc() == pytest.approx(curve.roc_auc(), abs=1e-6)
             assert shared[period][mask].pr_auc() == pytest.approx(curve.pr_auc(), rel=1e-5)
+
+
+def test_a_model_saved_before_its_sweep_is_its_first_seed(sweep):
+    root, _ = sweep
+    cards = read_cards(root)
+    # "m" is the ensemble of m-s0 and m-s1: another kind, so not a seed of its own sweep;
+    # the sweep's row is its first member's
+    table = fold_seeds(scores_table(cards), cards).set_index("model")
+    assert set(table.index) == {"m", "m-s0"}
+    assert table.loc["m-s0", "seeds"] == 2 and table.loc["m", "seeds"] == 1
+    values = [c.score("roc_auc", "test", "all") for c in seed_groups(cards)["m"]]
+    mean, sd, _ = mean_sd(values)
+    assert table.loc["m-s0", "ROC AUC (all) over seeds"] == format_mean_sd(mean, sd, 4)
+    assert table.loc["m", "ROC AUC (all) over seeds"] == ""
+    # NAME of the members' kind, Mc and preset leads its sweep; another Mc does not join
+    same = [
+        ("x", "cnn", 5.0, "quick"),
+        ("x-s1", "cnn", 5.0, "quick"),
+        ("x-s2", "cnn", 5.0, "quick"),
+    ]
+    assert seed_sweeps(same) == {"x": ["x", "x-s1", "x-s2"]}
+    other = [("x", "cnn", 4.5, "quick"), ("x-s1", "cnn", 5.0, "quick")]
+    assert seed_sweeps(other) == {}
+    assert seed_sweeps([("x-s0", "cnn", 5.0, "q"), ("x-s1", "cnn-resid", 5.0, "q")]) == {}

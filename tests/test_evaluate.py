@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -240,3 +241,26 @@ def test_fit_score_save_stores_the_scoring_summary(tiny_data, tmp_path):
 def fit_score_save_plain(data, out):
     fit_score_save(create("naive"), data, out, periods=("test",))
     return out
+
+
+def test_report_folds_a_seed_sweep_into_one_row(tiny_data, tmp_path):
+    root = tmp_path / "models"
+    fit_score_save(create("naive"), tiny_data, root / "naive-m3.5")
+    for k in (1, 2):  # NAME-s1, NAME-s2 beside NAME (seed 0): another seed's scores
+        shutil.copytree(root / "naive-m3.5", root / f"naive-m3.5-s{k}")
+        path = root / f"naive-m3.5-s{k}" / "model.json"
+        doc = json.loads(path.read_text())
+        doc["scores"]["test"]["all"]["roc_auc"] += 0.01 * k
+        path.write_text(json.dumps(doc))
+    rocs = [
+        json.loads((root / n / "model.json").read_text())["scores"]["test"]["all"]["roc_auc"]
+        for n in ("naive-m3.5", "naive-m3.5-s1", "naive-m3.5-s2")
+    ]
+    text = write_report(root, tmp_path / "R.md", tmp_path / "none.json").read_text()
+    table2 = text.split("## Table II: ROC AUC and PR AUC")[1].split("\n## ")[0]
+    assert "naive-m3.5-s1" not in table2  # the members fold into their sweep's row
+    assert f"| naive | {np.mean(rocs):.3f} ± {np.std(rocs, ddof=1):.3f} |" in table2
+    seeds = text.split("## Seed spread of the networks")[1].split("\n## ")[0]
+    assert f"| naive-m3.5 | 3.5 | 3 | {np.mean(rocs):.4f} ± {np.std(rocs, ddof=1):.4f} |" in seeds
+    table3 = text.split("## Table III")[1].split("\n## ")[0]
+    assert "naive-m3.5-s1" not in table3 and "| naive-m3.5 |" in table3

@@ -21,6 +21,8 @@ from quake.models.registry import PAPER_METHOD
 from quake.models.store import model_folders, read_model
 from quake.models.store.summaries import has_summary, load_summary
 from quake.scoring.report_csep import sections
+from quake.scoring.seeds import mean_sd
+from quake.scoring.sweeps import by_first, seed_members, seed_sweeps
 
 ROW_ORDER = ("naive", "ri", "xgb-rtl", "xgb-indicator", "etas", *PAPER_METHOD)
 """Table II rows in the paper's order: baselines, boosting, then the networks."""
@@ -83,7 +85,23 @@ def _score(doc: dict, mask: str) -> dict:
     return doc.get("scores", {}).get("test", {}).get(mask, {})
 
 
+def _sweeps(models: list[dict]) -> dict[str, list[str]]:
+    return seed_sweeps((d["name"], d.get("kind"), d.get("mc"), d.get("preset")) for d in models)
+
+
+def _mean_sd_cell(docs: list[dict], mask: str, key: str, digits: int) -> str:
+    """``mean ± sd`` of a score over a sweep's members (``–`` without values)."""
+    mean, sd, n = mean_sd([_score(d, mask).get(key) for d in docs])
+    if n == 0:
+        return "–"
+    return _f(mean, digits) + (f" ± {_f(sd, digits)}" if n >= 2 else "")
+
+
 def _table2(models: list[dict], mcs: list[float], paper: dict) -> list[str]:
+    sweeps = by_first(_sweeps(models))
+    by_name = {d["name"]: d for d in models}
+    members = seed_members(sweeps)
+    models = [d for d in models if d["name"] not in members]
     head = "| model |"
     rule = "|---|"
     for mc in mcs:
@@ -100,12 +118,54 @@ def _table2(models: list[dict], mcs: list[float], paper: dict) -> list[str]:
         line = f"| {row} |" if row == kind else f"| {row} ({kind}) |"
         for mc in mcs:
             for mask in ("all", "active"):
+                sweep = sweeps.get(docs[mc]["name"]) if mc in docs else None
+                if sweep:
+                    runs = [by_name[n] for n in sweep]
+                    line += (
+                        f" {_mean_sd_cell(runs, mask, 'roc_auc', 3)} |"
+                        f" {_mean_sd_cell(runs, mask, 'pr_auc', 5)} |"
+                    )
+                    continue
                 s = _score(docs[mc], mask) if mc in docs else {}
                 line += f" {_f(s.get('roc_auc'), 3)} | {_f(s.get('pr_auc'), 5)} |"
         if paper:
             p = paper.get(PAPER_METHOD.get(kind, ""), {})
             line += f" {_f(p.get('roc_5'), 3)} | {_f(p.get('pr_5'), 5)} |"
         lines.append(line)
+    return lines
+
+
+def _seed_section(models: list[dict]) -> list[str]:
+    """Every seed sweep: each member's scores and their mean ± sample sd."""
+    sweeps = _sweeps(models)
+    if not sweeps:
+        return []
+    by_name = {d["name"]: d for d in models}
+    lines = [
+        "## Seed spread of the networks",
+        "",
+        "The same training command with another `--seed` (`NAME-s1`, `NAME-s2`, ... beside "
+        "`NAME`, seed 0; or `NAME-s0`, ... from `train --seeds N`): Table II shows these rows "
+        "as mean ± sample sd over the seeds. The other sections show the sweep's first model "
+        "only.",
+        "",
+        "| sweep | Mc | seeds | all: ROC AUC | PR AUC | active: ROC AUC | PR AUC | "
+        "each seed, all: ROC / PR |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for base, names in sweeps.items():
+        runs = [by_name[n] for n in names]
+        each = "; ".join(
+            f"{_f(_score(d, 'all').get('roc_auc'), 4)} / {_f(_score(d, 'all').get('pr_auc'), 5)}"
+            for d in runs
+        )
+        lines.append(
+            f"| {base} | {float(runs[0]['mc']):g} | {len(runs)} | "
+            f"{_mean_sd_cell(runs, 'all', 'roc_auc', 4)} | "
+            f"{_mean_sd_cell(runs, 'all', 'pr_auc', 5)} | "
+            f"{_mean_sd_cell(runs, 'active', 'roc_auc', 4)} | "
+            f"{_mean_sd_cell(runs, 'active', 'pr_auc', 5)} | {each} |"
+        )
     return lines
 
 
@@ -248,8 +308,20 @@ def render(
         *_table2(models, mcs, paper or {}),
         "",
     ]
+    if _sweeps(models):
+        out += [
+            "A score written `mean ± sd` is the mean and sample standard deviation over the "
+            "seeds of that network (the section 'Seed spread of the networks').",
+            "",
+        ]
     if paper:
         out += [*_paper_block(paper), ""]
+    seeds = _seed_section(models)
+    if seeds:
+        out += [*seeds, ""]
+    members = seed_members(_sweeps(models))
+    timed = models
+    models = [d for d in models if d["name"] not in members]
     summaries = {d["name"]: d["summary"] for d in models if d.get("summary") is not None}
     kinds = {d["name"]: d["kind"] for d in models}
     missing = [d["name"] for d in models if d.get("summary") is None]
@@ -266,7 +338,7 @@ def render(
         ]
     if table1 is not None and table1.is_file():
         out += ["## Table I: class-weight sweep", "", *_table1(table1), ""]
-    out += ["## Timings, sizes and fitted parameters", "", *_timings(models), ""]
+    out += ["## Timings, sizes and fitted parameters", "", *_timings(timed), ""]
     return "\n".join(out)
 
 

@@ -1,49 +1,26 @@
-"""Seed spread: the saved members of a seed sweep (``NAME-s0``, ``NAME-s1``, ... as written by
-``python -m quake train ... --seeds N``) grouped, with the mean and sample standard
-deviation of each Table II score over the seeds.
+"""Seed spread: the members of each seed sweep (`quake.scoring.sweeps`) with the mean and
+sample standard deviation of each Table II score over the seeds.
 
 A network's score moves from seed to seed (and from epoch to epoch: docs/NEURAL.md), so a
 Table II row of a neural kind is read as ``mean ± sd`` over its seeds (`seed_table`,
-`format_mean_sd`). Only members that agree on kind, Mc and preset are grouped.
+`format_mean_sd`). Only members that agree on kind, Mc and preset are grouped. A model
+``NAME`` saved before its sweep (``train --seed 1 --out NAME-s1`` ... beside it) is the
+sweep's first member when it agrees with them too; an ensemble ``NAME`` of the members is
+another kind, so it is never counted as one of its own seeds.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections import defaultdict
 
 import numpy as np
 import pandas as pd
 
 from quake.models.store import ModelCard
+from quake.scoring.sweeps import by_first, member_names, seed_groups
 from quake.scoring.tables import TABLE_COLUMNS
 
-SEED_NAME = re.compile(r"(?P<base>.+)-s(?P<seed>\d{1,4})")
-"""A seed member's folder name: the sweep's name, ``-s``, the seed's index."""
-
 MASKS = ("all", "active")
-
-
-def seed_member_names(name: str, n: int) -> list[str]:
-    """The member folder names of an ``n``-seed sweep called ``name``."""
-    return [f"{name}-s{i}" for i in range(n)]
-
-
-def seed_groups(cards: list[ModelCard]) -> dict[str, list[ModelCard]]:
-    """``{sweep name: member cards by seed index}`` for sweeps of two or more readable
-    members that share kind, Mc and preset (members that disagree are left out)."""
-    found: dict[tuple, list[tuple[int, ModelCard]]] = defaultdict(list)
-    for c in cards:
-        m = SEED_NAME.fullmatch(c.name)
-        if c.error or m is None:
-            continue
-        found[(m["base"], c.kind, c.mc, c.preset)].append((int(m["seed"]), c))
-    out: dict[str, list[ModelCard]] = {}
-    for (base, *_), members in sorted(found.items(), key=lambda kv: str(kv[0])):
-        if len(members) >= 2 and base not in out:
-            out[base] = [c for _, c in sorted(members, key=lambda t: t[0])]
-    return out
 
 
 def mean_sd(values: list[float]) -> tuple[float, float, int]:
@@ -84,3 +61,28 @@ def format_mean_sd(mean: float, sd: float, digits: int = 4) -> str:
     if not math.isfinite(sd):
         return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def fold_seeds(table: pd.DataFrame, cards: list[ModelCard], period: str = "test") -> pd.DataFrame:
+    """Table II (`quake.scoring.tables.scores_table`) with each seed sweep on one row: the
+    members but the first dropped, the first's row given ``seeds`` (how many) and
+    ``"<score> (all) over seeds"`` (``mean ± sd`` text) columns; the table unchanged when
+    there is no sweep."""
+    groups = by_first(seed_groups(cards))
+    if not groups:
+        return table
+    members = member_names(cards)
+    out = table[~table["model"].isin(members)].reset_index(drop=True)
+    out["seeds"] = [len(groups[n]) if n in groups else 1 for n in out["model"]]
+    for key, title in TABLE_COLUMNS.items():
+        digits = 5 if key == "pr_auc" else 4
+        col = []
+        for name in out["model"]:
+            cs = groups.get(name)
+            if cs is None:
+                col.append("")
+                continue
+            mean, sd, _ = mean_sd([c.score(key, period, "all") for c in cs])
+            col.append(format_mean_sd(mean, sd, digits))
+        out[f"{title} (all) over seeds"] = col
+    return out

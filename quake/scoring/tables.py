@@ -15,6 +15,7 @@ import pandas as pd
 from quake.metrics.curves import OperatingCurve
 from quake.models.registry import NEURAL_KINDS
 from quake.models.store import ModelCard
+from quake.scoring.sweeps import member_names
 
 
 # -- picking models -------------------------------------------------------------------------
@@ -30,9 +31,12 @@ def best_model(
     """The model with the highest test PR AUC (all cells) at ``mc``; else the first card.
 
     ``prefer_fast``: pass over full-resolution nets when another model is scored (the map
-    page: their first forecast of the test period takes many minutes on a CPU).
+    page: their first forecast of the test period takes many minutes on a CPU). A seed
+    sweep's other members are passed over (`quake.scoring.seeds`): the best of several
+    seeds by a test score is a choice made on the test period.
     """
-    ok = [c for c in cards if c.error is None]
+    apart = member_names([c for c in cards if c.error is None])
+    ok = [c for c in cards if c.error is None and c.name not in apart]
     if prefer_fast and any(not full_resolution_net(c) for c in ok):
         ok = [c for c in ok if not full_resolution_net(c)]
     scored = [c for c in ok if c.mc == mc and c.score("pr_auc") is not None]
