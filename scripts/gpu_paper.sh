@@ -29,6 +29,13 @@ t0=$(date +%s)
 [ "$BENCH" = 0 ] || timeout 120 "$PY" bench/bench_train.py --device cuda --presets paper quick \
   --steps 20 --json >"$OUT/bench_cuda.json" 2>"$OUT/bench_cuda.err"
 [ "$BENCH" = 0 ] || { echo "bench rc $? in $(($(date +%s) - t0)) s"; cat "$OUT/bench_cuda.json"; }
+# issue #14: where the paper preset's time goes on the GPU (torch.profiler + cProfile)
+if [ "$BENCH" != 0 ]; then
+  timeout 300 "$PY" bench/profile_train.py --preset paper --device cuda --steps 40 \
+    --infer-days 512 --out "$OUT/profile_paper_cuda.txt" >/dev/null 2>"$OUT/profile.err"
+  echo "profile rc $?"
+  head -40 "$OUT/profile_paper_cuda.txt"
+fi
 
 limit=$(python3 -c "print(int(float('$MINUTES') * 60 + 150))")  # training + loading + scoring
 pids=()
