@@ -154,3 +154,33 @@ def test_a_model_saved_before_its_sweep_is_its_first_seed(sweep):
     other = [("x", "cnn", 4.5, "quick"), ("x-s1", "cnn", 5.0, "quick")]
     assert seed_sweeps(other) == {}
     assert seed_sweeps([("x-s0", "cnn", 5.0, "q"), ("x-s1", "cnn-resid", 5.0, "q")]) == {}
+
+
+def test_an_ensemble_is_scored_on_validation_with_its_members_twins(
+    aftershock_catalog, tiny_protocol, tmp_path
+):
+    from quake.models import create
+    from quake.scoring.evaluate import fit_score_save, scorer_for
+
+    tiny_data = ForecastData.build(aftershock_catalog, 4.0, tiny_protocol)
+    root = tmp_path / "models"
+    for name, alpha in (("a", 0.5), ("b", 2.0)):  # final naive models: prior from train + val
+        fit_score_save(create("naive", alpha=alpha), tiny_data, root / name)
+    ens = EnsembleModel.of([root / "a", root / "b"]).fit(tiny_data, final=True)
+    scorer, how = scorer_for(ens, tiny_data, "validation")
+    assert how.startswith("same model fitted on train only") and scorer is not ens
+    v0, v1 = tiny_data.days("validation")
+    got = np.concatenate([p for _, p in scorer.predict_days(tiny_data, v0, v1)])
+    twins = [Forecaster.load(root / n).validation_twin(tiny_data) for n in ("a", "b")]
+    want = np.mean(
+        [np.concatenate([p for _, p in t.predict_days(tiny_data, v0, v1)]) for t in twins], 0
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    saved = np.concatenate([p for _, p in ens.predict_days(tiny_data, v0, v1)])
+    assert not np.allclose(saved, got)  # the saved members' priors include validation
+    # a final member without a twin: scored as saved, and said so
+    ens.members[1].validation_twin = None
+    assert scorer_for(ens, tiny_data, "validation") == (
+        ens,
+        "final model (in-sample: it was fitted on validation too)",
+    )

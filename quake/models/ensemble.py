@@ -149,6 +149,26 @@ class EnsembleModel(Forecaster):
         emit(on_progress, "fit", 1, 1)
         return self
 
+    def validation_twin(self, data: ForecastData) -> EnsembleModel:
+        """The ensemble of its members' train-only twins (`quake.scoring.evaluate.scorer_for`),
+        so that its validation scores are out of sample like theirs. A `ModelError` when a
+        final member has no twin: the ensemble is then scored as saved, and said so."""
+        if not self.members:
+            raise ModelError("ensemble: no members loaded")
+        twins = []
+        for name, m in zip(self.config.members, self.members, strict=True):
+            twin = getattr(m, "validation_twin", None)
+            if not m.meta.get("final"):
+                twins.append(m)
+            elif twin is None:
+                raise ModelError(f"ensemble member {name!r}: no train-only twin")
+            else:
+                twins.append(twin(data))
+        out = EnsembleModel(EnsembleConfig(list(self.config.members)))
+        out.members = twins
+        out.meta = {**self.meta, "final": False}
+        return out
+
     def warmup_days(self, start: int, data: ForecastData | None = None) -> int:
         """The members warm up one after the other: the sum of their warm-ups."""
         return sum(m.warmup_days(start, data=data) for m in self.members)
