@@ -32,7 +32,7 @@ from app_pages.ui.widgets import need_catalog, page_header
 from quake.errors import QuakeError
 from quake.models import kinds
 from quake.models.store import ModelCard
-from quake.scoring.seeds import format_mean_sd, mean_sd
+from quake.scoring.seeds import spread_text
 from quake.scoring.sweeps import by_first, member_names, seed_groups
 from quake.service.folders import NAME_RULE, claim, delete_model, new_model_name
 from quake.service.forecast_cache import drop_cached
@@ -127,10 +127,10 @@ def params_frame(card: ModelCard) -> pd.DataFrame:
 def seeds_line(sweep: list[ModelCard]) -> str:
     """``"Over 3 seeds (this model, NAME-s1, NAME-s2), test, all cells: ROC AUC 0.8871 ±
     0.0006, PR AUC 0.00404 ± 0.00003"``: the sweep's mean ± sample sd."""
-    parts = []
-    for key, title, digits in (("roc_auc", "ROC AUC", 4), ("pr_auc", "PR AUC", 5)):
-        mean, sd, _ = mean_sd([c.score(key, "test", "all") for c in sweep])
-        parts.append(f"{title} {format_mean_sd(mean, sd, digits)}")
+    parts = [
+        f"ROC AUC {spread_text(sweep, 'roc_auc', 4)}",
+        f"PR AUC {spread_text(sweep, 'pr_auc', 5)}",
+    ]
     others = ", ".join(plain(c.name) for c in sweep[1:])
     return f"Over {len(sweep)} seeds (this model, {others}), test, all cells: " + ", ".join(parts)
 

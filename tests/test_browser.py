@@ -164,22 +164,32 @@ def _plot_variance(page) -> float:
     return float(np.asarray(img, dtype=np.float64).var())
 
 
-def _explorer_slider_moves(page) -> None:
-    """Click far right on the threshold explorer's slider (plotly, in the browser): the
-    threshold shown, the counts and the map's colour scale change without a rerun."""
+def _slider_rail(page):
+    """The first plotly slider's rail, attached and scrolled into view."""
     touch = page.locator(".slider-rail-touch-rect").first
     touch.wait_for(state="attached", timeout=60_000)
     touch.scroll_into_view_if_needed()
     time.sleep(0.5)
+    return touch
+
+
+def _click_tick(page, touch, tick) -> None:
+    """Click a plotly slider's tick on its rail, then give the browser a second."""
+    t, box = tick.bounding_box(), touch.bounding_box()
+    page.mouse.click(t["x"] + t["width"] / 2, box["y"] + box["height"] / 2)
+    time.sleep(1.0)
+
+
+def _explorer_slider_moves(page) -> None:
+    """Click far right on the threshold explorer's slider (plotly, in the browser): the
+    threshold shown, the counts and the map's colour scale change without a rerun."""
+    touch = _slider_rail(page)
     label = page.locator(".slider-container text", has_text="Alarm threshold").first
     counts = page.get_by_text(re.compile("hits \\(TP\\)")).first
     before = (label.text_content(), counts.text_content())
     ticks = page.locator(".slider-tick-rect")
     assert ticks.count() >= 50, f"the explorer slider has {ticks.count()} steps"
-    tick = ticks.nth(ticks.count() - 12).bounding_box()
-    box = touch.bounding_box()
-    page.mouse.click(tick["x"] + tick["width"] / 2, box["y"] + box["height"] / 2)
-    time.sleep(1.0)
+    _click_tick(page, touch, ticks.nth(ticks.count() - 12))
     after = (label.text_content(), counts.text_content())
     assert after[0] != before[0], f"the slider did not move: {before[0]}"
     assert after[1] != before[1], f"the counts did not follow the slider: {before[1]}"
@@ -188,19 +198,13 @@ def _explorer_slider_moves(page) -> None:
 def _player_steps_a_day(page) -> None:
     """Click the day player's second tick (plotly, in the browser): the day shown and the
     title's counts change without a rerun."""
-    touch = page.locator(".slider-rail-touch-rect").first
-    touch.wait_for(state="attached", timeout=60_000)
-    touch.scroll_into_view_if_needed()
-    time.sleep(0.5)
+    touch = _slider_rail(page)
     label = page.locator("g.slider-group > text.slider-label").first
     title = page.locator(".gtitle").first
     before = (label.text_content(), title.text_content())
     ticks = page.locator(".slider-tick-rect")
     assert ticks.count() >= 28, f"the player holds {ticks.count()} days"
-    tick = ticks.nth(1).bounding_box()
-    box = touch.bounding_box()
-    page.mouse.click(tick["x"] + tick["width"] / 2, box["y"] + box["height"] / 2)
-    time.sleep(1.0)
+    _click_tick(page, touch, ticks.nth(1))
     after = (label.text_content(), title.text_content())
     assert after[0] != before[0], f"the day did not move: {before[0]}"
     assert after[1] != before[1], f"the title did not follow the day: {before[1]}"

@@ -21,7 +21,7 @@ from quake.models.registry import PAPER_METHOD
 from quake.models.store import model_folders, read_model
 from quake.models.store.summaries import has_summary, load_summary
 from quake.scoring.report_csep import sections
-from quake.scoring.seeds import mean_sd
+from quake.scoring.seeds import format_mean_sd, mean_sd
 from quake.scoring.sweeps import by_first, seed_members, seed_sweeps
 
 ROW_ORDER = ("naive", "ri", "xgb-rtl", "xgb-indicator", "etas", *PAPER_METHOD)
@@ -91,14 +91,14 @@ def _sweeps(models: list[dict]) -> dict[str, list[str]]:
 
 def _mean_sd_cell(docs: list[dict], mask: str, key: str, digits: int) -> str:
     """``mean ± sd`` of a score over a sweep's members (``–`` without values)."""
-    mean, sd, n = mean_sd([_score(d, mask).get(key) for d in docs])
-    if n == 0:
-        return "–"
-    return _f(mean, digits) + (f" ± {_f(sd, digits)}" if n >= 2 else "")
+    mean, sd, _ = mean_sd([_score(d, mask).get(key) for d in docs])
+    return format_mean_sd(mean, sd, digits)
 
 
-def _table2(models: list[dict], mcs: list[float], paper: dict) -> list[str]:
-    sweeps = by_first(_sweeps(models))
+def _table2(
+    models: list[dict], mcs: list[float], paper: dict, sweeps: dict[str, list[str]]
+) -> list[str]:
+    sweeps = by_first(sweeps)
     by_name = {d["name"]: d for d in models}
     members = seed_members(sweeps)
     models = [d for d in models if d["name"] not in members]
@@ -135,9 +135,8 @@ def _table2(models: list[dict], mcs: list[float], paper: dict) -> list[str]:
     return lines
 
 
-def _seed_section(models: list[dict]) -> list[str]:
+def _seed_section(models: list[dict], sweeps: dict[str, list[str]]) -> list[str]:
     """Every seed sweep: each member's scores and their mean ± sample sd."""
-    sweeps = _sweeps(models)
     if not sweeps:
         return []
     by_name = {d["name"]: d for d in models}
@@ -292,6 +291,7 @@ def render(
     protocols = {d["protocol"]["name"]: d["protocol"] for d in models}
     proto = next(iter(protocols.values()))
     test = next(p for p in proto["periods"] if p["name"] == "test")
+    sweeps = _sweeps(models)
     mcs = sorted({float(d["mc"]) for d in models}, reverse=True)
     out = [
         "# Results",
@@ -305,10 +305,10 @@ def render(
         "",
         "## Table II: ROC AUC and PR AUC",
         "",
-        *_table2(models, mcs, paper or {}),
+        *_table2(models, mcs, paper or {}, sweeps),
         "",
     ]
-    if _sweeps(models):
+    if sweeps:
         out += [
             "A score written `mean ± sd` is the mean and sample standard deviation over the "
             "seeds of that network (the section 'Seed spread of the networks').",
@@ -316,10 +316,9 @@ def render(
         ]
     if paper:
         out += [*_paper_block(paper), ""]
-    seeds = _seed_section(models)
-    if seeds:
-        out += [*seeds, ""]
-    members = seed_members(_sweeps(models))
+    if sweeps:
+        out += [*_seed_section(models, sweeps), ""]
+    members = seed_members(sweeps)
     timed = models
     models = [d for d in models if d["name"] not in members]
     summaries = {d["name"]: d["summary"] for d in models if d.get("summary") is not None}

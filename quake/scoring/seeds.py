@@ -3,10 +3,7 @@ sample standard deviation of each Table II score over the seeds.
 
 A network's score moves from seed to seed (and from epoch to epoch: docs/NEURAL.md), so a
 Table II row of a neural kind is read as ``mean ± sd`` over its seeds (`seed_table`,
-`format_mean_sd`). Only members that agree on kind, Mc and preset are grouped. A model
-``NAME`` saved before its sweep (``train --seed 1 --out NAME-s1`` ... beside it) is the
-sweep's first member when it agrees with them too; an ensemble ``NAME`` of the members is
-another kind, so it is never counted as one of its own seeds.
+`format_mean_sd`, `spread_text`).
 """
 
 from __future__ import annotations
@@ -63,6 +60,14 @@ def format_mean_sd(mean: float, sd: float, digits: int = 4) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
+def spread_text(
+    cards: list[ModelCard], key: str, digits: int, period: str = "test", mask: str = "all"
+) -> str:
+    """``"0.8871 ± 0.0006"``: a score's mean ± sample sd over the cards (`format_mean_sd`)."""
+    mean, sd, _ = mean_sd([c.score(key, period, mask) for c in cards])
+    return format_mean_sd(mean, sd, digits)
+
+
 def fold_seeds(table: pd.DataFrame, cards: list[ModelCard], period: str = "test") -> pd.DataFrame:
     """Table II (`quake.scoring.tables.scores_table`) with each seed sweep on one row: the
     members but the first dropped, the first's row given ``seeds`` (how many) and
@@ -76,13 +81,7 @@ def fold_seeds(table: pd.DataFrame, cards: list[ModelCard], period: str = "test"
     out["seeds"] = [len(groups[n]) if n in groups else 1 for n in out["model"]]
     for key, title in TABLE_COLUMNS.items():
         digits = 5 if key == "pr_auc" else 4
-        col = []
-        for name in out["model"]:
-            cs = groups.get(name)
-            if cs is None:
-                col.append("")
-                continue
-            mean, sd, _ = mean_sd([c.score(key, period, "all") for c in cs])
-            col.append(format_mean_sd(mean, sd, digits))
-        out[f"{title} (all) over seeds"] = col
+        out[f"{title} (all) over seeds"] = [
+            spread_text(groups[n], key, digits, period) if n in groups else "" for n in out["model"]
+        ]
     return out
