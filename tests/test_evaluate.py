@@ -205,7 +205,16 @@ def test_cli_fit_then_evaluate_the_folder(synthetic_csv, tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     saved = json.loads((folder / "model.json").read_text())["scores"]["test"]["active"]
     assert doc["roc_auc"] == saved["roc_auc"]
-    assert main(["evaluate", "--model", str(folder), "--catalog", str(synthetic_csv)]) == 2
+    # without --mc: the folder's own Mc (3.5)
+    assert main(["evaluate", "--model", str(folder), "--catalog", str(synthetic_csv)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["mc"] == 3.5
+    assert (
+        doc["roc_auc"]
+        == json.loads((folder / "model.json").read_text())["scores"]["test"]["all"]["roc_auc"]
+    )
+    args = ["evaluate", "--model", str(folder), "--catalog", str(synthetic_csv), "--mc", "4"]
+    assert main(args) == 2
     assert "does not match" in capsys.readouterr().err
 
 

@@ -18,8 +18,8 @@ from quake.data.grid import Grid
 from quake.data.protocol import derived_protocol
 from quake.data.synthetic import synthetic_catalog
 from quake.errors import ModelError
-from quake.models import Forecaster, create
-from quake.models.nets import output_layer
+from quake.models import Forecaster, create, nets
+from quake.models.nets import ConvLSTMNet, output_layer
 from quake.models.neural import build
 from quake.models.training import TrainConfig, fit_network
 from quake.scoring.evaluate import naive_curves
@@ -105,6 +105,47 @@ def test_calibration_undoes_the_class_weight(data):
         m.net.load_state_dict(a.net.state_dict())
     pa, pb = (m.predict(data, 700, 720).astype(np.float64) for m in (a, b))
     np.testing.assert_allclose(pa, pb / (pb + 100.0 * (1 - pb)), rtol=1e-5)  # p / (p + w(1-p))
+
+
+def test_the_sparse_inference_path_equals_the_batched_one(monkeypatch):
+    """Inference on a CPU computes each day's input gates only near that day's events
+    (`ConvLSTMNet._input_gates_sparse`); with gradients on, every day is one batched
+    convolution. Both give the same state and output: events at the corners and edges, a
+    day without events, a large active patch, two streams."""
+    torch.manual_seed(0)
+    net = ConvLSTMNet(embed=4, hidden=6, head=4, memory_days=50.0).eval()
+    with torch.no_grad():
+        for prm in net.parameters():
+            prm.add_(0.3 * torch.randn_like(prm))
+    x = torch.zeros(2, 10, 26, 18)
+    x[0, 0, 0, 0] = 3.0
+    x[1, 0, 25, 17] = 2.0
+    x[0, 2, 11, 3] = 4.0
+    x[0, 2, 12, 13] = 1.0  # two patches on one day
+    x[1, 3, 0, 8] = 5.0
+    x[:, 5, 2:24, 1:17] = torch.rand(2, 22, 16)  # almost the whole grid (> 256 cells)
+    x[0, 7, 5, 5] = -1.0  # a transformed input may be negative
+    # day 9: an L of events whose box reaches within 3 cells of a lone event, which is
+    # another patch (labelled first): the L's box must see that event too
+    x[0, 9, 20, 2:13] = 1.0
+    x[0, 9, 10:21, 12] = 1.0
+    x[0, 9, 4, 2] = 6.0
+    # day 1, 4, 6 and 8: no events
+    state = net.zero_state(2, 26, 18, x)
+    state = (state[0] + 0.1, state[1] - 0.2)
+    monkeypatch.setattr(nets, "SPARSE_MIN_CELLS", 0)  # a small grid takes that path too
+    calls = []
+    real = net._input_gates_sparse
+    monkeypatch.setattr(net, "_input_gates_sparse", lambda d: calls.append(1) or real(d))
+    with torch.no_grad():
+        d_sparse, st_sparse = net(x, state)
+    assert len(calls) == x.shape[1]
+    with torch.enable_grad():
+        d_dense, st_dense = net(x, state)
+    torch.testing.assert_close(d_sparse, d_dense.detach(), rtol=1e-5, atol=1e-6)
+    for a, b in zip(st_sparse, st_dense, strict=True):
+        torch.testing.assert_close(a, b.detach(), rtol=1e-5, atol=1e-6)
+    assert d_sparse.abs().max() > 0.01  # not a trivial net
 
 
 def test_predictions_do_not_see_the_future(data):

@@ -32,12 +32,14 @@ def test_the_pretrained_set_is_complete_and_small():
     summaries = [f for f in files if f.name.startswith("scoring.")]
     for f in summaries:
         assert f.stat().st_size < 0.5e6, f"{f} is {f.stat().st_size / 1e6:.2f} MB (budget 0.5 MB)"
-    # Saved states of recurrent nets (quake.models.states) too: 0.5 MB a model, but one
-    # paper-preset net (10 km cells: one 4.2 MB state at the test period's start).
-    states = sorted(f.stat().st_size for f in files if f.name == "states.safetensors")
-    assert all(s < 0.5e6 for s in states[:-1]), f"states files of {states} bytes"
-    assert not states or states[-1] < 4.5e6, f"the largest states file is {states[-1]:,} bytes"
-    assert sum(states) < 6e6, f"states take {sum(states) / 1e6:.1f} MB (budget 6 MB)"
+    # Saved states of recurrent nets (quake.models.states) too: 0.5 MB a quick-preset net;
+    # a paper-preset net (10 km cells, 32 channels) keeps one state, at the test period's
+    # start (2.8-4.5 MB: evaluate and the first maps start there instead of at day 0).
+    states = {f.parent.name: f.stat().st_size for f in files if f.name == "states.safetensors"}
+    for name, size in states.items():
+        limit = 4.8e6 if "-paper-" in name else 0.5e6
+        assert size < limit, f"{name}: states take {size:,} bytes (budget {limit:,.0f})"
+    assert sum(states.values()) < 17e6, f"states take {sum(states.values()) / 1e6:.1f} MB"
     size = sum(
         f.stat().st_size for f in files if f not in summaries and f.name != "states.safetensors"
     )
@@ -95,3 +97,14 @@ def test_saved_states_load_with_their_model(folder):
     assert days and model.folder_snapshot_days == set(days)
     start = model.protocol.period("test").start
     assert model.protocol.day_to_date(days[0]) == start
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [f for f in FOLDERS if (read_card(f).kind or "").startswith("convlstm")],
+    ids=lambda p: p.name,
+)
+def test_every_recurrent_net_carries_its_test_start_state(folder):
+    """Without it, `evaluate` and a first map run through every day from 1990 (~14 minutes
+    for a paper-preset net on a 2-core CPU; docs/FORECAST_SPEED.md)."""
+    assert (folder / "states.safetensors").is_file(), f"{folder.name}: no saved states"

@@ -165,6 +165,32 @@ def test_damaged_state_files_are_refused_with_a_message(data, tmp_path, damage):
     assert STATES_FILE in str(err.value)
 
 
+def test_a_format_1_file_is_still_read(tmp_path):
+    """Format 1 stored plain float16 (no byte shuffle): read and re-packed, same values."""
+    shape = (2, 3, 4)
+    rng = np.random.default_rng(0)
+    h, c = (rng.normal(0, s, shape).astype(np.float16) for s in (0.5, 50.0))
+    arrays = {
+        "h.0": np.frombuffer(zlib.compress(h.tobytes()), np.uint8),
+        "c.0": np.frombuffer(zlib.compress(c.tobytes()), np.uint8),
+    }
+    meta = {
+        "format": "quake-states-1",
+        "dtype": "float16",
+        "snapshots": json.dumps([{"day": 7, "digest": "cd" * 12}]),
+        "shape": json.dumps(list(shape)),
+        "weights": "",
+    }
+    _write(tmp_path / STATES_FILE, arrays, meta)
+    snap = list(load_snapshots(tmp_path / STATES_FILE, shape))[0]
+    got = snap.state()
+    np.testing.assert_array_equal(got[0][0].numpy(), h.astype(np.float32))
+    np.testing.assert_array_equal(got[1][0].numpy(), c.astype(np.float32))
+    path = save_snapshots(tmp_path / "again.safetensors", Snapshots([snap]))
+    again = list(load_snapshots(path, shape))[0].state()
+    np.testing.assert_array_equal(again[1][0].numpy(), c.astype(np.float32))
+
+
 def test_states_of_other_weights_are_refused(data, tmp_path):
     model = _net(data)
     start, _ = data.days("test")

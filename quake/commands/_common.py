@@ -16,9 +16,14 @@ from quake.progress import Progress, restage
 from quake.service.folders import is_model_name
 
 
-def add_data_arguments(p) -> None:
+def add_data_arguments(p, own_mc: bool = False) -> None:
+    """``--catalog`` and ``--mc`` (5.0; ``own_mc``: None, for a saved model's own Mc)."""
     p.add_argument("--catalog", default=None, help="catalog CSV (default: the reference catalog)")
-    p.add_argument("--mc", type=float, default=5.0, help="target magnitude threshold (5.0)")
+    if own_mc:
+        mc_help = "target magnitude threshold (a saved model's own Mc; 5.0 for a model kind)"
+        p.add_argument("--mc", type=float, default=None, help=mc_help)
+    else:
+        p.add_argument("--mc", type=float, default=5.0, help="target magnitude threshold (5.0)")
 
 
 def add_out_arguments(p) -> None:

@@ -41,7 +41,7 @@ HELP = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="a model kind (naive, ri, ...) or a folder")
-    add_data_arguments(p)
+    add_data_arguments(p, own_mc=True)
     p.add_argument("--mask", choices=("all", "active"), default="all")
     p.add_argument("--period", choices=("test", "validation"), default="test")
     p.add_argument(
@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     model = (
         load_model(folder) if folder is not None else create(kind, **parse_model_args(args.args))
     )
-    data = load_data(args.catalog, args.mc, args.targets, args.decluster)
+    mc = args.mc if args.mc is not None else model.mc if folder is not None else 5.0
+    data = load_data(args.catalog, float(mc), args.targets, args.decluster)
     progress = TqdmProgress()
     extra = {}
     if folder is not None:

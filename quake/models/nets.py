@@ -23,11 +23,18 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from scipy import ndimage
 from torch import Tensor, nn
 
 State = tuple[Tensor, Tensor] | None
 """ConvLSTM state ``(hidden, cell)``, each float (B, hidden, h, w); None for a fresh start."""
+
+SPARSE_MIN_CELLS = 10_000
+"""Grids from this many cells compute a day's input gates near its events only on a CPU
+(`ConvLSTMNet._input_gates_sparse`): 1.9x faster for the paper preset's 200 x 250 cells,
+0.93x for the quick preset's 50 x 63 (docs/FORECAST_SPEED.md)."""
 
 
 def _head(c_in: int, c_mid: int) -> nn.Sequential:
@@ -101,6 +108,11 @@ class ConvLSTMNet(nn.Module):
     ``out_scale`` multiplies the head's output (see `quake.models.neural.NeuralConfig`).
     """
 
+    sparse_inference = True
+    """Inference on a CPU computes each day's input gates near its events only
+    (`_input_gates_sparse`, grids of `SPARSE_MIN_CELLS` or more); False: one batched
+    convolution, as in training (a benchmark's "before")."""
+
     def __init__(
         self,
         embed: int = 16,
@@ -146,9 +158,21 @@ class ConvLSTMNet(nn.Module):
         b, t, h, w = x.shape
         outs: list[Tensor] = []
         hs, cs = self._steps(x, state, outs)
+        if self._sparse(x):  # one day at a time: a (T, 32, h, w) batch is memory-bound here
+            delta = torch.stack([_diff(self.head(o)) for o in outs], 1) * self.out_scale
+            return delta, (hs, cs)
         seq = torch.stack(outs, 1).reshape(b * t, self.hidden, h, w)
         delta = _diff(self.head(seq)) * self.out_scale
         return delta.reshape(b, t, h, w), (hs, cs)
+
+    def _sparse(self, x: Tensor) -> bool:
+        """Whether `sparse_inference` applies: no gradients, a CPU, a large grid."""
+        return (
+            self.sparse_inference
+            and not torch.is_grad_enabled()
+            and x.device.type == "cpu"
+            and x.shape[-2] * x.shape[-1] >= SPARSE_MIN_CELLS
+        )
 
     def advance(self, x: Tensor, state: State = None) -> tuple[Tensor, Tensor]:
         """The state after days x (B, T, h, w), without the head (a warm-up run)."""
@@ -157,18 +181,77 @@ class ConvLSTMNet(nn.Module):
     def _steps(self, x: Tensor, state: State, outs: list[Tensor] | None) -> tuple[Tensor, Tensor]:
         b, t, h, w = x.shape
         hs, cs = state if state is not None else self.zero_state(b, h, w, x)
-        gx = self.gates_x(self.embed(x.reshape(b * t, 1, h, w)))
-        # unbind, not gx[:, k]: the backward of T selects would fill T full-size zero tensors.
-        for gk in gx.reshape(b, t, 4 * self.hidden, h, w).unbind(1):
+        if self._sparse(x):
+            days = (self._input_gates_sparse(x[:, k]) for k in range(t))
+        else:  # training, or a GPU: every day's input gates in one batched convolution
+            gx = self.gates_x(self.embed(x.reshape(b * t, 1, h, w)))
+            # unbind, not gx[:, k]: the backward of T selects would fill T full-size zeros.
+            days = ((gk, None) for gk in gx.reshape(b, t, 4 * self.hidden, h, w).unbind(1))
+        for gk, pieces in days:
             # The cell update stays float32 under bf16 autocast: a forget gate of 0.999 is
             # 1.0 in bf16, which would turn a long memory into an unbounded sum.
-            g = gk.float() + self.gates_h(hs).float()
-            i, f, o, c_new = torch.split(g, self.hidden, dim=1)
-            cs = torch.sigmoid(f) * cs + torch.sigmoid(i) * torch.tanh(c_new)
-            hs = torch.sigmoid(o) * torch.tanh(cs)
+            if pieces is None:
+                g = gk.float() + self.gates_h(hs).float()
+                i, f, o, c_new = torch.split(g, self.hidden, dim=1)
+                cs = torch.sigmoid(f) * cs + torch.sigmoid(i) * torch.tanh(c_new)
+                hs = torch.sigmoid(o) * torch.tanh(cs)
+            else:
+                hs, cs = self._update_in_place(hs, cs, gk, pieces)
             if outs is not None:
                 outs.append(hs)
         return hs, cs
+
+    def _update_in_place(
+        self, hs: Tensor, cs: Tensor, bias: Tensor, pieces: list
+    ) -> tuple[Tensor, Tensor]:
+        """One day's cell update without gradients: the same arithmetic as the batched path
+        (to float rounding), on one gates tensor updated in place (fewer 25 MB temporaries
+        and one sigmoid over the three sigmoid gates). ``hs`` and ``cs`` are not changed."""
+        hd = self.hidden
+        g = self.gates_h(hs).float()
+        near = [((ys, xs), v + g[:, :, ys, xs]) for (ys, xs), v in pieces]
+        g.add_(bias)
+        for (ys, xs), v in near:
+            g[:, :, ys, xs] = v
+        gates = g[:, : 3 * hd].sigmoid_()
+        i, f, o = torch.split(gates, hd, dim=1)
+        c_new = g[:, 3 * hd :].tanh_()
+        cs = (f * cs).addcmul_(i, c_new)
+        return torch.tanh(cs).mul_(o), cs
+
+    def _input_gates_sparse(self, x: Tensor) -> tuple[Tensor, list]:
+        """One day's input gates ``W_x * embed(x) + b`` for x (B, h, w), computed only
+        where they are not the bias: a cell without events within 3 cells embeds to 0
+        (three 3x3 convolutions, no biases before the gates). Returns the bias
+        (1, 4 hidden, 1, 1) and ``[((rows, cols), gates of those cells)]``, each piece
+        computed on its box widened by 3 cells, so exactly as on the whole grid.
+
+        Inference on a CPU only (`_sparse`): one batched convolution of every day's input
+        gates is memory-bound there (a (T, 128, h, w) tensor), and most of a day's grid has
+        no event near it; with `_update_in_place` a paper-preset day runs 2.4-2.6x faster
+        (`bench/bench_recurrent_step.py`, docs/FORECAST_SPEED.md)."""
+        bias = self.gates_x.bias.view(1, -1, 1, 1).float()
+        active = (x != 0).any(0).cpu().numpy()
+        if not active.any():
+            return bias, []
+        h, w = active.shape
+        rows, cols = np.nonzero(active)
+        if len(rows) > 256:  # a dense input
+            near = ndimage.binary_dilation(active, np.ones((7, 7), bool))
+        else:  # a few events: mark the 7 x 7 around each
+            near = np.zeros_like(active)
+            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+                near[max(r - 3, 0) : r + 4, max(c - 3, 0) : c + 4] = True
+        labels, _ = ndimage.label(near, np.ones((3, 3), int))
+        pieces = []
+        for ys, xs in ndimage.find_objects(labels):
+            y0, y1 = max(ys.start - 3, 0), min(ys.stop + 3, h)
+            x0, x1 = max(xs.start - 3, 0), min(xs.stop + 3, w)
+            crop = x[:, None, y0:y1, x0:x1]
+            v = self.gates_x(self.embed(crop)).float()
+            v = v[:, :, ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
+            pieces.append(((ys, xs), v))
+        return bias, pieces
 
 
 def output_layer(net: nn.Module) -> nn.Conv2d:

@@ -35,11 +35,13 @@ SECONDS_PER_DAY: dict[str, float] = {
 }
 FULL_RESOLUTION_NET = 5.0  # s per test day: a paper-preset (10 km cells) recurrent net
 FULL_RESOLUTION_CNN = 1.0
-RECURRENT_STEP = {"paper": 0.14, "quick": 0.03}
-"""Seconds per day a recurrent net runs through (warm-up or period), measured here:
-convlstm-paper-m5 0.14 s a day on one thread (load 3-5), the quick preset's 40 km nets
-about 0.03 s. With saved states (`quake.models.states`) the warm-up is only the days
-since the nearest state."""
+RECURRENT_STEP = {"paper": 0.05, "quick": 0.01}
+"""Seconds per day a recurrent net runs through (warm-up or period) on the 2-core reference
+machine: convlstm-paper-m5 0.026 s a day of warm-up and ~0.05 s a day with the forecasts on
+2 threads, idle (`bench/bench_recurrent_step.py`; 0.14 s before the input gates were
+computed near each day's events only), the quick preset's 40 km nets ~1-3 ms; counted at
+about the period's rate so that a busy server is not promised too much. With saved states
+(`quake.models.states`) the warm-up is only the days since the nearest state."""
 
 
 class BoardFull(QuakeError):
