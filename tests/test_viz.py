@@ -474,6 +474,20 @@ def test_map_default_passes_over_full_resolution_nets(tmp_path):
     lucky = card("net-quick-s2", "convlstm-resid", 0.005, pool=4)
     assert best_model([*cards, lucky], prefer_fast=True).name == "xgb"
 
+    # an ensemble with a full-resolution member is as slow as that member
+    def ens(name, members, pr):
+        c = card(name, "ensemble", pr)
+        c.model_args["members"] = members
+        return c
+
+    slow = ens("ens-paper", ["net-paper", "xgb"], 0.009)
+    fast = ens("ens-fast", ["xgb", "net-quick"], 0.0085)
+    assert full_resolution_net(slow, [*cards, slow])
+    assert not full_resolution_net(fast, [*cards, fast])
+    assert full_resolution_net(ens("ens-x", ["gone"], 0.01), cards)  # an unknown member
+    assert best_model([*cards, slow, fast]).name == "ens-paper"
+    assert best_model([*cards, slow, fast], prefer_fast=True).name == "ens-fast"
+
 
 def test_recurrent_forecast_progress_counts_the_warm_up(tiny_data, tmp_path):
     from quake.models.neural import build

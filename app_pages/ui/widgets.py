@@ -64,7 +64,7 @@ def choose_model(
         prefer_fast
         and not st.session_state.get(chosen)
         and current is not None
-        and full_resolution_net(current)
+        and full_resolution_net(current, options)
     ):
         st.session_state[wkey] = default
 
