@@ -263,3 +263,14 @@ def test_snapshots_are_shared_safely_between_threads(data):
         _ = snaps.days
     t.join()
     assert not errors and len(snaps) == 2999
+
+
+def test_large_buffers_stay_in_the_heap_on_glibc():
+    """`quake.models.allocator`: set once on Linux with glibc, a no-op elsewhere."""
+    import platform
+
+    from quake.models.allocator import keep_large_buffers
+
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert keep_large_buffers() is glibc
+    assert keep_large_buffers() is glibc  # idempotent

@@ -47,6 +47,7 @@ from quake.data.forecast_data import ForecastData
 from quake.data.targets import naive_prior
 from quake.errors import ModelError
 from quake.models import store as v
+from quake.models.allocator import keep_large_buffers
 from quake.models.base import Forecaster, load_arrays, save_arrays
 from quake.models.nets import CNNNet, ConvLSTMNet, State
 from quake.models.neural_config import TRANSFORMS, NeuralConfig
@@ -252,6 +253,8 @@ class NeuralForecaster(Forecaster):
         """
         z0 = self.base_logit() + self.config.out_offset
         dev = next(self.net.parameters()).device
+        if self.recurrent and dev.type == "cpu":
+            keep_large_buffers()  # 1.3x a paper-preset day (`quake.models.allocator`)
         events = self.coarse_events(data)
         was_training = self.net.training
         self.net.eval()
