@@ -45,8 +45,9 @@ def best_model(
     """
     apart = member_names([c for c in cards if c.error is None])
     ok = [c for c in cards if c.error is None and c.name not in apart]
-    if prefer_fast and any(not full_resolution_net(c, cards) for c in ok):
-        ok = [c for c in ok if not full_resolution_net(c, cards)]
+    fast = [c for c in ok if not full_resolution_net(c, cards)] if prefer_fast else []
+    if fast:
+        ok = fast
     scored = [c for c in ok if c.mc == mc and c.score("pr_auc") is not None]
     if scored:
         return max(scored, key=lambda c: c.score("pr_auc") or 0.0)
