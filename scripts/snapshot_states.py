@@ -2,14 +2,17 @@
 day or the test period starts from the nearest state instead of day 0.
 
     python scripts/snapshot_states.py models/convlstm-resid-quick-m5 --every 256
-    python scripts/snapshot_states.py models/convlstm-paper-m5 --start-only
+    python scripts/snapshot_states.py models/convlstm-paper-m5 --keep 2 --every 64
 
 Each folder's model runs from its nearest stored state (day 0 when it has none) through
 the test period of the reference catalog at the model's Mc, recording its state at the
-test period's start and every ``--every`` days after it (`quake.models.states`); the
-states kept are written into the folder (float16, compressed; ``--start-only`` keeps the
-test period's start alone: a paper-preset state is ~4 MB). Prints the seconds and the
-file's size. A folder that fails is reported and the others go on (exit status 2).
+test period's start and on every multiple of ``--every`` days after it
+(`quake.models.states`); the states kept are written into the folder (float16,
+compressed). ``--keep N`` keeps the test period's start and the N - 1 recorded states
+nearest to N - 1 evenly spaced days of the period (a paper-preset state is ~3.5 MB;
+``--start-only`` is ``--keep 1``): a map of any day then runs through at most ~1/N of the
+period first. Prints the seconds and the file's size. A folder that fails is reported
+and the others go on (exit status 2).
 """
 
 from __future__ import annotations
@@ -28,7 +31,18 @@ from quake.models.states import STATES_FILE, Snapshots  # noqa: E402
 from quake.scoring.evaluate import check_compatible  # noqa: E402
 
 
-def snapshot(folder: Path, data_for, every: int, start_only: bool) -> tuple[int, float]:
+def kept_days(start: int, stop: int, every: int, keep: int | None) -> list[int]:
+    """The days whose states are kept: ``start`` and the multiples of ``every`` in
+    ``(start, stop)``, or with ``keep`` the start and the multiples nearest to
+    ``keep - 1`` evenly spaced days of the period."""
+    recorded = [start, *range((start // every + 1) * every, stop, every)]
+    if keep is None:
+        return recorded
+    targets = [start + round(i * (stop - start) / keep) for i in range(1, keep)]
+    return sorted({start, *(min(recorded, key=lambda d, t=t: abs(d - t)) for t in targets)})
+
+
+def snapshot(folder: Path, data_for, every: int, keep: int | None) -> tuple[int, float]:
     """Record and store the states of one folder; returns (snapshots, seconds)."""
     model = load_model(folder)
     if not getattr(model, "recurrent", False):
@@ -36,31 +50,28 @@ def snapshot(folder: Path, data_for, every: int, start_only: bool) -> tuple[int,
     data = data_for(float(model.mc))
     check_compatible(model, data)
     start, stop = data.days("test")
+    days = kept_days(start, stop, every, keep)
     t0 = time.perf_counter()
     model.record_every, model.record_from = every, start
-    run_to = start + 1 if start_only else stop
-    for _ in model.predict_days(data, start, run_to, 64):
+    for _ in model.predict_days(data, start, max(days) + 1, 64):
         pass
-    keep = [
-        s
-        for s in model.snapshots
-        if s.day == start or (not start_only and s.day > start and s.day % every == 0)
-    ]
-    model.snapshots = Snapshots(keep)
+    model.snapshots = Snapshots(s for s in model.snapshots if s.day in days)
     model.save_snapshots(folder)
-    return len(keep), time.perf_counter() - t0
+    return len(model.snapshots), time.perf_counter() - t0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="+", type=Path, help="saved recurrent model folders")
     ap.add_argument("--every", type=int, default=256, help="days between states (256)")
+    ap.add_argument("--keep", type=int, default=None, help="states kept (default: all)")
     ap.add_argument("--start-only", action="store_true", help="the test period's start only")
     ap.add_argument("--catalog", default=None, help="catalog CSV (default: the reference)")
     args = ap.parse_args(argv)
-    if args.every < 1:
-        print("error: --every must be >= 1", file=sys.stderr)
+    if args.every < 1 or (args.keep is not None and args.keep < 1):
+        print("error: --every and --keep must be >= 1", file=sys.stderr)
         return 2
+    keep = 1 if args.start_only else args.keep
     try:
         catalog = load_reference(args.catalog)
     except (QuakeError, OSError) as err:
@@ -76,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for folder in args.folders:
         try:
-            n, seconds = snapshot(folder, data_for, args.every, args.start_only)
+            n, seconds = snapshot(folder, data_for, args.every, keep)
         except (QuakeError, OSError) as err:
             print(f"{folder}: error: {err}", file=sys.stderr, flush=True)
             failed += 1

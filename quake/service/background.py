@@ -36,12 +36,15 @@ SECONDS_PER_DAY: dict[str, float] = {
 FULL_RESOLUTION_NET = 5.0  # s per test day: a paper-preset (10 km cells) recurrent net
 FULL_RESOLUTION_CNN = 1.0
 RECURRENT_STEP = {"paper": 0.05, "quick": 0.01}
-"""Seconds per day a recurrent net runs through (warm-up or period) on the 2-core reference
-machine: convlstm-paper-m5 0.026 s a day of warm-up and ~0.05 s a day with the forecasts on
-2 threads, idle (`bench/bench_recurrent_step.py`; 0.14 s before the input gates were
-computed near each day's events only), the quick preset's 40 km nets ~1-3 ms; counted at
-about the period's rate so that a busy server is not promised too much. With saved states
-(`quake.models.states`) the warm-up is only the days since the nearest state."""
+"""Seconds per period day of a recurrent net with its forecasts (the map's cache run: the
+head, the upsampling and the file) on the 2-core reference machine: convlstm-paper-m5 ~0.035
+s a day on 2 threads, idle (`bench/bench_recurrent_step.py`; 0.14 s before the input gates
+were computed near each day's events only), the quick preset's 40 km nets ~1-3 ms; counted
+above that so that a busy server is not promised too much."""
+RECURRENT_WARMUP_STEP = {"paper": 0.033, "quick": 0.01}
+"""Seconds per warm-up day (the state only, no forecasts): convlstm-paper-m5 0.025-0.029 s
+a day idle, 0.029 s over the whole test period in a first map (docs/FORECAST_SPEED.md). With
+saved states (`quake.models.states`) the warm-up is only the days since the nearest state."""
 
 
 class BoardFull(QuakeError):
@@ -55,12 +58,13 @@ def estimate_seconds(
 
     ``pool`` 1 with a neural kind is the paper preset at full resolution (much slower);
     unknown kinds count as 1 s a day (said as an estimate, never a promise). A recurrent
-    net with a known ``warmup_days`` (from its saved states) counts `RECURRENT_STEP`
-    seconds for each of the warm-up and period days.
+    net with a known ``warmup_days`` (from its saved states) counts `RECURRENT_WARMUP_STEP`
+    seconds for each warm-up day and `RECURRENT_STEP` for each period day.
     """
     if recurrent and warmup_days is not None:
-        step = RECURRENT_STEP["paper" if pool <= 1 else "quick"]
-        return step * (max(0, int(n_days)) + max(0, int(warmup_days)))
+        preset = "paper" if pool <= 1 else "quick"
+        warm = RECURRENT_WARMUP_STEP[preset] * max(0, int(warmup_days))
+        return warm + RECURRENT_STEP[preset] * max(0, int(n_days))
     base = kind.split("-")[0].replace("-", "_")
     rate = SECONDS_PER_DAY.get(kind.replace("-", "_"), SECONDS_PER_DAY.get(base, 1.0))
     neural = base in ("cnn", "convlstm")
