@@ -274,3 +274,47 @@ def test_large_buffers_stay_in_the_heap_on_glibc():
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert keep_large_buffers() is glibc
     assert keep_large_buffers() is glibc  # idempotent
+
+
+def test_an_ensembles_day_runs_each_member_as_it_would_run_alone(data, tmp_path):
+    """An ensemble with a recurrent member: its map day is the mean of its members' days,
+    the member warms up from (and records) its own cached states, a member whose period is
+    cached is read, and the day and period costs are the members' (quake.service.costs)."""
+    from quake.models.ensemble import EnsembleModel
+    from quake.progress import Progress
+    from quake.service.costs import day_seconds, period_seconds
+    from quake.service.forecast_cache import cached_forecast, warmup_for_day
+
+    models = tmp_path / "models"
+    root = tmp_path / "cache"
+    rnn = _net(data).save(models / "rnn")
+    naive = create("naive").fit(data, final=True).save(models / "naive")
+    ens = EnsembleModel.of([rnn, naive])
+    ens.bind(data)
+    folder = ens.save(models / "ens")
+    ens = Forecaster.load(folder)
+    start, stop = data.days("test")
+    t = stop - 2
+    assert warmup_for_day(ens, folder, data, t, root) == t  # the member from day 0
+    cost = day_seconds(ens, folder, data, t, root)
+    assert cost == day_seconds(Forecaster.load(rnn), rnn, data, t, root) > 0
+    events: list[Progress] = []
+    first = forecast_day(ens, data, t, folder, root=root, on_progress=events.append)
+    other = tmp_path / "other cache"
+    alone = [forecast_day(Forecaster.load(f), data, t, f, root=other) for f in (rnn, naive)]
+    np.testing.assert_allclose(first.probs, (alone[0].probs + alone[1].probs) / 2, rtol=1e-6)
+    assert first.warmup_days == t and events and events[-1].step == events[-1].total == t
+    assert states_path(rnn, data, root).is_file()  # the member's states, cached
+    again = Forecaster.load(folder)  # a restarted server
+    assert warmup_for_day(again, folder, data, t + 1, root) <= 256
+    assert day_seconds(again, folder, data, t + 1, root) < cost
+    whole = period_seconds(again, folder, data, root=root)
+    parts = [period_seconds(Forecaster.load(f), f, data, root=root) for f in (rnn, naive)]
+    assert whole == pytest.approx(sum(parts)) and whole > 0
+    cached_forecast(Forecaster.load(rnn), rnn, data, "test", root=root)  # the member's period
+    assert warmup_for_day(again, folder, data, t + 1, root) == 0
+    assert day_seconds(again, folder, data, t + 1, root) == 0.0
+    read = forecast_day(again, data, t + 1, folder, root=root)
+    exact = (forecast_day(Forecaster.load(rnn), data, t + 1).probs + alone[1].probs) / 2
+    assert read.warmup_days == 0
+    np.testing.assert_allclose(read.probs, exact, rtol=3e-3)  # cache codes: within 0.18 %

@@ -21,15 +21,15 @@ from quake.data.forecast_data import ForecastData
 from quake.errors import QuakeError
 from quake.models import Forecaster
 from quake.models.store import ModelCard
-from quake.service.background import JobBoard, cost_text, estimate_seconds, progress_text
+from quake.service.background import JobBoard, cost_text, progress_text
 from quake.service.cache_files import CachedForecast
+from quake.service.costs import day_seconds, period_seconds
 from quake.service.forecast_cache import (
     cache_key,
     cached_forecast,
     forecast_day,
     lookup,
     target_events,
-    warmup_for_day,
 )
 from quake.service.jobs import Runner
 from quake.viz.text import plain
@@ -105,10 +105,7 @@ def forecast_source(card: ModelCard, m: Forecaster, data: ForecastData) -> Cache
         return src
 
     start, stop = data.days("test")
-    pool = int(card.model_args.get("pool", 1) or 1)
-    recurrent = bool(getattr(m, "recurrent", False))
-    warm = warmup_for_day(m, card.folder, data, start) if recurrent else None
-    cost = estimate_seconds(card.kind or "", stop - start, pool, recurrent, warm)
+    cost = period_seconds(m, card.folder, data)
     _requests()[key] = (f"forecast {card.name}", run, stop - start, cost)
     raise ForecastPending(key)
 
@@ -180,18 +177,10 @@ QUICK_DAY_SECONDS = 60.0
 (from its nearest saved state); otherwise its period run is offered."""
 
 
-def day_seconds(card: ModelCard, m: Forecaster, data: ForecastData, t: int) -> float:
-    """About how long the forecast of day ``t`` alone takes (0 for most models)."""
-    if not getattr(m, "recurrent", False):
-        return 0.0
-    warm = warmup_for_day(m, card.folder, data, int(t))
-    pool = int(card.model_args.get("pool", 1) or 1)
-    return estimate_seconds(card.kind or "", 1, pool, True, warm)
-
-
 def day_is_quick(card: ModelCard, m: Forecaster, data: ForecastData, t: int) -> bool:
-    """Whether a recurrent net's day ``t`` can be forecast alone within `QUICK_DAY_SECONDS`."""
-    return day_seconds(card, m, data, t) <= QUICK_DAY_SECONDS
+    """Whether day ``t`` can be forecast alone within `QUICK_DAY_SECONDS` (a recurrent net
+    or an ensemble with one from its nearest saved state; any other model)."""
+    return day_seconds(m, card.folder, data, int(t)) <= QUICK_DAY_SECONDS
 
 
 def forecast_for_day(card: ModelCard, m: Forecaster, data: ForecastData, t: int) -> np.ndarray:
@@ -205,7 +194,7 @@ def forecast_for_day(card: ModelCard, m: Forecaster, data: ForecastData, t: int)
     try:
         src = forecast_source(card, m, data)
     except ForecastPending:
-        if getattr(m, "recurrent", False) and not day_is_quick(card, m, data, t):
+        if not day_is_quick(card, m, data, t):
             raise
         folder = str(card.folder)
         return _one_day(folder, mtime(card.folder), data_key(data), int(t), m, data)

@@ -61,7 +61,7 @@ def open_panel(card: ModelCard, catalog: Catalog, fingerprint: str, t0: int, n: 
         forecast_source(card, m, data)
         days = range(t0, min(t0 + n, stop))
     except ForecastPending:
-        if getattr(m, "recurrent", False) and not day_is_quick(card, m, data, t0):
+        if not day_is_quick(card, m, data, t0):
             raise
         days = range(t0, t0 + 1)
     return Panel(card, m, data, days)

@@ -31,7 +31,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,7 @@ from quake.errors import ModelError
 from quake.models.base import Forecaster, forecast_blocks
 from quake.models.states import CACHE_EVERY
 from quake.models.store import MODEL_FILE
-from quake.progress import OnProgress, emit
+from quake.progress import OnProgress, Progress, emit
 from quake.service.cache_files import (
     ENCODING,
     FORMAT,
@@ -145,6 +145,17 @@ def states_for(
     return states
 
 
+def members_of(model: Forecaster, model_folder: str | Path | None) -> list[tuple] | None:
+    """An ensemble's loaded members with their folders, ``[(model, folder)]`` (members live
+    beside the ensemble: `quake.models.ensemble`); None for any other model or no folder."""
+    members = getattr(model, "members", None)
+    names = getattr(getattr(model, "config", None), "members", None)
+    if model_folder is None or not members or not names or len(names) != len(members):
+        return None
+    root = Path(model_folder).parent
+    return [(m, root / name) for m, name in zip(members, names, strict=True)]
+
+
 def warmup_for_day(
     model: Forecaster,
     model_folder: str | Path,
@@ -153,7 +164,11 @@ def warmup_for_day(
     root: Path | None = None,
 ) -> int:
     """Days a forecast of day ``t`` alone runs through first (0 for a model that is not
-    recurrent; from the nearest saved or cached state for one that is)."""
+    recurrent; from the nearest saved or cached state for one that is; the sum over an
+    ensemble's members whose test period is not cached)."""
+    parts = members_of(model, model_folder)
+    if parts is not None:
+        return sum(_member_warmup(m, f, data, t, root) for m, f in parts)
     if not getattr(model, "recurrent", False):
         return 0
     if MAP_WARMUP_DAYS is not None:
@@ -192,6 +207,9 @@ def forecast_day(
     if static is not None:
         probs = np.asarray(static(data), dtype=np.float32)
         return DayForecast(t, probs, "static", 0, time.perf_counter() - t0)
+    parts = members_of(model, model_folder)
+    if parts is not None:
+        return _ensemble_day(parts, data, t, root, on_progress, t0)
     kwargs: dict = {}
     warm = 0
     states = None
@@ -212,6 +230,52 @@ def forecast_day(
         raise ModelError(f"{model.kind}.predict_days did not give the one day {t} asked for")
     probs = np.asarray(blocks[0][1][0], dtype=np.float32)
     return DayForecast(t, probs, "model", warm, time.perf_counter() - t0)
+
+
+def cached_day(
+    model_folder: str | Path, data: ForecastData, t: int, root: Path | None = None
+) -> bool:
+    """Whether day ``t`` is in the model folder's cached test period."""
+    start, stop = data.days("test")
+    return start <= t < stop and lookup(model_folder, data, "test", root) is not None
+
+
+def _member_warmup(model: Forecaster, folder: Path, data: ForecastData, t: int, root) -> int:
+    return 0 if cached_day(folder, data, t, root) else warmup_for_day(model, folder, data, t, root)
+
+
+def _ensemble_day(
+    parts: list[tuple],
+    data: ForecastData,
+    t: int,
+    root: Path | None,
+    on_progress: OnProgress | None,
+    t0: float,
+) -> DayForecast:
+    """An ensemble's day as the mean of its members' days, each as `forecast_day` gives it
+    (from the member's cached period, saved or cached states: what the member alone would
+    do); their warm-ups are reported as one run."""
+    warm = [_member_warmup(m, f, data, t, root) for m, f in parts]
+    total, done = sum(warm), 0
+    acc = np.zeros(data.grid.shape, np.float64)
+    for (m, f), w in zip(parts, warm, strict=True):
+        report = None
+        if on_progress is not None and w:
+            report = _shifted(on_progress, done, total)
+        acc += forecast_day(m, data, t, f, root, report).probs
+        done += w
+    probs = (acc / len(parts)).astype(np.float32)
+    return DayForecast(t, probs, "model", total, time.perf_counter() - t0)
+
+
+def _shifted(on_progress: OnProgress, before: int, total: int) -> OnProgress:
+    """A member's warm-up events as part of the ensemble's (``before`` days already done)."""
+
+    def report(p: Progress) -> None:
+        if p.stage == "warm-up":
+            on_progress(replace(p, step=before + p.step, total=total))
+
+    return report
 
 
 def cached_forecast(
