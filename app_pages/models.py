@@ -151,19 +151,14 @@ def show_card(card: ModelCard, sweep: list[ModelCard] | None = None) -> None:
                 f"({plain(card.kind)})",
                 unsafe_allow_html=True,
             )
-            a, b, c = st.columns(3)
-            a.metric(
-                "Mc",
-                f"{card.mc:.1f}" if card.mc is not None else "—",
-                help="targets: quakes of magnitude ≥ Mc",
-            )
+            # One line, not three st.metric boxes: 30 cards of metrics (label, value, help
+            # icon each) were a third of this page's DOM, drawn on every visit.
             where = card.trained_on
-            b.metric(
-                "training time",
-                fmt_seconds(card.fit_seconds),
-                help=f"Trained {where} ({card.device})." if where else None,
+            mc = f"{card.mc:.1f}" if card.mc is not None else "—"
+            st.markdown(
+                f"Mc **{mc}** (targets M ≥ Mc) · training time "
+                f"**{fmt_seconds(card.fit_seconds)}** · preset **{plain(card.preset or '—')}**"
             )
-            c.metric("preset", card.preset or "—")
             same = fingerprint is not None and card.fingerprint == fingerprint
             st.caption(
                 f"protocol **{plain(card.protocol or '—')}** · data fingerprint "
