@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app_pages.ui.forecasts import QUICK_DAY_SECONDS
 from quake.data.forecast_data import ForecastData
 from quake.models import load_model
 from quake.models.store import load_curves, model_folders, read_card
 from quake.service.background import estimate_seconds
+from quake.service.costs import QUICK_DAY_SECONDS
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 FOLDERS = model_folders(MODELS)

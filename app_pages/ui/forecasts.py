@@ -21,9 +21,9 @@ from quake.data.forecast_data import ForecastData
 from quake.errors import QuakeError
 from quake.models import Forecaster
 from quake.models.store import ModelCard
+from quake.service import costs
 from quake.service.background import JobBoard, cost_text, progress_text
 from quake.service.cache_files import CachedForecast
-from quake.service.costs import day_seconds, period_seconds
 from quake.service.forecast_cache import (
     cache_key,
     cached_forecast,
@@ -105,7 +105,7 @@ def forecast_source(card: ModelCard, m: Forecaster, data: ForecastData) -> Cache
         return src
 
     start, stop = data.days("test")
-    cost = period_seconds(m, card.folder, data)
+    cost = costs.period_seconds(m, card.folder, data)
     _requests()[key] = (f"forecast {card.name}", run, stop - start, cost)
     raise ForecastPending(key)
 
@@ -172,15 +172,9 @@ def _one_day(
     return forecast_day(_m, _data, t, folder).probs
 
 
-QUICK_DAY_SECONDS = 60.0
-"""A recurrent net forecasts one map day alone when that takes about this long at most
-(from its nearest saved state); otherwise its period run is offered."""
-
-
 def day_is_quick(card: ModelCard, m: Forecaster, data: ForecastData, t: int) -> bool:
-    """Whether day ``t`` can be forecast alone within `QUICK_DAY_SECONDS` (a recurrent net
-    or an ensemble with one from its nearest saved state; any other model)."""
-    return day_seconds(m, card.folder, data, int(t)) <= QUICK_DAY_SECONDS
+    """Whether day ``t`` can be forecast alone (`quake.service.costs.day_is_quick`)."""
+    return costs.day_is_quick(m, card.folder, data, int(t))
 
 
 def forecast_for_day(card: ModelCard, m: Forecaster, data: ForecastData, t: int) -> np.ndarray:

@@ -16,6 +16,10 @@ from quake.models.base import Forecaster
 from quake.service.background import estimate_seconds
 from quake.service.forecast_cache import cached_day, members_of, warmup_for_day
 
+QUICK_DAY_SECONDS = 60.0
+"""A map day is forecast alone when that takes about this long at most (a recurrent net from
+its nearest saved state); otherwise the period run is offered."""
+
 
 def model_pool(model: Forecaster) -> int:
     """The model's coarse cells in protocol cells (1: the paper's 10 km; 1 when it has none)."""
@@ -65,3 +69,14 @@ def period_seconds(
         warm = warmup_for_day(model, model_folder, data, start, root)
         return estimate_seconds(model.kind, stop - start, pool, True, warm)
     return estimate_seconds(model.kind, stop - start, pool)
+
+
+def day_is_quick(
+    model: Forecaster,
+    model_folder: str | Path,
+    data: ForecastData,
+    t: int,
+    root: Path | None = None,
+) -> bool:
+    """Whether day ``t`` can be forecast alone within `QUICK_DAY_SECONDS`."""
+    return day_seconds(model, model_folder, data, t, root) <= QUICK_DAY_SECONDS
