@@ -485,6 +485,11 @@ def test_map_default_passes_over_full_resolution_nets(tmp_path):
     assert full_resolution_net(slow, [*cards, slow])
     assert not full_resolution_net(fast, [*cards, fast])
     assert full_resolution_net(ens("ens-x", ["gone"], 0.01), cards)  # an unknown member
+    nested = ens("ens-nested", ["xgb", "ens-paper"], 0.0095)  # its paper net one level down
+    assert full_resolution_net(nested, [*cards, slow, nested])
+    assert not full_resolution_net(ens("ens-nf", ["ens-fast"], 0.0), [*cards, fast])
+    loop = ens("ens-loop", ["xgb", "ens-loop"], 0.0)  # a hostile model.json: no recursion error
+    assert full_resolution_net(loop, [*cards, loop])
     assert best_model([*cards, slow, fast]).name == "ens-paper"
     assert best_model([*cards, slow, fast], prefer_fast=True).name == "ens-fast"
 

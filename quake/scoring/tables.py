@@ -19,15 +19,19 @@ from quake.scoring.sweeps import member_names
 
 
 # -- picking models -------------------------------------------------------------------------
-def full_resolution_net(card: ModelCard, cards: list[ModelCard] | None = None) -> bool:
+def full_resolution_net(
+    card: ModelCard, cards: list[ModelCard] | None = None, _seen: frozenset = frozenset()
+) -> bool:
     """A neural model run on the 10 km cells (``pool`` 1, the paper preset): forecasting the
     whole test period takes it minutes on a CPU (about 30 days/s on 2 cores). An ensemble
-    counts as one when a member does, or when a member is not among ``cards``."""
+    counts as one when a member does (nested ensembles too), or when a member is not among
+    ``cards`` or leads back to an ensemble on the way (a cycle: unusable, so not fast)."""
     if card.kind == "ensemble":
         members = card.model_args.get("members") or []
         by_name = {c.name: c for c in cards or []}
+        seen = _seen | {card.name}
         return any(
-            m not in by_name or (by_name[m].kind != "ensemble" and full_resolution_net(by_name[m]))
+            m not in by_name or m in seen or full_resolution_net(by_name[m], cards, seen)
             for m in members
         )
     return (card.kind or "") in NEURAL_KINDS and int(card.model_args.get("pool", 1) or 1) == 1
