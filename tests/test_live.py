@@ -8,6 +8,7 @@ import io
 import json
 import threading
 import time
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,15 @@ from quake.service.background import (
 )
 from quake.viz.day_player import PanelDay, PlayerFrame, day_player, quake_points
 from quake.viz.maps import PROB_RANGE
-from quake.viz.raster import forecast_rgba, grid_image, png_bytes, png_indexed
+from quake.viz.raster import (
+    COLOUR_LEVELS,
+    forecast_rgba,
+    grid_image,
+    png_bytes,
+    png_indexed,
+    png_palette,
+)
+from quake.viz.style import RDBU, YLORRD, ramp_colors
 from quake.viz.threshold_explorer import (
     MapInput,
     fade_colorscale,
@@ -120,6 +129,67 @@ def test_rgba_fades_below_the_threshold_and_clears_below_the_floor():
     p = np.array([[1e-7, 1e-5, 1e-3, 0.2]])
     rgba = forecast_rgba(p, None, "probability", 1e-3, PROB_RANGE, (0.01, 100), PROB_RANGE[0])
     assert rgba[:, 3].tolist() == [0, 50, 215, 215]
+
+
+@pytest.mark.parametrize("mode", ["probability", "gain"])
+def test_a_forecast_map_is_a_palette_png_of_its_colours(mode):
+    """The map's colours come in COLOUR_LEVELS steps (a palette PNG, rows "Up"-filtered where
+    that is smaller) that are within a step of the continuous ramp."""
+    from PIL import Image
+
+    grid = Grid(lat0=30.0, lon0=130.0, cell_km=10.0, nx=80, ny=60)
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0 : grid.ny, 0 : grid.nx]
+    p = 10.0 ** (-5.9 + 5.5 * np.exp(-((xx - 40.0) ** 2 + (yy - 25.0) ** 2) / 900.0))
+    p = (p * rng.uniform(0.8, 1.2, p.shape)).ravel()
+    prior = np.full(p.shape, 1e-4)
+    rgba = forecast_rgba(p, prior, mode, 1e-3, PROB_RANGE, (0.01, 100), PROB_RANGE[0])
+    assert len(np.unique(rgba.view(np.uint32))) <= 2 * COLOUR_LEVELS + 1
+    assert (rgba[rgba[:, 3] == 0] == 0).all()  # one clear colour
+    url = grid_image(grid, rgba)
+    png = base64.b64decode(url.split(",", 1)[1])
+    img = Image.open(io.BytesIO(png))
+    assert img.mode == "P"
+    north_up = rgba.reshape(grid.ny, grid.nx, 4)[::-1]
+    assert np.array_equal(np.asarray(img.convert("RGBA")), north_up)
+    ramp, span = (YLORRD, PROB_RANGE) if mode == "probability" else (RDBU, (0.01, 100))
+    smooth = ramp_colors(p if mode == "probability" else p / prior, *span, ramp=ramp)
+    drawn = rgba[:, 3] > 0
+    gap = np.abs(rgba[drawn, :3].astype(int) - smooth[drawn, :3].astype(int)).max()
+    stops = np.asarray(ramp, dtype=float)
+    half_step = np.abs(np.diff(stops, axis=0)).max() * (len(stops) - 1) / (COLOUR_LEVELS - 1) / 2
+    assert gap <= half_step + 1  # at most half a colour step off the continuous ramp
+    smooth[:, 3] = rgba[:, 3]
+    continuous = png_bytes(smooth.reshape(grid.ny, grid.nx, 4)[::-1], level=6)
+    assert drawn.mean() > 0.9 and len(png) < len(continuous) / 2
+
+
+def _row_filters(png: bytes, width: int) -> set[int]:
+    """The filter types of an 8-bit indexed PNG's rows."""
+    at, idat = 8, b""
+    while at < len(png):
+        n = int.from_bytes(png[at : at + 4], "big")
+        if png[at + 4 : at + 8] == b"IDAT":
+            idat += png[at + 8 : at + 8 + n]
+        at += 12 + n
+    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(-1, 1 + width)
+    return set(raw[:, 0].tolist())
+
+
+def test_the_up_filter_decodes_and_is_kept_only_where_smaller():
+    from PIL import Image
+
+    rng = np.random.default_rng(0)  # a smooth field, each row a little off the one above
+    smooth = np.arange(200)[None, :] // 2 + rng.integers(0, 2, (50, 200)).cumsum(axis=0) // 4
+    noise = rng.integers(0, 256, (50, 200))
+    palette = np.zeros((256, 4), np.uint8)
+    palette[:, 0] = np.arange(256)
+    palette[:, 3] = 255
+    for index, filters in ((smooth, {2}), (noise, {0})):
+        index = index.astype(np.uint8)
+        png = png_palette(index, palette)
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), index)
+        assert _row_filters(png, 200) == filters
 
 
 def test_legend_and_slider_agree():

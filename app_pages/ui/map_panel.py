@@ -69,9 +69,14 @@ def open_panel(card: ModelCard, catalog: Catalog, fingerprint: str, t0: int, n: 
 
 def player_figure(
     panels: list[Panel], catalog: Catalog, threshold: float, gain: bool, height: int
-) -> dict:
+) -> go.Figure:
     """The day player of ``panels`` (one or two) over the days they all have (cached: a
-    rerun that changes none of its inputs, e.g. coming back to the page, reuses it)."""
+    rerun that changes none of its inputs, e.g. coming back to the page, reuses it).
+
+    A shared Figure, never to be mutated, built without plotly's validation: given a dict,
+    `st.plotly_chart` would validate every frame again on every run (~0.2 s of each visit
+    of the page with 28 days); the player's output is validated by the tests
+    (tests/test_live.py)."""
     key = tuple(
         (str(p.card.folder), mtime(p.card.folder), data_key(p.data), p.days.start, p.days.stop)
         for p in panels
@@ -79,7 +84,7 @@ def player_figure(
     return _player(key, float(threshold), bool(gain), int(height), presentation(), panels, catalog)
 
 
-@st.cache_data(show_spinner=False, max_entries=6)
+@st.cache_resource(show_spinner=False, max_entries=6)
 def _player(
     key: tuple,
     threshold: float,
@@ -88,7 +93,7 @@ def _player(
     pres: bool,
     _panels: list[Panel],
     _catalog: Catalog,
-) -> dict:
+) -> go.Figure:
     panels, catalog = _panels, _catalog
     lo = max(p.days.start for p in panels)
     days = range(lo, max(lo + 1, min(p.days.stop for p in panels)))
@@ -128,7 +133,7 @@ def _player(
     grid = panels[0].data.grid
     coast = coastline_in_box(*grid_bounds(grid))
     names = [f"{p.card.name} · Mc {p.data.mc:.1f}" for p in panels]  # folder names: no markup
-    return day_player(grid, names, frames, coast, 0, pres, height)
+    return go.Figure(day_player(grid, names, frames, coast, 0, pres, height), _validate=False)
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)

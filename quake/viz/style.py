@@ -130,11 +130,14 @@ def ramp_colors(
     ramp: Sequence[tuple[int, int, int]] = YLORRD,
     log: bool = True,
     alpha: int = 210,
+    levels: int | None = None,
 ) -> np.ndarray:
     """RGBA ``(n, 4)`` uint8 colours of ``values`` on a (log) linear-interpolated ramp.
 
     Values are clipped to [vmin, vmax]; with ``log`` the position is
-    ``(log10 v - log10 vmin) / (log10 vmax - log10 vmin)``.
+    ``(log10 v - log10 vmin) / (log10 vmax - log10 vmin)``. ``levels``: the position
+    rounded to that many evenly spaced steps first (at most ``levels`` colours, so that a
+    map fits a PNG palette), or continuous.
     """
     v = np.asarray(values, dtype=np.float64)
     if log:
@@ -142,6 +145,8 @@ def ramp_colors(
         pos = (np.log10(np.clip(v, vmin, vmax)) - lo) / max(hi - lo, 1e-12)
     else:
         pos = (np.clip(v, vmin, vmax) - vmin) / max(vmax - vmin, 1e-12)
+    if levels is not None:
+        pos = np.round(pos * (levels - 1)) / (levels - 1)
     stops = np.asarray(ramp, dtype=np.float64)
     x = np.linspace(0.0, 1.0, len(stops))
     rgb = np.stack([np.interp(pos, x, stops[:, j]) for j in range(3)], axis=-1)
