@@ -184,3 +184,32 @@ def test_an_ensemble_is_scored_on_validation_with_its_members_twins(
         ens,
         "final model (in-sample: it was fitted on validation too)",
     )
+
+
+def test_the_pool_ceiling_scores_the_pools_it_names():
+    """scripts/pool_ceiling.py: each pool is what its name says, scored like `evaluate`."""
+    import importlib.util
+
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    spec = importlib.util.spec_from_file_location(
+        "pool_ceiling", Path(__file__).resolve().parents[1] / "scripts" / "pool_ceiling.py"
+    )
+    pc = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pc)
+    rng = np.random.default_rng(3)
+    y = rng.random((40, 6, 5)) < 0.05
+    a = np.clip(0.02 + 0.3 * y * rng.random(y.shape) + 0.05 * rng.random(y.shape), 1e-6, 1)
+    b = np.clip(0.04 * rng.random(y.shape) + 0.2 * y * rng.random(y.shape), 1e-6, 1)
+    c = rng.random(y.shape) * 0.1
+    arrays = {"a": a.astype(np.float32), "b": b.astype(np.float32), "c": c.astype(np.float32)}
+    pools = pc.pools(arrays)
+    every = slice(0, None)
+    assert np.allclose(pools["mean(a + b)"](every), (a + b) / 2, rtol=1e-6)
+    assert np.allclose(pools["geometric mean(a + b)"](every), np.sqrt(a * b), rtol=1e-5)
+    assert np.allclose(pools["0.3 a + 0.7 b"](every), 0.3 * a + 0.7 * b, rtol=1e-6)
+    assert np.allclose(pools["mean(a + b + c)"](every), (a + b + c) / 3, rtol=1e-6)
+    roc, pr = pc.aucs(y, pools["mean(a + b)"])
+    p = ((a + b) / 2).ravel()
+    assert roc == pytest.approx(roc_auc_score(y.ravel(), p), abs=0.01)  # binned scores
+    assert pr == pytest.approx(average_precision_score(y.ravel(), p), abs=0.03)
