@@ -342,3 +342,16 @@ def test_forecast_map_is_a_day_player_with_play(dashboard_env):
     steps = fig["layout"]["sliders"][0]["steps"]
     assert [s["args"][0] for s in steps] == [[f["name"]] for f in frames]
     assert not any(b.label.endswith("Play") for b in at.button)  # no rerun per frame
+
+
+def test_the_figures_ask_up_front_for_the_margins_plotly_gives_them():
+    """Margins at least as large as plotly's automatic margins measured in the dashboard
+    (Chromium, Streamlit's font, font size 14): then plotly draws each figure once, not
+    twice (docs/BROWSER.md, stop 21)."""
+    fig = threshold_explorer(_curve(), THRESHOLDS, 40, "m", "#0072B2")
+    m = fig.layout.margin
+    assert m.l >= 21 and m.r >= 15 and m.b >= 176
+    img = grid_image(SMALL, np.zeros((SMALL.n_cells, 4), np.uint8))
+    day = PanelDay(img, ([], [], []), ([], [], []), 0)
+    frames = [PlayerFrame(f"2011-03-0{d}", "t", (day,)) for d in (1, 2)]
+    assert day_player(SMALL, ["a"], frames, [])["layout"]["margin"]["b"] >= 112

@@ -174,7 +174,9 @@ def day_player(
         images=_images(grid, first),
         title={"text": first.title, "x": 0.0, "xanchor": "left", "font": {"size": size + 2}},
         height=height,
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        # room for the slider and the Play buttons (plotly measures 111 px at font 14 in the
+        # dashboard): given up front, plotly's automatic margins need no second layout pass
+        margin={"l": 10, "r": 10, "t": 70, "b": 88 + 2 * size},
         plot_bgcolor="white",
         font={"size": size},
         dragmode="pan",
