@@ -355,3 +355,16 @@ def test_the_figures_ask_up_front_for_the_margins_plotly_gives_them():
     day = PanelDay(img, ([], [], []), ([], [], []), 0)
     frames = [PlayerFrame(f"2011-03-0{d}", "t", (day,)) for d in (1, 2)]
     assert day_player(SMALL, ["a"], frames, [])["layout"]["margin"]["b"] >= 112
+
+
+def test_the_charts_ask_up_front_for_the_margins_plotly_gives_them():
+    """The same for the curve charts: plotly's automatic margins in the dashboard at font
+    14 were l 79 (ROC), 90 (precision-recall, log axis), r 14, and the legend's room +
+    33 px below (docs/BROWSER.md, stop 21)."""
+    from quake.viz import pr_figure, roc_figure
+
+    curves = {f"m{k}": _curve() for k in range(6)}
+    colors = {n: "#0072B2" for n in curves}
+    roc, pr = roc_figure(curves, colors).layout.margin, pr_figure(curves, colors).layout.margin
+    assert roc.l >= 79 and pr.l >= 90 and min(roc.r, pr.r) >= 14
+    assert min(roc.b, pr.b) >= 223  # six legend rows below: 190 px, + 33

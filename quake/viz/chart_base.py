@@ -81,7 +81,17 @@ def layout_spec(
         }
         if title
         else None,
-        "margin": {"l": 10, "r": 10, "t": (2 * size + 30) if title else 20, "b": 10 + below},
+        # Margins at least as wide as plotly's automatic ones turn out in the dashboard
+        # (Streamlit's font, size 14: l 77-79 px for a 0-1 axis, 80-90 for a log axis, r 14,
+        # b 71 or the legend's room + 33): plotly then lays the chart out once, not twice
+        # (docs/BROWSER.md, stop 21). Automatic margins stay on: a wider need (long
+        # category labels, say) only brings the second pass back.
+        "margin": {
+            "l": round((6.6 if yaxis.get("type") == "log" else 5.8) * size),
+            "r": size + 2,
+            "t": (2 * size + 30) if title else 20,
+            "b": max(below + 3 * size, round(5.3 * size)),
+        },
         "height": int(height * (1.25 if presentation else 1.0)) + below,
         "legend": {
             **LEGEND_AT[legend],
