@@ -35,12 +35,11 @@ Pool = Callable[[slice], np.ndarray]
 CHUNK = 128  # forecast days per block
 
 
-def forecasts(folder: Path, data: ForecastData, tmp: Path) -> np.ndarray:
+def forecasts(name: str, model: Forecaster, data: ForecastData, tmp: Path) -> np.ndarray:
     """The model's test-period probabilities, float32 ``(days, ny, nx)``, memory-mapped."""
-    model = Forecaster.load(folder)
     start, stop = data.days("test")
     out = np.lib.format.open_memmap(
-        tmp / f"{folder.name}.npy",
+        tmp / f"{name}.npy",
         mode="w+",
         dtype=np.float32,
         shape=(stop - start, *data.grid.shape),
@@ -101,21 +100,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if len(args.models) < 2:
         ap.error("give at least two models")
-    folders = [args.models_dir / n for n in args.models]
-    mc = {float(Forecaster.load(f).mc) for f in folders}
+    models = {n: Forecaster.load(args.models_dir / n) for n in args.models}
+    mc = {float(m.mc) for m in models.values()}
     if len(mc) != 1:
         ap.error(f"the models have different Mc: {sorted(mc)}")
-    first = Forecaster.load(folders[0])
+    first = models[args.models[0]]
     data = ForecastData.build(load_reference(args.catalog), mc.pop(), first.protocol)
     start, stop = data.days("test")
     y = data.targets.dense(start, stop).astype(bool)
     rows = []
     with tempfile.TemporaryDirectory(prefix="pool-") as tmp:
         arrays = {}
-        for f in folders:
+        for name, model in models.items():
             t0 = time.perf_counter()
-            arrays[f.name] = forecasts(f, data, Path(tmp))
-            print(f"{f.name}: test forecasts in {time.perf_counter() - t0:.0f} s", flush=True)
+            arrays[name] = forecasts(name, model, data, Path(tmp))
+            print(f"{name}: test forecasts in {time.perf_counter() - t0:.0f} s", flush=True)
         for name, pool in pools(arrays).items():
             roc, pr = aucs(y, pool)
             rows.append({"forecast": name, "roc_auc": roc, "pr_auc": pr})
