@@ -201,24 +201,55 @@ chosen = {name: cv for name, cv in available.items() if name in shown}
 suffix = f" — Mc {mc:.1f}, {mask} cells"
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)  # shared, never mutated
-def _curve_figures(
-    key: tuple, mask: str, pres: bool, suffix: str, _chosen: dict, _palette: dict
-) -> dict[str, go.Figure]:
-    """ROC, precision-recall and Molchan figures of the chosen curves. Cached: building
-    and validating them was ~0.1 s of every run of this page. ``key``: each chosen
-    model's name, curves.json time and colour."""
-    return {
-        "roc": roc_figure(_chosen, _palette, presentation=pres, title="ROC curve" + suffix),
-        "pr": pr_figure(_chosen, _palette, presentation=pres, title="Precision–recall" + suffix),
-        "molchan": molchan_figure(
-            _chosen, _palette, presentation=pres, title="Molchan diagram" + suffix
-        ),
-    }
+FIGURES = {
+    "roc": (roc_figure, "ROC curve"),
+    "pr": (pr_figure, "Precision–recall"),
+    "molchan": (molchan_figure, "Molchan diagram"),
+}
 
 
-def draw_curves() -> None:
-    """ROC, precision-recall and Molchan of the chosen models, with their HTML downloads."""
+@st.cache_resource(show_spinner=False, max_entries=12)  # shared, never mutated
+def _curve_figure(
+    kind: str, key: tuple, mask: str, pres: bool, suffix: str, _chosen: dict, _palette: dict
+) -> go.Figure:
+    """The ROC, precision-recall or Molchan figure (``kind``) of the chosen curves. Cached:
+    building and validating one is ~30 ms of a run. ``key``: each chosen model's name,
+    curves.json time and colour."""
+    draw, title = FIGURES[kind]
+    # the figure's column holds two legend entries a row (one at a projector's font size)
+    cols = 1 if pres else 2
+    return draw(_chosen, _palette, presentation=pres, title=title + suffix, legend_columns=cols)
+
+
+CURVES = {
+    "roc": (
+        "ROC",
+        "The share of target cell-days caught (true-positive rate) against the share of quiet "
+        "cell-days alarmed (false-positive rate) as the threshold falls. The dotted diagonal is "
+        "a random forecast; ROC AUC is the area under the curve. With about one target in "
+        "10,000 cell-days, a usable alarm lives at the left edge (a few % of quiet cells).",
+    ),
+    "pr": (
+        "Precision–recall",
+        "Precision (the share of alarmed cell-days that were targets, log scale) against recall "
+        "(the share of targets caught). A random forecast stays at the base rate (dotted); PR "
+        "AUC rewards a model that gives its highest probabilities to the cells that do have a "
+        "target, so it separates models that ROC AUC ranks alike.",
+    ),
+    "molchan": (
+        "Molchan",
+        "Molchan's error diagram: the miss rate ν against the share τ of all cell-days alarmed "
+        "(log scale). A random forecast lies on ν = 1 − τ (dotted); lower is better. The "
+        "probability gain at τ is (1 − ν) / τ, how many times more targets are caught than by "
+        "a random alarm of the same size (Table II gives it at τ = 1 %).",
+    ),
+}
+"""The operating-curve tabs: label and how to read the figure."""
+
+
+def draw_curve(kind: str) -> None:
+    """One operating curve of the chosen models, a guide to reading it and its HTML download.
+    One figure a tab: each plotly chart costs the browser ~0.1 s to draw (docs/BROWSER.md)."""
     if available and not chosen:
         st.info("Pick at least one model to draw its curves.")
     elif chosen:
@@ -227,21 +258,21 @@ def draw_curves() -> None:
             (str(cards[n].folder), mtime(cards[n].folder, CURVES_FILE), palette.get(n, ""))
             for n in chosen
         )
-        figs = _curve_figures(key, mask, pres, suffix, chosen, palette)
-        cols = st.columns(3)
-        for col, (name, fig) in zip(cols, figs.items(), strict=True):
-            with col:
-                st.plotly_chart(fig, key=f"cmp_{name}")
-                html_download(
-                    st,
-                    fig,
-                    f"Download {name.upper() if name != 'molchan' else 'Molchan'} figure (HTML)",
-                    f"quake_{name}_m{mc:.1f}_{mask}.html",
-                    f"dl_{name}",
-                )
-        st.caption(
-            "HTML figures are self-contained (plotly.js embedded): they open offline on a laptop. "
-            "The camera button of each figure below saves a PNG for slides."
+        fig = _curve_figure(kind, key, mask, pres, suffix, chosen, palette)
+        label, guide = CURVES[kind]
+        left, right = st.columns([3, 2], gap="large")
+        left.plotly_chart(fig, key=f"cmp_{kind}")
+        right.caption(guide)
+        html_download(
+            right,
+            fig,
+            f"Download the {label} figure (HTML)",
+            f"quake_{kind}_m{mc:.1f}_{mask}.html",
+            f"dl_{kind}",
+        )
+        right.caption(
+            "The HTML figure is self-contained (plotly.js embedded): it opens offline on a "
+            "laptop. The figure's camera button saves a PNG for slides."
         )
 
 
@@ -264,13 +295,18 @@ for c in refused:
 key = (tuple(sorted(here)), models_signature(models_dir()), mc)
 # Lazy tabs: only the open tab runs and is sent (every tab drawn at once was most of this
 # page's time in the browser); the choice is kept while the page is open.
-TABS = ["Curves", "Intervals", "Pairwise gains", "Gain over time", "Reliability", "N-test"]
-tabs = st.tabs(TABS, key="cmp_tab", on_change="rerun")
-with tabs[0]:
-    if tabs[0].open:
-        draw_curves()
-with tabs[1]:
-    if tabs[1].open:
+# One operating curve a tab, too: three charts at once were ~0.2 s of every switch to this page.
+TABS = [label for label, _ in CURVES.values()]
+TABS += ["Intervals", "Pairwise gains", "Gain over time", "Reliability", "N-test"]
+*curve_tabs, intervals_tab, pairs_tab, time_tab, reliability_tab, ntest_tab = st.tabs(
+    TABS, key="cmp_tab", on_change="rerun"
+)
+for tab, kind in zip(curve_tabs, CURVES, strict=True):
+    with tab:
+        if tab.open:
+            draw_curve(kind)
+with intervals_tab:
+    if intervals_tab.open:
         if not here:
             st.info(f"No model at Mc {mc:.1f} has a stored scoring summary.")
         else:
@@ -292,8 +328,8 @@ with tabs[1]:
                             rows, palette, title, pres, f"{title} — Mc {mc:.1f}, {m} cells"
                         )
                         export(fig, f"{score}_ci_m{mc:.1f}_{m}", f"ci_{score}_{m}")
-with tabs[2]:
-    if tabs[2].open:
+with pairs_tab:
+    if pairs_tab.open:
         if len(here) < 2:
             st.info("The pairwise matrix needs two models of this Mc with stored summaries.")
         else:
@@ -310,8 +346,8 @@ with tabs[2]:
                 "skill (p < 0.05). Hover for the "
                 "95 % interval and p-values. Rows are ordered by their mean gain."
             )
-with tabs[3]:
-    if tabs[3].open:
+with time_tab:
+    if time_tab.open:
         if len(here) < 2:
             st.info("The gain over time needs two models of this Mc with stored summaries.")
         else:
@@ -359,8 +395,8 @@ with tabs[3]:
                 "(forecast made 10 days before it), in all its targets or per target; the pooled "
                 "gain per target is their sum over all targets. Largest |gain|: " + best + "."
             )
-with tabs[4]:
-    if tabs[4].open:
+with reliability_tab:
+    if reliability_tab.open:
         if not chosen:
             st.info("Pick models on the curves above to draw their reliability.")
         else:
@@ -377,8 +413,8 @@ with tabs[4]:
             )
             for n, cv in chosen.items():
                 st.markdown(f"- **{plain(n)}**: {plain(views.calibration_statement(cv), 400)}")
-with tabs[5]:
-    if tabs[5].open:
+with ntest_tab:
+    if ntest_tab.open:
         if not here:
             st.info(f"No model at Mc {mc:.1f} has a stored scoring summary.")
         else:

@@ -272,9 +272,18 @@ def test_compare_table_and_downloads(dashboard_env):
     assert set(df["model"]) == {"naive-m5.0", "naive-m4.5"}
     roc = df.loc[df["model"] == "naive-m5.0", "ROC AUC (all)"].iloc[0]
     assert roc == pytest.approx(0.6135, abs=1e-3)  # NOTES.md: naive prior 0.613
-    # the table and the three curves (the first of the lazy tabs: only the open one runs)
-    assert len(at.get("download_button")) == 4
-    assert len(plotly_specs(at)) == 3
+    # the table and the ROC curve (the first of the lazy tabs: only the open one runs)
+    assert [b.label for b in at.get("download_button")] == [
+        "Download the table (CSV)",
+        "Download the ROC figure (HTML)",
+    ]
+    (roc,) = plotly_specs(at)
+    assert roc["layout"]["title"]["text"].startswith("ROC curve")
+    for tab, title in (("Precision–recall", "Precision–recall"), ("Molchan", "Molchan diagram")):
+        open_tab(at, "cmp_tab", tab)  # one curve a tab
+        (fig,) = plotly_specs(at)
+        assert fig["layout"]["title"]["text"].startswith(title)
+        assert {t["name"] for t in fig["data"]} >= {"naive-m5.0"}
     assert any("No intervals yet for" in i.value for i in at.info)
     open_tab(at, "cmp_tab", "Reliability")  # its figure with HTML and CSV; no summaries here
     assert len(at.get("download_button")) == 3
@@ -364,7 +373,7 @@ def test_without_a_catalog_pages_say_what_to_do(dashboard_env, monkeypatch):
         goto(at, page)
         assert any("No catalog is loaded" in i.value for i in at.info), page
     goto(at, PATHS["compare"])  # cards and curves still load
-    assert at.dataframe and len(plotly_specs(at)) == 3  # the curves, the first (lazy) tab
+    assert at.dataframe and len(plotly_specs(at)) == 1  # the ROC curve, the first (lazy) tab
     goto(at, PATHS["threshold"])
     # the counts live in the in-browser explorer figure (its slider steps carry them)
     assert any("hits (TP)" in json.dumps(spec) for spec in plotly_specs(at))

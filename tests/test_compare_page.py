@@ -78,8 +78,17 @@ def figures(at: AppTest) -> dict[str, dict]:
     return out
 
 
-TABS = ("Curves", "Intervals", "Pairwise gains", "Gain over time", "Reliability", "N-test")
-"""The page's lazy tabs: only the open one runs (the Curves tab by default)."""
+TABS = (
+    "ROC",
+    "Precision–recall",
+    "Molchan",
+    "Intervals",
+    "Pairwise gains",
+    "Gain over time",
+    "Reliability",
+    "N-test",
+)
+"""The page's lazy tabs: only the open one runs (the ROC curve by default)."""
 
 
 def open_tab(at: AppTest, label: str) -> AppTest:

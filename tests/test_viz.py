@@ -174,6 +174,25 @@ def test_curve_figures_have_curves_and_points():
     assert roc[1] == pytest.approx(c["tp"] / curves["good"].n_positive)
 
 
+def test_pr_base_rate_label_sits_on_its_line():
+    # plotly places an annotation on a log axis at the log10 of its y, a shape at y itself
+    curves = {"good": toy_curve(0, 3.0), "naive": toy_curve(1, 0.5)}
+    fig = pr_figure(curves, {})
+    (line,), (label,) = fig.layout.shapes, fig.layout.annotations
+    rate = min(c.n_positive / c.n_pairs for c in curves.values())  # the lower base rate
+    assert line.y0 == line.y1 == pytest.approx(rate)
+    assert label.y == pytest.approx(math.log10(rate)) and label.text.startswith("base rate")
+    lo, hi = fig.layout.yaxis.range
+    assert lo < label.y < hi  # on the plot, near its line (not at its top)
+
+
+def test_curve_legend_rows_follow_its_columns():
+    curves = {f"m{i}": toy_curve(i, 2.0) for i in range(6)}
+    one, two = (roc_figure(curves, {}, legend_columns=k).layout for k in (1, 2))
+    assert one.legend.yref == "container" and two.legend.yref == "container"  # below the plot
+    assert two.height < one.height and two.margin.b < one.margin.b  # 3 rows of room, not 6
+
+
 def test_catalog_figures(aftershock_catalog):
     mags = aftershock_catalog.events["magnitude"].to_numpy()
     est = estimate_completeness(mags, correction=0.0, min_events=10)

@@ -7,6 +7,7 @@ projector. The charts themselves: `quake.viz.catalog_charts`, `quake.viz.curve_c
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import plotly.graph_objects as go
@@ -151,8 +152,11 @@ def vline(x: float, color: str, dash: str, text: str, right: bool) -> tuple[Spec
     return shape, note
 
 
-def hline(y: float, text: str) -> tuple[Spec, Spec]:
-    """A grey dotted horizontal line at ``y`` and its label: ``(shape, annotation)``."""
+def hline(y: float, text: str, log: bool = False) -> tuple[Spec, Spec]:
+    """A grey dotted horizontal line at ``y`` and its label: ``(shape, annotation)``.
+
+    ``log``: the y axis is logarithmic, where plotly places an annotation at the log10 of
+    its ``y`` (a shape at ``y`` itself)."""
     shape = {
         "type": "line",
         "xref": "paper",
@@ -166,7 +170,7 @@ def hline(y: float, text: str) -> tuple[Spec, Spec]:
     note = {
         "x": 0,
         "xref": "paper",
-        "y": y,
+        "y": math.log10(y) if log else y,
         "yref": "y",
         "text": text,
         "showarrow": False,

@@ -94,8 +94,12 @@ def roc_figure(
     points: Mapping[str, Point] | None = None,
     presentation: bool = False,
     title: str = "ROC curve",
+    legend_columns: int = 1,
 ) -> go.Figure:
-    """True-positive rate against false-positive rate (linear axes), chance diagonal dotted."""
+    """True-positive rate against false-positive rate (linear axes), chance diagonal dotted.
+
+    ``legend_columns``: legend entries a row when there are more curves than fit in the plot
+    area (room is made under the plot for their rows); 1 for a narrow column."""
     size = font_size(presentation)
     series = {}
     for name, c in curves.items():
@@ -110,7 +114,7 @@ def roc_figure(
         axis_spec("false-positive rate (quiet cell-days alarmed)", size, range=[0, 1]),
         axis_spec("true-positive rate (targets caught)", size, range=[0, 1.02]),
         legend="bottom right" if len(curves) <= 3 else "below",
-        legend_rows=len(curves),
+        legend_rows=-(-len(curves) // legend_columns),
     )
     return build_figure(traces, layout)
 
@@ -121,6 +125,7 @@ def pr_figure(
     points: Mapping[str, Point] | None = None,
     presentation: bool = False,
     title: str = "Precision–recall curve",
+    legend_columns: int = 1,
 ) -> go.Figure:
     """Precision (log axis: targets are rare) against recall; a dotted line at the base rate."""
     size = font_size(presentation)
@@ -132,7 +137,7 @@ def pr_figure(
     rates = sorted({c.n_positive / c.n_pairs for c in curves.values() if c.n_pairs})
     lo = math.floor(math.log10(max(rates[0] / 3, 1e-7))) if rates else -4
     if rates:
-        sh, no = hline(rates[0], f"base rate {rates[0]:.2g}")
+        sh, no = hline(rates[0], f"base rate {rates[0]:.2g}", log=True)
         shapes.append(sh)
         notes.append(no)
     traces = _curve_traces(
@@ -147,7 +152,7 @@ def pr_figure(
         shapes=shapes,
         annotations=notes,
         legend="top right" if len(curves) <= 3 else "below",
-        legend_rows=len(curves),
+        legend_rows=-(-len(curves) // legend_columns),
     )
     return build_figure(traces, layout)
 
@@ -158,6 +163,7 @@ def molchan_figure(
     points: Mapping[str, Point] | None = None,
     presentation: bool = False,
     title: str = "Molchan error diagram",
+    legend_columns: int = 1,
 ) -> go.Figure:
     """Miss rate ν against alarm fraction τ (log τ axis), random forecast ν = 1 − τ dotted."""
     size = font_size(presentation)
@@ -180,7 +186,7 @@ def molchan_figure(
         ),
         axis_spec("miss rate ν", size, range=[0, 1.02]),
         legend="bottom left" if len(curves) <= 3 else "below",
-        legend_rows=len(curves),
+        legend_rows=-(-len(curves) // legend_columns),
     )
     return build_figure(traces, layout)
 
