@@ -28,19 +28,26 @@ from quake.viz import compare_charts as charts
 from quake.viz import molchan_figure, pr_figure, roc_figure
 from quake.viz.text import csv_safe, plain
 
+fit = catalog_models()  # models of another catalog's grid or dates are listed apart
+_test = fit.protocol.period("test") if fit.protocol else None
 page_header(
     "Compare",
-    "All saved models on the protocol's test period (2011–2019 for japan-usgs-v1): areas under "
-    "the ROC and precision–recall curves for all cells and for active cells (cells with an "
-    "event before the test period), and the probability gain when 1 % of cell-days are "
-    "alarmed (how many times more targets than a random alarm of the same size). Below the "
-    "curves: is a difference real (95 % intervals, CSEP tests) and are the probabilities right "
-    "(reliability).",
+    "All saved models on the "
+    + (
+        f"test period of the loaded catalog's protocol ({_test.start} … {_test.end}, "
+        f"{plain(fit.protocol.name)})"
+        if _test and fit.protocol
+        else "test period of their protocol"
+    )
+    + ": areas under the ROC and precision–recall curves for all cells and for active cells "
+    "(cells with an event before the test period), and the probability gain when 1 % of "
+    "cell-days are alarmed (how many times more targets than a random alarm of the same "
+    "size). Below: the curves, whether a difference is real (95 % intervals, CSEP tests) and "
+    "whether the probabilities are right (reliability).",
 )
 if not good_cards():
     need_models()
     st.stop()
-fit = catalog_models()  # models of another catalog's grid or dates are listed apart
 models = fit.fitting
 if not models:
     no_fitting_models(fit)
@@ -226,8 +233,7 @@ CURVES = {
         "ROC",
         "The share of target cell-days caught (true-positive rate) against the share of quiet "
         "cell-days alarmed (false-positive rate) as the threshold falls. The dotted diagonal is "
-        "a random forecast; ROC AUC is the area under the curve. With about one target in "
-        "10,000 cell-days, a usable alarm lives at the left edge (a few % of quiet cells).",
+        "a random forecast; ROC AUC is the area under the curve.{rare}",
     ),
     "pr": (
         "Precision–recall",
@@ -260,6 +266,14 @@ def draw_curve(kind: str) -> None:
         )
         fig = _curve_figure(kind, key, mask, pres, suffix, chosen, palette)
         label, guide = CURVES[kind]
+        cv = next(iter(chosen.values()))
+        rare = (
+            f" With about one target in {cv.n_pairs / cv.n_positive:,.0f} cell-days here, a "
+            "usable alarm lives at the left edge (a few % of quiet cells alarmed)."
+            if cv.n_positive and cv.n_positive * 100 < cv.n_pairs
+            else ""
+        )
+        guide = guide.replace("{rare}", rare)
         left, right = st.columns([3, 2], gap="large")
         left.plotly_chart(fig, key=f"cmp_{kind}")
         right.caption(guide)

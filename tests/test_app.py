@@ -7,6 +7,7 @@ The reference catalog is the default data; models come from the ``dashboard_env`
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -279,6 +280,9 @@ def test_compare_table_and_downloads(dashboard_env):
     ]
     (roc,) = plotly_specs(at)
     assert roc["layout"]["title"]["text"].startswith("ROC curve")
+    # how rare targets are, read off the curves (Mc 5, all cells: one in ~2,900 cell-days)
+    rare = re.search(r"one target in ([\d,]+) cell-days", " ".join(c.value for c in at.caption))
+    assert rare and 2_000 < int(rare.group(1).replace(",", "")) < 4_000
     for tab, title in (("Precision–recall", "Precision–recall"), ("Molchan", "Molchan diagram")):
         open_tab(at, "cmp_tab", tab)  # one curve a tab
         (fig,) = plotly_specs(at)

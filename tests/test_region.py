@@ -233,6 +233,11 @@ def test_socal_catalog_train_ri_map_threshold_compare(dashboard_env) -> None:
     assert list(table["model"]) == ["ri-socal"]
     assert list(table["scored on"]) == ["the loaded catalog"]
     assert table["ROC AUC (all)"].iloc[0] > 0.5
+    # the page's dates, protocol and how rare targets are: this catalog's, not Japan's
+    said = _texts(at)
+    assert "japan-usgs-v1" not in said and "(2011" not in said
+    assert "test period of the loaded catalog's protocol (" in said
+    assert "10,000 cell-days" not in said
 
 
 def test_a_failed_upload_replaces_the_report(dashboard_env) -> None:
