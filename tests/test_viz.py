@@ -186,6 +186,12 @@ def test_pr_base_rate_label_sits_on_its_line():
     assert lo < label.y < hi  # on the plot, near its line (not at its top)
 
 
+def test_pr_figure_of_a_curve_without_targets():
+    quiet = OperatingCurve.empty().update(np.zeros(5000, bool), np.full(5000, 1e-4))
+    fig = pr_figure({"quiet": quiet}, {})  # no base-rate line: log10(0) has no place
+    assert not fig.layout.shapes and not fig.layout.annotations
+
+
 def test_curve_legend_rows_follow_its_columns():
     curves = {f"m{i}": toy_curve(i, 2.0) for i in range(6)}
     one, two = (roc_figure(curves, {}, legend_columns=k).layout for k in (1, 2))

@@ -134,7 +134,8 @@ def pr_figure(
         x, y, _ = c.pr_curve()
         series[name] = (x, np.maximum(y, 1e-6))
     shapes, notes = [], []
-    rates = sorted({c.n_positive / c.n_pairs for c in curves.values() if c.n_pairs})
+    # the lowest base rate among curves with targets (none: no line; a log axis has no 0)
+    rates = sorted({c.n_positive / c.n_pairs for c in curves.values() if c.n_positive})
     lo = math.floor(math.log10(max(rates[0] / 3, 1e-7))) if rates else -4
     if rates:
         sh, no = hline(rates[0], f"base rate {rates[0]:.2g}", log=True)
