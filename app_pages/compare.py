@@ -29,14 +29,14 @@ from quake.viz import molchan_figure, pr_figure, roc_figure
 from quake.viz.text import csv_safe, plain
 
 fit = catalog_models()  # models of another catalog's grid or dates are listed apart
-_test = fit.protocol.period("test") if fit.protocol else None
+proto = fit.protocol
 page_header(
     "Compare",
     "All saved models on the "
     + (
-        f"test period of the loaded catalog's protocol ({_test.start} … {_test.end}, "
-        f"{plain(fit.protocol.name)})"
-        if _test and fit.protocol
+        f"test period of the loaded catalog's protocol ({proto.period('test').start} … "
+        f"{proto.period('test').end}, {plain(proto.name)})"
+        if proto
         else "test period of their protocol"
     )
     + ": areas under the ROC and precision–recall curves for all cells and for active cells "
@@ -208,11 +208,35 @@ chosen = {name: cv for name, cv in available.items() if name in shown}
 suffix = f" — Mc {mc:.1f}, {mask} cells"
 
 
-FIGURES = {
-    "roc": (roc_figure, "ROC curve"),
-    "pr": (pr_figure, "Precision–recall"),
-    "molchan": (molchan_figure, "Molchan diagram"),
+CURVES = {
+    "roc": (
+        "ROC",
+        roc_figure,
+        "ROC curve",
+        "The share of target cell-days caught (true-positive rate) against the share of quiet "
+        "cell-days alarmed (false-positive rate) as the threshold falls. The dotted diagonal is "
+        "a random forecast; ROC AUC is the area under the curve.",
+    ),
+    "pr": (
+        "Precision–recall",
+        pr_figure,
+        "Precision–recall",
+        "Precision (the share of alarmed cell-days that were targets, log scale) against recall "
+        "(the share of targets caught). A random forecast stays at the base rate (dotted); PR "
+        "AUC rewards a model that gives its highest probabilities to the cells that do have a "
+        "target, so it separates models that ROC AUC ranks alike.",
+    ),
+    "molchan": (
+        "Molchan",
+        molchan_figure,
+        "Molchan diagram",
+        "Molchan's error diagram: the miss rate ν against the share τ of all cell-days alarmed "
+        "(log scale). A random forecast lies on ν = 1 − τ (dotted); lower is better. The "
+        "probability gain at τ is (1 − ν) / τ, how many times more targets are caught than by "
+        "a random alarm of the same size (Table II gives it at τ = 1 %).",
+    ),
 }
+"""The operating-curve tabs: tab label, figure function, figure title, how to read it."""
 
 
 @st.cache_resource(show_spinner=False, max_entries=12)  # shared, never mutated
@@ -222,35 +246,10 @@ def _curve_figure(
     """The ROC, precision-recall or Molchan figure (``kind``) of the chosen curves. Cached:
     building and validating the three was ~0.1 s of every run of this page (stop 21).
     ``key``: each chosen model's name, curves.json time and colour."""
-    draw, title = FIGURES[kind]
+    _, draw, title, _ = CURVES[kind]
     # the figure's column holds two legend entries a row (one at a projector's font size)
     cols = 1 if pres else 2
     return draw(_chosen, _palette, presentation=pres, title=title + suffix, legend_columns=cols)
-
-
-CURVES = {
-    "roc": (
-        "ROC",
-        "The share of target cell-days caught (true-positive rate) against the share of quiet "
-        "cell-days alarmed (false-positive rate) as the threshold falls. The dotted diagonal is "
-        "a random forecast; ROC AUC is the area under the curve.",
-    ),
-    "pr": (
-        "Precision–recall",
-        "Precision (the share of alarmed cell-days that were targets, log scale) against recall "
-        "(the share of targets caught). A random forecast stays at the base rate (dotted); PR "
-        "AUC rewards a model that gives its highest probabilities to the cells that do have a "
-        "target, so it separates models that ROC AUC ranks alike.",
-    ),
-    "molchan": (
-        "Molchan",
-        "Molchan's error diagram: the miss rate ν against the share τ of all cell-days alarmed "
-        "(log scale). A random forecast lies on ν = 1 − τ (dotted); lower is better. The "
-        "probability gain at τ is (1 − ν) / τ, how many times more targets are caught than by "
-        "a random alarm of the same size (Table II gives it at τ = 1 %).",
-    ),
-}
-"""The operating-curve tabs: label and how to read the figure."""
 
 
 def draw_curve(kind: str) -> None:
@@ -265,17 +264,12 @@ def draw_curve(kind: str) -> None:
             for n in chosen
         )
         fig = _curve_figure(kind, key, mask, pres, suffix, chosen, palette)
-        label, guide = CURVES[kind]
-        cv = next(iter(chosen.values()))
-        rare = (
-            f" With about one target in {cv.n_pairs / cv.n_positive:,.0f} cell-days here, a "
-            "usable alarm lives at the left edge (a few % of quiet cells alarmed)."
-            if cv.n_positive and cv.n_positive * 100 < cv.n_pairs
-            else ""
-        )
+        label, _, _, guide = CURVES[kind]
+        if kind == "roc":
+            guide += " " + views.rarity_statement(next(iter(chosen.values())))
         left, right = st.columns([3, 2], gap="large")
         left.plotly_chart(fig, key=f"cmp_{kind}")
-        right.caption(guide + (rare if kind == "roc" else ""))
+        right.caption(guide)
         html_download(
             right,
             fig,
@@ -309,7 +303,7 @@ key = (tuple(sorted(here)), models_signature(models_dir()), mc)
 # Lazy tabs: only the open tab runs and is sent (every tab drawn at once was most of this
 # page's time in the browser); the choice is kept while the page is open.
 # One operating curve a tab, too: three charts at once were ~0.2 s of every switch to this page.
-TABS = [label for label, _ in CURVES.values()]
+TABS = [label for label, *_ in CURVES.values()]
 TABS += ["Intervals", "Pairwise gains", "Gain over time", "Reliability", "N-test"]
 *curve_tabs, intervals_tab, pairs_tab, time_tab, reliability_tab, ntest_tab = st.tabs(
     TABS, key="cmp_tab", on_change="rerun"

@@ -165,6 +165,17 @@ def calibration_ratio(curve: OperatingCurve, threshold: float) -> dict[str, floa
     return None
 
 
+def rarity_statement(curve: OperatingCurve) -> str:
+    """One sentence on how rare targets are, when they are (under 1 in 100 cell-days), and
+    where a usable alarm therefore lies on the ROC curve; "" otherwise."""
+    if not curve.n_positive or curve.n_positive * 100 >= curve.n_pairs:
+        return ""
+    return (
+        f"With about one target in {curve.n_pairs / curve.n_positive:,.0f} cell-days here, a "
+        "usable alarm lives at the left edge (a few % of quiet cells alarmed)."
+    )
+
+
 def calibration_statement(curve: OperatingCurve, fraction: float = ALARM_FRACTION) -> str:
     """One sentence: how far the curve's probabilities can be read as probabilities in the
     range where alarms are set: the cell-days at or above the threshold that alarms
