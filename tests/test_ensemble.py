@@ -213,3 +213,46 @@ def test_the_pool_ceiling_scores_the_pools_it_names():
     p = ((a + b) / 2).ravel()
     assert roc == pytest.approx(roc_auc_score(y.ravel(), p), abs=0.01)  # binned scores
     assert pr == pytest.approx(average_precision_score(y.ravel(), p), abs=0.03)
+
+
+def test_score_periods_splits_the_test_period_around_its_largest_event(sweep, tmp_path):
+    """scripts/score_periods.py: the parts cover the test period once, the days before the
+    event are those whose window holds it, and the whole-period row is `evaluate`'s score;
+    a model against an identical copy differs by exactly 0."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "score_periods", Path(__file__).resolve().parents[1] / "scripts" / "score_periods.py"
+    )
+    sp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sp)
+    root, data = sweep
+    day, mag = sp.largest_event_day(data)
+    start, stop = data.days("test")
+    p = data.protocol
+    ev = data.events
+    in_windows = (ev.day >= start + p.lead_days) & (ev.day < stop - 1 + p.horizon_days)
+    assert mag == pytest.approx(float(ev.mag[in_windows].max()))
+    cut = sp.parts(data, day)
+    t = start + cut["before"]
+    assert np.all((t < day) & (t + p.lead_days <= day) & (day < t + p.horizon_days))
+    assert len(cut["before"]) == min(p.horizon_days - p.lead_days, day - p.lead_days - start + 1)
+    assert sorted([*cut["before"], *cut["rest"]]) == list(cut["all"])
+
+    models = tmp_path / "models"
+    shutil.copytree(root, models)
+    shutil.copytree(root / "m-s0", models / "copy")
+    out = tmp_path / "periods.json"
+    args = ["m-s0", "copy", "m", "--models-dir", str(models), "--out", str(out)]
+    assert sp.main([*args, "--catalog", str(root.parent / "cat.csv")]) == 0
+    doc = json.loads(out.read_text())
+    y = data.targets.dense(start, stop)
+    assert doc["positives"] == {k: int(y[v].sum()) for k, v in cut.items()}
+    rows = {(r["model"], r["part"]): r for r in doc["rows"]}
+    want = evaluate(Forecaster.load(root / "m"), data, "test")["all"].roc_auc()
+    assert rows[("m", "all")]["roc_auc"] == pytest.approx(want, abs=1e-12)
+    lo, hi = rows[("m", "all")]["roc_auc_ci"]
+    assert lo <= rows[("m", "all")]["roc_auc"] <= hi
+    same = rows[("copy", "rest")]
+    assert same["roc_auc_diff_vs_m-s0"] == 0 and same["roc_auc_p_vs_m-s0"] == 1
+    assert rows[("m", "before")]["roc_auc_ci"] == [None, None]  # one block: no interval
