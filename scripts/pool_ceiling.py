@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from quake.data.forecast_data import ForecastData, load_reference  # noqa: E402
+from quake.errors import QuakeError  # noqa: E402
 from quake.metrics.curves import OperatingCurve  # noqa: E402
 from quake.models import Forecaster  # noqa: E402
 from quake.models.base import forecast_blocks  # noqa: E402
@@ -91,21 +92,37 @@ def pools(arrays: dict[str, np.ndarray]) -> dict[str, Pool]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("models", nargs="+", help="model folder names in --models-dir (two or more)")
+def model_arguments(doc: str, models_help: str) -> argparse.ArgumentParser:
+    """The arguments the goal scripts share: model names, their folder, catalog, --out."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("models", nargs="+", help=models_help)
     ap.add_argument("--models-dir", type=Path, default=ROOT / "models")
     ap.add_argument("--catalog", default=None, help="catalog CSV (default: the reference)")
     ap.add_argument("--out", type=Path, default=None, help="write the table as JSON here")
+    return ap
+
+
+def load_models(
+    ap: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[dict[str, Forecaster], ForecastData]:
+    """The named models (one Mc) and the catalog on the first model's protocol."""
+    try:
+        models = {n: Forecaster.load(args.models_dir / n) for n in args.models}
+        mc = {float(m.mc) for m in models.values()}
+        if len(mc) != 1:
+            ap.error(f"the models have different Mc: {sorted(mc)}")
+        first = models[args.models[0]]
+        return models, ForecastData.build(load_reference(args.catalog), mc.pop(), first.protocol)
+    except QuakeError as e:
+        ap.error(str(e))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = model_arguments(__doc__, "model folder names in --models-dir (two or more)")
     args = ap.parse_args(argv)
     if len(args.models) < 2:
         ap.error("give at least two models")
-    models = {n: Forecaster.load(args.models_dir / n) for n in args.models}
-    mc = {float(m.mc) for m in models.values()}
-    if len(mc) != 1:
-        ap.error(f"the models have different Mc: {sorted(mc)}")
-    first = models[args.models[0]]
-    data = ForecastData.build(load_reference(args.catalog), mc.pop(), first.protocol)
+    models, data = load_models(ap, args)
     start, stop = data.days("test")
     y = data.targets.dense(start, stop).astype(bool)
     rows = []

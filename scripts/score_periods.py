@@ -24,7 +24,6 @@ model. The protocol's score stays the ``all`` row.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -39,12 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # pool_ceiling, when imported
 
-from pool_ceiling import forecasts  # noqa: E402
+from pool_ceiling import forecasts, load_models, model_arguments  # noqa: E402
 
-from quake.data.forecast_data import ForecastData, load_reference  # noqa: E402
+from quake.data.forecast_data import ForecastData  # noqa: E402
 from quake.metrics.bootstrap import intervals, paired_intervals, pr_auc_rows, roc_auc_rows  # noqa: E402
 from quake.metrics.curves import OperatingCurve  # noqa: E402
-from quake.models import Forecaster  # noqa: E402
 
 BLOCK_DAYS = 50
 CHUNK = 128
@@ -127,19 +125,10 @@ def score_row(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("models", nargs="+", help="model folder names; differences are from the first")
-    ap.add_argument("--models-dir", type=Path, default=ROOT / "models")
-    ap.add_argument("--catalog", default=None, help="catalog CSV (default: the reference)")
+    ap = model_arguments(__doc__, "model folder names; differences are from the first")
     ap.add_argument("--event-day", default=None, help="YYYY-MM-DD (default: the largest event)")
-    ap.add_argument("--out", type=Path, default=None, help="write the table as JSON here")
     args = ap.parse_args(argv)
-    models = {n: Forecaster.load(args.models_dir / n) for n in args.models}
-    mc = {float(m.mc) for m in models.values()}
-    if len(mc) != 1:
-        ap.error(f"the models have different Mc: {sorted(mc)}")
-    first = models[args.models[0]]
-    data = ForecastData.build(load_reference(args.catalog), mc.pop(), first.protocol)
+    models, data = load_models(ap, args)
     epoch = data.events.epoch
     if args.event_day:
         try:
