@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def describe(err: Exception) -> str:
+    """One line for an error: an `OSError` names the path and what the system said."""
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        path = str(err.filename)[:200]
+        return f"cannot read or write {path!r}: {err.strerror}"
+    return str(err)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The package logs (a cache it could not write, a job's traceback); show warnings.
@@ -54,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except (QuakeError, OSError) as err:  # a file the command cannot read or write, too
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {describe(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -147,3 +147,33 @@ def test_evaluate_against_mainshock_targets(tmp_path, monkeypatch) -> None:
     assert out["n_pairs"] == 161_850_000  # the same cells and days as every-event targets
     assert out["n_positive"] == 15_208  # of 55,291 with every event >= M5
     assert abs(out["roc_auc"] - 0.5848) < 5e-4, out
+
+
+def test_an_output_path_that_cannot_be_written_fails_before_the_work(tmp_path, capsys) -> None:
+    """evaluate/compare --json and sweep-weights --out are checked first: exit 2, one line
+    naming the path as typed, nothing written."""
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    cases = [
+        (["evaluate", "--model", "naive-m5", "--json", str(afile / "x.json")], "is not a folder"),
+        (["evaluate", "--model", "naive-m5", "--json", str(tmp_path)], "is not a regular file"),
+        (
+            ["compare", "--model", "naive-m5", "--model", "naive-m5", "--json", str(tmp_path)],
+            "is not a regular file",
+        ),
+        (["sweep-weights", "--out", str(afile / "d" / "t.json")], "is not a folder"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and "Traceback" not in err, err
+        assert repr(argv[-1]) in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_an_os_error_names_its_path_and_the_reason() -> None:
+    from quake.cli import describe
+
+    err = OSError(2, "No such file or directory", "/no/such\nplace")
+    assert describe(err) == "cannot read or write '/no/such\\nplace': No such file or directory"
+    assert describe(OSError("disk full")) == "disk full"

@@ -149,6 +149,9 @@ def test_bad_input_is_one_error_line_and_exit_2(env, tmp_path, capsys, args, mes
     assert err.startswith("error: ") and message in err, err
     assert "Traceback" not in err
     assert not (tmp_path / "elsewhere.csv").exists()
+    typed = str(tmp_path / args["out"]) if "out" in args else args.get("day", args.get("model"))
+    if typed != "tampered":
+        assert typed in err, err  # the text as typed, not Markdown-escaped
 
 
 def test_the_day_after_the_last_forecast_day_is_refused(env, capsys) -> None:

@@ -14,7 +14,7 @@ import json
 import math
 from pathlib import Path
 
-from quake.commands._common import is_model_folder
+from quake.commands._common import check_out_file, is_model_folder
 from quake.errors import ModelError
 from quake.models.store.summaries import load_summary
 from quake.scoring.compare import compare
@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise ModelError(f"give exactly two models (--model A --model B), got {len(args.model)}")
     if not (math.isfinite(args.mc) and 0 <= args.mc <= 10):
         raise ModelError(f"--mc must be a magnitude in [0, 10], got {args.mc}")
+    if args.json:
+        check_out_file(args.json, "--json")
     folders = [find_model(n, args.mc) for n in args.model]
     summaries = [load_summary(f) for f in folders]
     for f, s in zip(folders, summaries, strict=True):

@@ -20,6 +20,7 @@ from pathlib import Path
 from quake.commands._common import (
     TqdmProgress,
     add_data_arguments,
+    check_out_file,
     fit_model,
     load_data,
     parse_model_args,
@@ -93,6 +94,8 @@ def result_json(model, data, period: str, mask: str, summary: dict, extra: dict)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json:
+        check_out_file(args.json, "--json")
     kind, folder = resolve_model(args.model)
     # The model first: a bad folder or bad --args fails in a second, before the catalog.
     model = (

@@ -27,14 +27,13 @@ import numpy as np
 import pandas as pd
 
 from quake.atomic import atomic_open
-from quake.commands._common import TqdmProgress, is_model_folder
+from quake.commands._common import TqdmProgress, is_model_folder, shown
 from quake.data.forecast_data import ForecastData, load_reference
 from quake.errors import ModelError, QuakeError
 from quake.models import load_model
 from quake.scoring.evaluate import check_compatible
 from quake.service.folders import is_model_name
 from quake.service.forecast_cache import forecast_day, forecast_days
-from quake.viz.text import plain
 
 NAME = "forecast"
 HELP = "one day's forecast of a saved model per cell (probability, gain over the prior)"
@@ -58,22 +57,20 @@ def parse_day(text: str) -> date:
     try:
         return date.fromisoformat(str(text).strip())
     except ValueError:
-        shown = plain(text, 40)
-        raise ForecastError(f"--day {shown!r} is not a date; expected YYYY-MM-DD") from None
+        raise ForecastError(f"--day {shown(text, 40)} is not a date; expected YYYY-MM-DD") from None
 
 
 def check_out(text: str) -> Path:
     """``--out`` as a file we may write: a .csv/.geojson name in an existing folder that is
     new or a regular file (never a folder, a link or a device)."""
     out = Path(text).expanduser()
-    shown = plain(text, 120)
+    name = shown(text)
     if out.suffix.lower() not in SUFFIXES:
-        raise ForecastError(f"--out {shown!r}: expected a file ending in .csv or .geojson")
+        raise ForecastError(f"--out {name}: expected a file ending in .csv or .geojson")
     if out.is_symlink() or (out.exists() and not out.is_file()):
-        raise ForecastError(f"--out {shown!r} exists and is not a regular file")
+        raise ForecastError(f"--out {name} exists and is not a regular file")
     if not out.parent.is_dir():
-        where = plain(out.parent, 120)
-        raise ForecastError(f"--out {shown!r}: the folder {where!r} does not exist")
+        raise ForecastError(f"--out {name}: the folder {shown(out.parent)} does not exist")
     return out
 
 
@@ -82,7 +79,7 @@ def resolve_saved(name: str) -> Path:
     if folder is None:
         what = "model name" if is_model_name(name) else "path"
         raise ModelError(
-            f"--model {plain(name, 80)!r}: no saved model of that {what} (a folder with a "
+            f"--model {shown(name, 80)}: no saved model of that {what} (a folder with a "
             "model.json; list them with python -m quake report)"
         )
     return folder

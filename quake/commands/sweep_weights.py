@@ -15,7 +15,12 @@ import time
 from pathlib import Path
 
 from quake import settings
-from quake.commands._common import add_data_arguments, load_data, parse_model_args
+from quake.commands._common import (
+    add_data_arguments,
+    check_out_file,
+    load_data,
+    parse_model_args,
+)
 from quake.models.presets import PRESETS
 from quake.models.registry import NEURAL_KINDS
 
@@ -85,6 +90,7 @@ def _scores(curves) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out_file(args.out, "--out")
     data = load_data(args.catalog, args.mc)
     targs = parse_model_args(args.train_args)
     if args.epochs is not None:
