@@ -224,6 +224,10 @@ def test_export_csep_reads_back_with_pycsep(synthetic_csv, tmp_path, capsys) -> 
     assert "not a saved model" in capsys.readouterr().err
     assert main([*args, "--window", "9999"]) == 2
     assert "does not exist" in capsys.readouterr().err
+    fresh = ["export-csep", "--model", str(folder), "--out", str(tmp_path / "new"), *common]
+    assert main([*fresh, "--window", "-1"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # a refused export leaves no empty folder
 
 
 def test_report_shows_intervals_gains_orderings_and_csep(scored, tmp_path) -> None:

@@ -48,8 +48,7 @@ def check_out(out: Path) -> Path:
         return out
     if not out.parent.is_dir():
         raise ModelError(f"--out: the folder {str(out.parent)[:120]!r} does not exist")
-    out.mkdir()
-    return out
+    return out  # made by export_windows once the windows are known to exist
 
 
 def run(args: argparse.Namespace) -> int:

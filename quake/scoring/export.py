@@ -98,6 +98,7 @@ def export_windows(
             f"window {bad[0]} does not exist; the {period} period has 0..{len(days) - 1}"
         )
     wanted = {int(days[w]): w for w in chosen}
+    out.mkdir(exist_ok=True)  # only now: a bad window leaves no empty folder behind
     start, stop = data.days(period)
     last = max(wanted) + 1 if wanted else start
     bounds = cell_bounds(data)
