@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from datetime import datetime
@@ -150,10 +152,12 @@ def test_evaluate_against_mainshock_targets(tmp_path, monkeypatch) -> None:
 
 
 def test_an_output_path_that_cannot_be_written_fails_before_the_work(tmp_path, capsys) -> None:
-    """evaluate/compare --json and sweep-weights --out are checked first: exit 2, one line
-    naming the path as typed, nothing written."""
+    """--json/--out of evaluate, compare, sweep-weights, report, download and decluster are
+    checked first: exit 2, one line naming the path as typed, nothing written or replaced."""
     afile = tmp_path / "a-file"
     afile.write_text("x")
+    pipe = tmp_path / "pipe.csv"  # stands in for a device such as /dev/null
+    os.mkfifo(pipe)
     cases = [
         (["evaluate", "--model", "naive-m5", "--json", str(afile / "x.json")], "is not a folder"),
         (["evaluate", "--model", "naive-m5", "--json", str(tmp_path)], "is not a regular file"),
@@ -162,13 +166,17 @@ def test_an_output_path_that_cannot_be_written_fails_before_the_work(tmp_path, c
             "is not a regular file",
         ),
         (["sweep-weights", "--out", str(afile / "d" / "t.json")], "is not a folder"),
+        (["report", "--out", str(tmp_path)], "is not a regular file"),
+        (["download", "--out", str(pipe)], "is not a regular file"),  # before any request
+        (["decluster", "--out", str(pipe)], "is not a regular file"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and "Traceback" not in err, err
         assert repr(argv[-1]) in err, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "pipe.csv"]
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
 
 
 def test_an_os_error_names_its_path_and_the_reason() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -270,3 +272,10 @@ def test_cli_text_and_errors_in_a_fresh_interpreter(reference_path: Path, tmp_pa
     missing = run_cli("decluster", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "x.csv"))
     assert missing.returncode == 2 and missing.stderr.startswith("error: ")
     assert not (tmp_path / "x.csv").exists()
+    pipe = tmp_path / "pipe.csv"  # stands in for /dev/null: never renamed over, checked first
+    os.mkfifo(pipe)
+    for out, message in ((pipe, "is not a regular file"), (tmp_path, "is not a regular file")):
+        bad = run_cli("decluster", str(reference_path), "--out", str(out))
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+        assert repr(str(out)) in bad.stderr
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)

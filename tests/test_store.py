@@ -171,3 +171,27 @@ def test_every_committed_card_matches_what_the_report_reads():
         )
         assert card.format == d.get("format", FORMAT_VERSION)
     assert (MODELS / records[0]["name"] / CURVES_FILE).is_file()
+
+
+def test_an_atomic_write_never_replaces_a_device_pipe_or_folder(tmp_path):
+    """A hostile path (``/dev/null`` for a server run as root) must not be renamed over: a
+    FIFO stands in for the device here. A link is replaced itself, its target untouched."""
+    import stat
+
+    from quake.atomic import atomic_open
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    for target in (fifo, folder):
+        with pytest.raises(FileExistsError, match="not a regular file"), atomic_open(target) as fh:
+            fh.write("x")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and folder.is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.csv", "pipe.csv"]  # no temp
+    target, link = tmp_path / "target.txt", tmp_path / "link.txt"
+    target.write_text("keep")
+    link.symlink_to(target)
+    with atomic_open(link, "w") as fh:
+        fh.write("new")
+    assert not link.is_symlink() and link.read_text() == "new" and target.read_text() == "keep"

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
 from quake import settings
 from quake.data.forecast_data import ForecastData, load_reference
-from quake.errors import ModelError, QuakeError
+from quake.errors import ModelError
 from quake.models import Forecaster, kinds
 from quake.models.store import MODEL_FILE
 from quake.progress import Progress, restage
@@ -35,29 +34,6 @@ def add_out_arguments(p) -> None:
         "default models/); a path (with a '/') is that folder",
     )
     p.add_argument("--force", action="store_true", help="replace an existing model of that name")
-
-
-def shown(text: object, limit: int = 120) -> str:
-    """User text for a terminal message: one line, at most ``limit`` characters, quoted,
-    control characters escaped (a hostile name cannot move the cursor or recolour)."""
-    s = " ".join(str(text).split())
-    return repr(s if len(s) <= limit else s[: limit - 1] + "…")
-
-
-def check_out_file(path: Path, flag: str) -> Path:
-    """``flag``'s file, checked before any work is done: not a folder, a link or a device,
-    and in a folder that exists or can be made (every missing folder is made on writing)."""
-    name = shown(path)
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise QuakeError(f"{flag} {name} exists and is not a regular file")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise QuakeError(f"{flag} {name}: {shown(folder)} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise QuakeError(f"{flag} {name}: no permission to write in {shown(folder)}")
-    return path
 
 
 def load_data(

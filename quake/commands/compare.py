@@ -14,7 +14,8 @@ import json
 import math
 from pathlib import Path
 
-from quake.commands._common import check_out_file, is_model_folder
+from quake.commands._common import is_model_folder
+from quake.commands._paths import check_out_file
 from quake.errors import ModelError
 from quake.models.store.summaries import load_summary
 from quake.scoring.compare import compare

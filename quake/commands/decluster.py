@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from quake.atomic import atomic_open
+from quake.commands._paths import check_out_file
 from quake.data.catalog import CANONICAL
 from quake.data.decluster import METHODS, Declustering, decluster
 from quake.data.forecast_data import load_reference
@@ -68,6 +69,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.out:
+        check_out_file(Path(args.out).expanduser(), "--out")
     catalog = load_reference(args.catalog)
     t0 = time.perf_counter()
     if args.method == "etas":

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from datetime import date
 from pathlib import Path
 
 from quake import settings
+from quake.atomic import atomic_open
+from quake.commands._paths import check_out_file
 from quake.data.catalog.usgs import DEADLINE_S, Window, download_usgs
 from quake.errors import DownloadError
 
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     )
     cache = args.cache or settings.download_dir()
     out = args.out or settings.download_dir() / "usgs_catalog.csv"
+    check_out_file(out, "--out")  # before the download, not after it
     cat = download_usgs(
         window,
         cache_dir=cache,
@@ -58,14 +60,11 @@ def run(args: argparse.Namespace) -> int:
     ev = cat.events.copy()
     ev["time"] = ev["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     text = ev.rename(columns={"depth_km": "depth", "magnitude": "mag"}).to_csv(index=False)
-    tmp = out.with_name(f".{out.name}.tmp")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text)
-        tmp.replace(out)
+        with atomic_open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
     except OSError as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise DownloadError(
             f"downloaded {len(ev)} events but cannot write {out} ({err.strerror or err}); "
             "the chunks are cached, so a rerun with another --out does not download again"

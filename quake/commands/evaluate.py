@@ -20,12 +20,12 @@ from pathlib import Path
 from quake.commands._common import (
     TqdmProgress,
     add_data_arguments,
-    check_out_file,
     fit_model,
     load_data,
     parse_model_args,
     resolve_model,
 )
+from quake.commands._paths import check_out_file
 from quake.data.decluster import METHODS
 from quake.data.targets import TARGET_KINDS
 from quake.metrics.bootstrap import intervals

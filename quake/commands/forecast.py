@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from quake.atomic import atomic_open
-from quake.commands._common import TqdmProgress, is_model_folder, shown
+from quake.commands._common import TqdmProgress, is_model_folder
+from quake.commands._paths import shown
 from quake.data.forecast_data import ForecastData, load_reference
 from quake.errors import ModelError, QuakeError
 from quake.models import load_model

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from quake import settings
+from quake.commands._paths import check_out_file
 from quake.scoring.report import write_report
 
 NAME = "report"
@@ -20,6 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out_file(args.out, "--out")
     models = args.models_dir or settings.models_dir()
     path = write_report(models, args.out, args.table1, args.paper)
     print(f"wrote {path}")

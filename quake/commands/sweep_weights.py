@@ -17,10 +17,10 @@ from pathlib import Path
 from quake import settings
 from quake.commands._common import (
     add_data_arguments,
-    check_out_file,
     load_data,
     parse_model_args,
 )
+from quake.commands._paths import check_out_file
 from quake.models.presets import PRESETS
 from quake.models.registry import NEURAL_KINDS
 

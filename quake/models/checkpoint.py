@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
+from quake.atomic import check_replaceable
 from quake.errors import ModelError
 from quake.models import store as validate
 
@@ -37,6 +38,7 @@ _ARRAY_NAME = re.compile(r"(net|best)\.[A-Za-z0-9_.]+|opt\.\d+\.[A-Za-z0-9_]+|st
 
 
 def _atomic_write(path: Path, write) -> None:
+    check_replaceable(path)
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     os.replace(tmp, path)

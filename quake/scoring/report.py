@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from quake import settings
+from quake.atomic import atomic_open
 from quake.errors import ModelError
 from quake.models.registry import PAPER_METHOD
 from quake.models.store import model_folders, read_model
@@ -352,5 +353,6 @@ def write_report(
     text = render(collect(models), paper_table2(paper), Path(table1))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    with atomic_open(out, "w", encoding="utf-8") as fh:
+        fh.write(text)
     return out
