@@ -460,16 +460,28 @@ def test_cli_deadline_is_an_error_line_and_exit_2(tmp_path, monkeypatch, capsys)
 
 
 def test_cli_unwritable_output_is_an_error_line(tmp_path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr(usgs, "urlopen_fetch", Service())
+    service = Service()
+    monkeypatch.setattr(usgs, "urlopen_fetch", service)
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    rc = main(
-        ["download", "--start", "2011-03-01", "--end", "2011-03-10",
-         "--cache", str(tmp_path / "cache"), "--out", str(blocker / "out.csv")]
-    )  # fmt: skip
+    args = ["download", "--start", "2011-03-01", "--end", "2011-03-10"]
+    args += ["--cache", str(tmp_path / "cache")]
+    rc = main([*args, "--out", str(blocker / "out.csv")])
+    out, err = capsys.readouterr()
+    assert rc == 2 and "Traceback" not in out + err
+    assert "is not a folder" in err and service.urls == []  # refused before any request
+    # A write that fails after the download (the disk fills up): the events are cached.
+    import quake.commands.download as download
+
+    def full_disk(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(download, "atomic_open", full_disk)
+    rc = main([*args, "--out", str(tmp_path / "out.csv")])
     out, err = capsys.readouterr()
     assert rc == 2 and "Traceback" not in out + err
     assert err.startswith("error: downloaded 88 events but cannot write")
+    assert "No space left on device" in err and service.urls
 
 
 # -- the compressed format ------------------------------------------------------------------
