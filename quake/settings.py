@@ -44,6 +44,10 @@ DOCS_DIR = PROJECT_ROOT / "docs"
 MAX_CATALOG_BYTES = 200 * 1024 * 1024
 """Largest catalog file the dashboard reads, by path or upload (``server.maxUploadSize``)."""
 
+MAX_CLI_CATALOG_BYTES = 4 * 1024**3
+"""Largest catalog file the command line reads (a person's own file, so ~20x the
+dashboard's; the cap only stops a runaway read such as ``/proc/kcore``)."""
+
 MAX_GRID_CELLS = 2_000_000
 """Largest grid a catalog may get (about Japan × 40 at 10 km); larger regions are refused."""
 

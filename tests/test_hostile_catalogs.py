@@ -415,3 +415,27 @@ def test_cli_refused_grid_reports_why_and_exits_2(tmp_path: Path) -> None:
     text = _cli(str(path))
     assert text.returncode == 2 and "in grid     no grid: this catalog spans" in text.stdout
     assert text.stderr.startswith("error: ") and "Traceback" not in text.stderr
+
+
+def test_the_command_line_never_reads_a_device_pipe_or_runaway_file(tmp_path) -> None:
+    """``load_catalog`` (the CLI's reader): /dev/zero and a FIFO are refused without a byte
+    read (before: /dev/zero was read until the process was killed), a file over the cap too."""
+    import os
+
+    from quake.data.catalog import load_catalog
+
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    for path in (Path("/dev/zero"), pipe):
+        with pytest.raises(CatalogError, match="is not a regular file"):
+            load_catalog(path)
+    big = tmp_path / "big.csv"
+    rows = "".join(f"2000-01-01T{i // 60:02d}:{i % 60:02d}:00,35,139,5\n" for i in range(100))
+    big.write_text("time,latitude,longitude,mag\n" + rows)
+    with pytest.raises(CatalogError, match="larger than"):
+        load_catalog(big, max_bytes=1000)
+    assert len(load_catalog(big).events) == 100
+    t0 = time.perf_counter()
+    proc = run_cli("catalog", "/dev/zero")
+    assert proc.returncode == 2 and proc.stderr.startswith("error: /dev/zero: is not a regular")
+    assert "Traceback" not in proc.stderr and time.perf_counter() - t0 < 60

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
+import stat
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from quake.data.catalog.layouts import (
     expected_layouts,
 )
 from quake.errors import CatalogError
+from quake.settings import MAX_CLI_CATALOG_BYTES
 
 # Reasons a row is dropped, in the order they are checked (a row counts once).
 # "unparseable time" includes impossible dates and clock times (month 13, Feb 30,
@@ -368,15 +371,34 @@ def _validate(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return out, dropped
 
 
-def load_catalog(path: str | Path) -> Catalog:
-    """Load a catalog CSV from a path (never modified); raise `CatalogError` on failure."""
+def load_catalog(path: str | Path, max_bytes: int = MAX_CLI_CATALOG_BYTES) -> Catalog:
+    """Load a catalog CSV from a path (never modified); raise `CatalogError` on failure:
+    no such file, a folder, a device or pipe, or more than ``max_bytes``. (The dashboard's
+    typed paths go through `quake.data.catalog.paths.read_catalog_file`, stricter.)"""
     path = Path(path)
     if not path.exists():
         raise CatalogError(f"{path}: no such file.")
     if path.is_dir():
         raise CatalogError(f"{path}: is a folder; expected a CSV catalog file.")
+    try:  # non-blocking open: a FIFO must not hang the open; fstat what was opened
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        raise CatalogError(f"{path}: cannot open the file ({err.strerror}).") from None
     try:
-        raw = path.read_bytes()
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):  # /dev/zero would be read for ever
+            raise CatalogError(
+                f"{path}: is not a regular file (a device, pipe or socket); expected a CSV file."
+            )
+        too_big = CatalogError(f"{path}: larger than {max_bytes / 1e6:,.0f} MB; not a catalog.")
+        if st.st_size > max_bytes:
+            raise too_big
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(max_bytes + 1)
+        if len(raw) > max_bytes:  # a /proc file reports size 0
+            raise too_big
     except OSError as err:
         raise CatalogError(f"{path}: cannot read the file ({err.strerror}).") from None
+    finally:
+        os.close(fd)
     return read_catalog_bytes(raw, source=str(path))
