@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from quake.commands._common import TqdmProgress, load_data
+from quake.commands._paths import shown
 from quake.commands.compare import find_model
 from quake.errors import ModelError
 from quake.models import load_model
@@ -35,19 +36,19 @@ def check_out(out: Path) -> Path:
     """``--out`` as a folder we may write: new, empty, or an earlier export's; else an error."""
     if out.exists() or out.is_symlink():
         if not out.is_dir():
-            raise ModelError(f"--out {str(out)[:120]!r} exists and is not a folder")
+            raise ModelError(f"--out {shown(out)} exists and is not a folder")
         ours = {INDEX_FILE}
         others = [
             f.name for f in out.iterdir() if f.name not in ours and not f.name.endswith(".dat")
         ]
         if others:
             raise ModelError(
-                f"--out {str(out)[:120]!r} holds other files ({others[0][:40]!r}, ...); give a "
+                f"--out {shown(out)} holds other files ({others[0][:40]!r}, ...); give a "
                 "new or empty folder"
             )
         return out
     if not out.parent.is_dir():
-        raise ModelError(f"--out: the folder {str(out.parent)[:120]!r} does not exist")
+        raise ModelError(f"--out: the folder {shown(out.parent)} does not exist")
     return out  # made by export_windows once the windows are known to exist
 
 

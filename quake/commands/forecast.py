@@ -28,7 +28,7 @@ import pandas as pd
 
 from quake.atomic import atomic_open
 from quake.commands._common import TqdmProgress, is_model_folder
-from quake.commands._paths import shown
+from quake.commands._paths import check_out_file, shown
 from quake.data.forecast_data import ForecastData, load_reference
 from quake.errors import ModelError, QuakeError
 from quake.models import load_model
@@ -68,11 +68,9 @@ def check_out(text: str) -> Path:
     name = shown(text)
     if out.suffix.lower() not in SUFFIXES:
         raise ForecastError(f"--out {name}: expected a file ending in .csv or .geojson")
-    if out.is_symlink() or (out.exists() and not out.is_file()):
-        raise ForecastError(f"--out {name} exists and is not a regular file")
     if not out.parent.is_dir():
         raise ForecastError(f"--out {name}: the folder {shown(out.parent)} does not exist")
-    return out
+    return check_out_file(out, "--out")
 
 
 def resolve_saved(name: str) -> Path:

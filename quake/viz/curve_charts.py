@@ -88,6 +88,11 @@ def _dotted(x: Sequence[float], y: Sequence[float], name: str) -> Spec:
     }
 
 
+def _legend_rows(n_curves: int, columns: int) -> int:
+    """Rows of a legend of ``n_curves`` entries, ``columns`` a row (room under the plot)."""
+    return -(-n_curves // columns)
+
+
 def roc_figure(
     curves: Mapping[str, OperatingCurve],
     colors: Mapping[str, str],
@@ -114,7 +119,7 @@ def roc_figure(
         axis_spec("false-positive rate (quiet cell-days alarmed)", size, range=[0, 1]),
         axis_spec("true-positive rate (targets caught)", size, range=[0, 1.02]),
         legend="bottom right" if len(curves) <= 3 else "below",
-        legend_rows=-(-len(curves) // legend_columns),
+        legend_rows=_legend_rows(len(curves), legend_columns),
     )
     return build_figure(traces, layout)
 
@@ -153,7 +158,7 @@ def pr_figure(
         shapes=shapes,
         annotations=notes,
         legend="top right" if len(curves) <= 3 else "below",
-        legend_rows=-(-len(curves) // legend_columns),
+        legend_rows=_legend_rows(len(curves), legend_columns),
     )
     return build_figure(traces, layout)
 
@@ -187,7 +192,7 @@ def molchan_figure(
         ),
         axis_spec("miss rate ν", size, range=[0, 1.02]),
         legend="bottom left" if len(curves) <= 3 else "below",
-        legend_rows=-(-len(curves) // legend_columns),
+        legend_rows=_legend_rows(len(curves), legend_columns),
     )
     return build_figure(traces, layout)
 

@@ -371,6 +371,39 @@ def _validate(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     return out, dropped
 
 
+def read_regular_file(path: Path, label: str, max_bytes: int, follow: bool = True) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes``; else a
+    `CatalogError` that names it by ``label``. Opened non-blocking (a FIFO must not hang
+    the open) and checked by ``fstat`` of what was opened, so no byte of a device (``/dev/zero``
+    would be read for ever), pipe or socket is read; ``follow=False``: a link is refused."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        raise CatalogError(f"{label}: cannot open the file ({err.strerror}).") from None
+    cap = f"{max_bytes / 1e6:,.0f} MB"
+    too_big = CatalogError(f"{label}: larger than {cap}; catalogs of at most {cap} are read.")
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise CatalogError(f"{label}: is a folder; expected a CSV catalog file.")
+        if not stat.S_ISREG(st.st_mode):
+            raise CatalogError(
+                f"{label}: is not a regular file (a device, pipe or socket); expected a CSV file."
+            )
+        if st.st_size > max_bytes:
+            raise too_big
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(max_bytes + 1)
+    except OSError as err:
+        raise CatalogError(f"{label}: cannot read the file ({err.strerror}).") from None
+    finally:
+        os.close(fd)
+    if len(raw) > max_bytes:  # grew while being read, or a /proc file (it reports size 0)
+        raise too_big
+    return raw
+
+
 def load_catalog(path: str | Path, max_bytes: int = MAX_CLI_CATALOG_BYTES) -> Catalog:
     """Load a catalog CSV from a path (never modified); raise `CatalogError` on failure:
     no such file, a folder, a device or pipe, or more than ``max_bytes``. (The dashboard's
@@ -380,25 +413,5 @@ def load_catalog(path: str | Path, max_bytes: int = MAX_CLI_CATALOG_BYTES) -> Ca
         raise CatalogError(f"{path}: no such file.")
     if path.is_dir():
         raise CatalogError(f"{path}: is a folder; expected a CSV catalog file.")
-    try:  # non-blocking open: a FIFO must not hang the open; fstat what was opened
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as err:
-        raise CatalogError(f"{path}: cannot open the file ({err.strerror}).") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):  # /dev/zero would be read for ever
-            raise CatalogError(
-                f"{path}: is not a regular file (a device, pipe or socket); expected a CSV file."
-            )
-        too_big = CatalogError(f"{path}: larger than {max_bytes / 1e6:,.0f} MB; not a catalog.")
-        if st.st_size > max_bytes:
-            raise too_big
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            raw = f.read(max_bytes + 1)
-        if len(raw) > max_bytes:  # a /proc file reports size 0
-            raise too_big
-    except OSError as err:
-        raise CatalogError(f"{path}: cannot read the file ({err.strerror}).") from None
-    finally:
-        os.close(fd)
+    raw = read_regular_file(path, str(path), max_bytes)
     return read_catalog_bytes(raw, source=str(path))

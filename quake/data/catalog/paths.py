@@ -13,11 +13,9 @@ file is ever read.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
-from quake.data.catalog.load import Catalog, read_catalog_bytes
+from quake.data.catalog.load import Catalog, read_catalog_bytes, read_regular_file
 from quake.errors import CatalogError
 from quake.settings import (
     CATALOG_DIRS_ENV,
@@ -81,30 +79,6 @@ def read_catalog_file(
 ) -> Catalog:
     """Read a catalog from a path a person typed (see the module docstring)."""
     real = allowed_path(text, roots)
-    try:
-        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as err:
-        raise CatalogError(f"{str(text)!r}: cannot open the file ({err.strerror}).") from None
-    try:
-        st = os.fstat(fd)  # of what was opened: no swap between a check and the read
-        if stat.S_ISDIR(st.st_mode):
-            raise CatalogError(f"{str(text)!r} is a folder; expected a CSV catalog file.")
-        if not stat.S_ISREG(st.st_mode):
-            raise CatalogError(
-                f"{str(text)!r} is not a regular file (a device, pipe or socket); "
-                "expected a CSV file."
-            )
-        if st.st_size > max_bytes:
-            raise CatalogError(
-                f"{str(text)!r} has {st.st_size / 1e6:,.0f} MB; catalogs of at most "
-                f"{max_bytes / 1e6:,.0f} MB are read."
-            )
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            raw = f.read(max_bytes + 1)
-    except OSError as err:
-        raise CatalogError(f"{str(text)!r}: cannot read the file ({err.strerror}).") from None
-    finally:
-        os.close(fd)
-    if len(raw) > max_bytes:  # grew while being read
-        raise CatalogError(f"{str(text)!r} is larger than {max_bytes / 1e6:,.0f} MB.")
+    # the real path, opened without following a link: nothing swapped in since the check
+    raw = read_regular_file(real, repr(str(text)), max_bytes, follow=False)
     return read_catalog_bytes(raw, source=real.name)
