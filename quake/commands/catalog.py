@@ -14,8 +14,8 @@ be forecast as it is.
 from __future__ import annotations
 
 import argparse
-import json
 
+from quake.commands._paths import json_text
 from quake.data.catalog import catalog_summary, load_catalog
 from quake.data.protocol import JAPAN, grid_for_catalog
 from quake.errors import CatalogError
@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     except CatalogError as err:
         summary = catalog_summary(catalog, None)
         summary["grid_error"] = str(err)
-        print(json.dumps(summary) if args.json else format_summary(summary), flush=True)
+        print(json_text(summary) if args.json else format_summary(summary), flush=True)
         raise CatalogError(f"{args.path}: {err}") from None
     name = JAPAN.name if g == JAPAN.grid else "grid from the catalog's bounds"
     summary = catalog_summary(catalog, g, name)
-    print(json.dumps(summary) if args.json else format_summary(summary))
+    print(json_text(summary) if args.json else format_summary(summary))
     return 0

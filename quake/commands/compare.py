@@ -10,12 +10,11 @@ interval of the ROC/PR AUC differences. A name that is no folder is tried as
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 
-from quake.commands._common import is_model_folder
-from quake.commands._paths import check_out_file
+from quake.commands._common import MC_RANGE, fmt_mag, is_model_folder, magnitude
+from quake.commands._paths import check_out_file, json_text, write_out
 from quake.errors import ModelError
 from quake.models.store.summaries import load_summary
 from quake.scoring.compare import compare
@@ -26,7 +25,12 @@ HELP = "paired comparison of two saved models (information gain T/W-tests, LL, B
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", action="append", required=True, help="a saved model (twice: A, B)")
-    p.add_argument("--mc", type=float, default=5.0, help="Mc of both models (5.0)")
+    p.add_argument(
+        "--mc",
+        type=magnitude,
+        default=5.0,
+        help=f"Mc of both models, in [{MC_RANGE[0]:g}, {MC_RANGE[1]:g}] (5.0)",
+    )
     p.add_argument("--mask", choices=("all", "active"), default="all", help="for the AUCs")
     p.add_argument("--json", type=Path, default=None, help="also write the JSON to this file")
 
@@ -76,19 +80,18 @@ def render(a: str, b: str, res: dict) -> str:
 def run(args: argparse.Namespace) -> int:
     if len(args.model) != 2:
         raise ModelError(f"give exactly two models (--model A --model B), got {len(args.model)}")
-    if not (math.isfinite(args.mc) and 0 <= args.mc <= 10):
-        raise ModelError(f"--mc must be a magnitude in [0, 10], got {args.mc}")
     if args.json:
         check_out_file(args.json, "--json")
     folders = [find_model(n, args.mc) for n in args.model]
     summaries = [load_summary(f) for f in folders]
     for f, s in zip(folders, summaries, strict=True):
         if not math.isclose(s.mc, args.mc):
-            raise ModelError(f"{f.name} was scored at Mc {s.mc:g}, not --mc {args.mc:g}")
+            raise ModelError(
+                f"{f.name} was scored at Mc {fmt_mag(s.mc)}, not --mc {fmt_mag(args.mc)}"
+            )
     res = compare(summaries[0], summaries[1], args.mask)
     out = {"a": folders[0].name, "b": folders[1].name, "mc": args.mc, **res}
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+    if args.json:  # strict JSON: an undefined number is null
+        write_out(args.json, "--json", json_text(out, indent=1) + "\n")
     print(render(folders[0].name, folders[1].name, res))
     return 0

@@ -8,7 +8,8 @@ a mainshock when its background probability is ``>= --threshold`` (0.5), or, wit
 by one stochastic draw. With
 ``--out`` the mainshocks are written as a CSV in the canonical columns (time, latitude,
 longitude, depth_km, magnitude), which `quake.data.catalog.load_catalog` reads back; the
-file appears whole or not at all (a temporary file beside it, renamed over it).
+file appears whole or not at all (a temporary file beside it, renamed over it), its missing
+folders made. ``--m-min`` is a finite magnitude in [-2, 10]; ``--json`` is strict JSON.
 
 Exit codes: 0 on success; 2 with a one-line ``error: ...`` on stderr when the catalog
 cannot be read, no event is left at or above ``--m-min``, or the file cannot be written.
@@ -17,12 +18,12 @@ cannot be read, no event is left at or above ``--m-min``, or the file cannot be 
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import time
 from pathlib import Path
 
-from quake.atomic import atomic_open
-from quake.commands._paths import check_out_file
+from quake.commands._common import MC_RANGE, magnitude
+from quake.commands._paths import check_out_file, json_text, open_out
 from quake.data.catalog import CANONICAL
 from quake.data.decluster import METHODS, Declustering, decluster
 from quake.data.forecast_data import load_reference
@@ -45,7 +46,12 @@ _TITLES = {
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("catalog", nargs="?", default=None, help="catalog CSV (default: the reference)")
     p.add_argument("--method", choices=CHOICES, default="gk", help="declustering method (gk)")
-    p.add_argument("--m-min", type=float, default=None, help="only events with M >= this")
+    p.add_argument(
+        "--m-min",
+        type=magnitude,
+        default=None,
+        help=f"only events with M >= this (a magnitude in [{MC_RANGE[0]:g}, {MC_RANGE[1]:g}])",
+    )
     p.add_argument(
         "--foreshock-fraction",
         type=float,
@@ -71,6 +77,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out:
         check_out_file(Path(args.out).expanduser(), "--out")
+    if not (math.isfinite(args.foreshock_fraction) and args.foreshock_fraction >= 0):
+        raise CatalogError(
+            f"--foreshock-fraction must be a finite number >= 0, got {args.foreshock_fraction}"
+        )
+    if args.eta0 is not None and not (math.isfinite(args.eta0) and args.eta0 > 0):
+        raise CatalogError(f"--eta0 must be a finite number > 0, got {args.eta0}")
+    if not 0.0 <= args.threshold <= 1.0:  # NaN fails this too
+        raise CatalogError(f"--threshold must lie in [0, 1], got {args.threshold:g}")
     catalog = load_reference(args.catalog)
     t0 = time.perf_counter()
     if args.method == "etas":
@@ -100,15 +114,13 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(seconds, 3),
         "out": str(out) if out else None,
     }
-    print(json.dumps(report) if args.json else format_report(report, result))
+    print(json_text(report) if args.json else format_report(report, result))
     return 0
 
 
 def _etas(events, args: argparse.Namespace) -> Declustering:
     from quake.models.etas_decluster import etas_declustering  # scipy fit: loaded when asked
 
-    if not 0.0 <= args.threshold <= 1.0:
-        raise CatalogError(f"--threshold must lie in [0, 1], got {args.threshold:g}")
     protocol = protocol_for_catalog(events)
     return etas_declustering(
         events, protocol, m0=args.m_min, threshold=args.threshold, seed=args.seed
@@ -145,8 +157,10 @@ def _fmt(v: object) -> str:
 
 
 def write_mainshocks(events, path: str | Path) -> Path:
-    """The events in the canonical columns to ``path``, atomically (temp file + rename)."""
+    """The events in the canonical columns to ``path``, atomically (temp file + rename),
+    its missing folders made."""
     path = Path(path).expanduser()
-    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+    # Missing folders are made; a failure names --out, never the temporary file.
+    with open_out(path, "--out", encoding="utf-8", newline="") as fh:
         events[CANONICAL].to_csv(fh, index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     return path

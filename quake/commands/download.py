@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from datetime import date
 from pathlib import Path
 
@@ -12,8 +13,26 @@ from quake.commands._paths import check_out_file
 from quake.data.catalog.usgs import DEADLINE_S, Window, download_usgs
 from quake.errors import DownloadError
 
+FLAGS = {
+    "min_lat": "--min-lat",
+    "max_lat": "--max-lat",
+    "min_lon": "--min-lon",
+    "max_lon": "--max-lon",
+    "start": "--start",
+    "end": "--end",
+    "min_mag": "--min-mag",
+}
+
 NAME = "download"
 HELP = "download a region/time/magnitude window from the USGS event service (needs internet)"
+
+
+def iso_date(text: str) -> date:
+    """An argparse ``type``: a calendar date, YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text[:40]!r}") from None
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -22,8 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-lat", type=float, default=w.max_lat)
     p.add_argument("--min-lon", type=float, default=w.min_lon)
     p.add_argument("--max-lon", type=float, default=w.max_lon)
-    p.add_argument("--start", type=date.fromisoformat, default=w.start, help="YYYY-MM-DD")
-    p.add_argument("--end", type=date.fromisoformat, default=w.end, help="YYYY-MM-DD")
+    p.add_argument("--start", type=iso_date, default=w.start, help="YYYY-MM-DD")
+    p.add_argument("--end", type=iso_date, default=w.end, help="YYYY-MM-DD")
     p.add_argument("--min-mag", type=float, default=w.min_mag)
     p.add_argument(
         "--out", type=Path, default=None, help="CSV to write (default: DOWNLOADS/usgs_catalog.csv)"
@@ -48,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
     window = Window(
         args.min_lat, args.max_lat, args.min_lon, args.max_lon, args.start, args.end, args.min_mag
     )
+    window.check(FLAGS)  # before any request: the service is never asked an impossible window
+    if not (math.isfinite(args.deadline) and args.deadline >= 0):
+        raise DownloadError(f"--deadline must be a number of seconds >= 0, got {args.deadline}")
     cache = args.cache or settings.download_dir()
     out = args.out or settings.download_dir() / "usgs_catalog.csv"
     check_out_file(out, "--out")  # before the download, not after it

@@ -3,7 +3,8 @@ score a model on the protocol's test period.
 
 The JSON has ``roc_auc_ci`` and ``pr_auc_ci``: 95 % block-bootstrap intervals (blocks of 50
 forecast days, 1,000 seeded resamples, `quake.metrics.bootstrap`) from the same run,
-centred on the fine-bin scores.
+centred on the fine-bin scores. A score that is undefined (no target in the period) is
+``null``, never NaN (the JSON is strict), and a note on stderr says why.
 
 ``--targets mainshocks`` scores against positives made by mainshocks only (the catalog
 declustered by ``--decluster``, `quake.data.forecast_data.ForecastData.build`); the naive
@@ -13,7 +14,7 @@ baseline of ``matched_tp`` and the weights follow those targets, the active mask
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
@@ -21,11 +22,14 @@ from quake.commands._common import (
     TqdmProgress,
     add_data_arguments,
     fit_model,
+    fmt_mag,
+    is_defined,
     load_data,
     parse_model_args,
     resolve_model,
+    undefined_reason,
 )
-from quake.commands._paths import check_out_file
+from quake.commands._paths import check_out_file, json_text, write_out
 from quake.data.decluster import METHODS
 from quake.data.targets import TARGET_KINDS
 from quake.metrics.bootstrap import intervals
@@ -129,9 +133,14 @@ def run(args: argparse.Namespace) -> int:
         "bins": blocks.design.n_bins,
     }
     out = result_json(model, data, args.period, args.mask, summary, extra)
-    text = json.dumps(out, indent=1)
+    text = json_text(out, indent=1)  # an undefined score is null, never a bare NaN
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+        write_out(args.json, "--json", text + "\n")
     print(text)
+    if not (is_defined(summary["roc_auc"]) and is_defined(summary["pr_auc"])):
+        print(
+            f"note: ROC/PR AUC are undefined (null) at Mc {fmt_mag(data.mc)}, mask {args.mask}: "
+            f"{undefined_reason(args.period, summary)}",
+            file=sys.stderr,
+        )
     return 0

@@ -8,8 +8,10 @@ from quake.commands._common import (
     TqdmProgress,
     add_data_arguments,
     add_out_arguments,
+    fmt_mag,
     load_data,
     parse_model_args,
+    print_scores,
 )
 from quake.models import create, kinds
 from quake.scoring.evaluate import fit_score_save
@@ -42,9 +44,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if held.open:  # failed or interrupted: only the claim's temporary folder goes
             held.abort()
-    print(f"{model.kind} Mc {data.mc:g} on {data.protocol.name} -> {folder}")
+    print(f"{model.kind} Mc {fmt_mag(data.mc)} on {data.protocol.name} -> {folder}")
     print(f"fit {model.meta.get('fit_seconds')} s, eval {model.meta.get('eval_seconds')} s")
-    for period, per_mask in scores.items():
-        for mask, s in per_mask.items():
-            print(f"  {period:<10} {mask:<6} ROC AUC {s['roc_auc']:.4f}  PR AUC {s['pr_auc']:.5f}")
+    print_scores(scores, data.mc, folder)  # an undefined AUC is said, not a crash: it is saved
     return 0

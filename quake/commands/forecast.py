@@ -18,7 +18,6 @@ must be a new or regular ``.csv`` / ``.geojson`` file in an existing folder. Wit
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from datetime import date
 from pathlib import Path
@@ -26,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quake.atomic import atomic_open
-from quake.commands._common import TqdmProgress, is_model_folder
-from quake.commands._paths import check_out_file, shown
+from quake.commands._common import TqdmProgress, fmt_mag, is_model_folder
+from quake.commands._paths import check_out_file, json_text, open_out, shown
 from quake.data.forecast_data import ForecastData, load_reference
 from quake.errors import ModelError, QuakeError
 from quake.models import load_model
@@ -104,7 +102,7 @@ def cell_table(data: ForecastData, probs: np.ndarray, prior: np.ndarray) -> pd.D
 
 def write_table(table: pd.DataFrame, out: Path, meta: dict) -> None:
     if out.suffix.lower() == ".csv":
-        with atomic_open(out, "w", encoding="utf-8", newline="") as fh:
+        with open_out(out, "--out", encoding="utf-8", newline="") as fh:
             table.to_csv(fh, index=False, float_format="%.6g")
         return
     features = [
@@ -120,8 +118,8 @@ def write_table(table: pd.DataFrame, out: Path, meta: dict) -> None:
         for r in table.itertuples(index=False)
     ]
     doc = {"type": "FeatureCollection", "properties": meta, "features": features}
-    with atomic_open(out, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, separators=(",", ":"))
+    with open_out(out, "--out", encoding="utf-8") as fh:
+        fh.write(json_text(doc, separators=(",", ":")))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,10 +176,10 @@ def run(args: argparse.Namespace) -> int:
             doc["cells"] = {k: _finite(table[k]) for k in table.columns}
         else:
             doc["top"] = {k: _finite(top[k]) for k in top.columns}
-        print(json.dumps(doc, allow_nan=False))
+        print(json_text(doc))
         return 0
     print(
-        f"{meta['model']} ({model.kind}, Mc {data.mc:g}): forecast day {day}, target quakes "
+        f"{meta['model']} ({model.kind}, Mc {fmt_mag(data.mc)}): forecast day {day}, target quakes "
         f"{meta['target_window'][0]} .. {meta['target_window'][1]}"
     )
     how = {"cache": "read from the map cache", "static": "constant in time", "model": "computed"}

@@ -10,19 +10,22 @@ state is warm). The test period is never read. Rows go to ``docs/table1.json``
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import time
 from pathlib import Path
 
 from quake import settings
 from quake.commands._common import (
     add_data_arguments,
+    check_device,
     load_data,
     parse_model_args,
 )
-from quake.commands._paths import check_out_file
+from quake.commands._paths import check_out_file, json_text, write_out
+from quake.errors import ModelError
 from quake.models.presets import PRESETS
 from quake.models.registry import NEURAL_KINDS
+from quake.scoring.report_inputs import read_table1
 
 NAME = "sweep-weights"
 HELP = "Table I: train a neural model per class weight and score it on the validation period"
@@ -91,12 +94,19 @@ def _scores(curves) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     check_out_file(args.out, "--out")
-    data = load_data(args.catalog, args.mc)
-    targs = parse_model_args(args.train_args)
+    bad = [w for w in args.weights if not (math.isfinite(w) and w > 0)]
+    if bad:
+        raise ModelError(f"--weights must be finite numbers > 0, got {bad[0]}")
+    check_device(args.device)
+    targs = parse_model_args(args.train_args, "--train-args")
     if args.epochs is not None:
         targs["epochs"] = args.epochs
     if args.device is not None:
         targs["device"] = args.device
+    from quake.models.neural import build
+
+    build(args.model, args.preset, parse_model_args(args.args), targs)  # bad options: now
+    data = load_data(args.catalog, args.mc)
     cols = [
         "weight",
         "roc_auc_all",
@@ -124,12 +134,16 @@ def run(args: argparse.Namespace) -> int:
         "(never test); the paper's Table I reports CNN+LSTM (convlstm) on its own catalog",
         "rows": [{"model": args.model, "preset": args.preset, "mc": data.mc, **r} for r in rows],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.out.is_file():  # keep the rows of other (model, preset, Mc) sweeps
         mine = (args.model, args.preset, data.mc)
-        old = json.loads(args.out.read_text()).get("rows", [])
-        keep = [r for r in old if (r.get("model"), r.get("preset"), r.get("mc")) != mine]
+        old = read_table1(args.out)
+        old = old.get("rows", []) if isinstance(old, dict) else []
+        keep = [
+            r
+            for r in old
+            if isinstance(r, dict) and (r.get("model"), r.get("preset"), r.get("mc")) != mine
+        ]
         doc["rows"] = keep + doc["rows"]
-    args.out.write_text(json.dumps(doc, indent=1))
+    write_out(args.out, "--out", json_text(doc, indent=1))
     print(f"-> {args.out}")
     return 0

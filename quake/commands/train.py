@@ -15,6 +15,7 @@ instead, each training its own alone, and rank 0 saves the ensemble once all are
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from quake import settings
@@ -22,8 +23,11 @@ from quake.commands._common import (
     TqdmProgress,
     add_data_arguments,
     add_out_arguments,
+    check_device,
+    fmt_mag,
     load_data,
     parse_model_args,
+    print_scores,
 )
 from quake.errors import ModelError
 from quake.models.presets import PRESETS
@@ -82,12 +86,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.seeds is not None and not 1 <= args.seeds <= 64:
-        raise ModelError(f"--seeds must be between 1 and 64, got {args.seeds}")
-    if args.ensemble and (args.seeds or 0) < 2:
-        raise ModelError("--ensemble needs --seeds 2 or more")
-    if args.seeds is not None and args.resume is not None:
-        raise ModelError("--resume continues one model; use it without --seeds")
+    check_options(args)  # a bad option fails in seconds, before the catalog is read
     from quake.models import distributed  # torch only when the command runs
 
     ranks = distributed.start(args.device or "cpu")
@@ -110,6 +109,38 @@ def run(args: argparse.Namespace) -> int:
         distributed.finish()
 
 
+def check_options(args: argparse.Namespace) -> None:
+    """Every option checked before a process group is joined or the catalog read: the
+    counts, the device, and the model and training options as `_train` will build them
+    (`quake.models.neural.build`: `quake.models.training.TrainConfig.from_dict`)."""
+    if args.seeds is not None and not 1 <= args.seeds <= 64:
+        raise ModelError(f"--seeds must be between 1 and 64, got {args.seeds}")
+    if args.ensemble and (args.seeds or 0) < 2:
+        raise ModelError("--ensemble needs --seeds 2 or more")
+    if args.seeds is not None and args.resume is not None:
+        raise ModelError("--resume continues one model; use it without --seeds")
+    if args.threads is not None and args.threads < 1:
+        raise ModelError(f"--threads must be a positive number of CPU threads, got {args.threads}")
+    if args.epochs is not None and args.epochs < 1:
+        raise ModelError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.class_weight is not None and not (
+        math.isfinite(args.class_weight) and args.class_weight > 0
+    ):
+        raise ModelError(f"--class-weight must be a finite number > 0, got {args.class_weight}")
+    check_device(args.device)
+    from quake.models.neural import build
+
+    margs = parse_model_args(args.args)
+    if args.class_weight is not None:
+        margs["class_weight"] = float(args.class_weight)
+    targs = _targs(args)
+    if args.epochs is not None:
+        targs["epochs"] = args.epochs
+    if args.device is not None:
+        targs["device"] = args.device
+    build(args.model, args.preset, margs, targs)  # a bad value is a ModelError naming it
+
+
 def torch_device(device: str | None, ranks):
     import torch
 
@@ -119,7 +150,7 @@ def torch_device(device: str | None, ranks):
 
 
 def _targs(args: argparse.Namespace) -> dict:
-    targs = parse_model_args(args.train_args)
+    targs = parse_model_args(args.train_args, "--train-args")
     for key in ("threads", "seed"):
         if getattr(args, key) is not None:
             targs[key] = getattr(args, key)
@@ -182,9 +213,7 @@ def _save_ensemble(args: argparse.Namespace, data) -> None:
         if held.open:
             held.abort()
     print(f"ensemble of {args.seeds} seeds -> {folder}")
-    for period, per_mask in model.meta.get("scores", {}).items():
-        for mask, s in per_mask.items():
-            print(f"  {period:<10} {mask:<6} ROC AUC {s['roc_auc']:.4f}  PR AUC {s['pr_auc']:.5f}")
+    print_scores(model.meta.get("scores", {}), data.mc, folder)
 
 
 def _run(args: argparse.Namespace, held: FolderClaim | None, ranks) -> int:
@@ -229,13 +258,11 @@ def _train(args, data, out: Path | None, checkpoint: Path, on_progress, targs: d
 
 
 def _report(model, preset: str, data, folder: Path) -> None:
-    print(f"{model.kind} ({preset}) Mc {data.mc:g} on {data.protocol.name} -> {folder}")
+    print(f"{model.kind} ({preset}) Mc {fmt_mag(data.mc)} on {data.protocol.name} -> {folder}")
     meta = model.meta
     print(
         f"trained {meta.get('train_seconds')} s, best epoch {meta.get('best_epoch')} of "
         f"{len(meta.get('train_history', []))} (stopped by {meta.get('stopped_by')}); "
         f"eval {meta.get('eval_seconds')} s"
     )
-    for period, per_mask in model.meta.get("scores", {}).items():
-        for mask, s in per_mask.items():
-            print(f"  {period:<10} {mask:<6} ROC AUC {s['roc_auc']:.4f}  PR AUC {s['pr_auc']:.5f}")
+    print_scores(model.meta.get("scores", {}), data.mc, folder)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
@@ -84,10 +85,63 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """A config from JSON-like values, each checked for type and range (`_CHECKS`): a
+        `ModelError` naming the option and what it expects, before any training."""
         known = {f.name for f in fields(cls)}
         if set(d) - known:
             raise ModelError(f"unknown training options {sorted(set(d) - known)}")
+        for name, value in d.items():
+            _check_option(name, value)
         return cls(**d)
+
+
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "epochs": (1, 100_000),
+    "bptt": (1, 100_000),
+    "streams": (1, 4096),
+    "warmup_steps": (0, 10**9),
+    "patience": (1, 100_000),
+    "seed": (0, 2**63 - 1),
+    "threads": (1, 1024),
+}
+# (low, high, low included): learning rates and the clip norm must be > 0.
+_FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
+    "lr": (0.0, 10.0, False),
+    "lr_final": (0.0, 1.0, True),
+    "clip": (0.0, 1e6, False),
+    "max_seconds": (0.0, 1e9, False),
+}
+_OPTIONAL = ("threads", "max_seconds")  # None: torch's own thread count, no time budget
+_MASKS = ("all", "active")
+DEVICE_PATTERN = re.compile(r"cpu|mps|cuda(:\d{1,3})?")
+"""Devices a neural model trains on: ``cpu``, ``cuda`` or ``cuda:N``, ``mps``."""
+
+
+def _check_option(name: str, value: Any) -> None:
+    """Refuse a training option of the wrong type or out of its range."""
+    if value is None and name in _OPTIONAL:
+        return
+    kind = type(value).__name__
+    got = f"got {repr(value)[:40]} ({'an' if kind[0] in 'aeiou' else 'a'} {kind})"
+    none = " or null" if name in _OPTIONAL else ""
+    if name in _INT_RANGES:
+        lo, hi = _INT_RANGES[name]
+        if not (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi):
+            raise ModelError(
+                f"training option {name!r} must be an integer in [{lo}, {hi}]{none}, {got}"
+            )
+    elif name in _FLOAT_RANGES:
+        lo, hi, closed = _FLOAT_RANGES[name]
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value) and (lo <= value if closed else lo < value) and value <= hi
+        if not ok:
+            where = f"[{lo:g}, {hi:g}]" if closed else f"({lo:g}, {hi:g}]"
+            raise ModelError(f"training option {name!r} must be a number in {where}{none}, {got}")
+    elif name == "device":
+        if not (isinstance(value, str) and DEVICE_PATTERN.fullmatch(value)):
+            raise ModelError(f"training option 'device' must be cpu, cuda, cuda:N or mps, {got}")
+    elif name == "select_mask" and value not in _MASKS:
+        raise ModelError(f"training option 'select_mask' must be 'all' or 'active', {got}")
 
 
 @dataclass

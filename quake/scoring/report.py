@@ -9,7 +9,6 @@ catalog; shown for orientation only).
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -22,6 +21,7 @@ from quake.models.registry import PAPER_METHOD
 from quake.models.store import model_folders, read_model
 from quake.models.store.summaries import has_summary, load_summary
 from quake.scoring.report_csep import sections
+from quake.scoring.report_inputs import MAX_PAPER_BYTES, read_table1, read_text
 from quake.scoring.seeds import format_mean_sd, mean_sd
 from quake.scoring.sweeps import by_first, seed_members, seed_sweeps
 
@@ -55,11 +55,14 @@ def collect(models_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def paper_table2(path: str | Path | None = None) -> dict[str, dict[str, float]]:
-    """The paper's Table II: ``{method: {"roc_3.5", "pr_3.5", "roc_5", "pr_5"}}`` ({} if absent)."""
+    """The paper's Table II: ``{method: {"roc_3.5", "pr_3.5", "roc_5", "pr_5"}}`` ({} if no
+    candidate file exists or it has no Table II). A ``path`` given must be a readable UTF-8
+    text file: a `ModelError` naming it otherwise."""
     paths = [Path(path)] if path else settings.paper_candidates()
-    text = next((p.read_text() for p in paths if p.is_file()), None)
-    if text is None:
+    found = next((p for p in paths if path or p.is_file()), None)
+    if found is None:
         return {}
+    text = read_text(found, "paper text", MAX_PAPER_BYTES)
     end = text.find("TABLE II")
     start = text.rfind("Method", 0, end)
     if start < 0 or end < 0:
@@ -207,9 +210,9 @@ def _cell(key: str, v: Any) -> str:
 
 
 def _table1(path: Path) -> list[str]:
-    doc = json.loads(path.read_text())
+    doc = read_table1(path)
     rows = doc.get("rows", doc) if isinstance(doc, dict) else doc
-    if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         return [f"(`{path}` is not a list of records; not shown)"]
     keys = list(dict.fromkeys(k for r in rows for k in r))
     lines = []

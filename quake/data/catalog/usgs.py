@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import time
 import urllib.error
 import urllib.parse
@@ -64,6 +65,37 @@ class Window:
     end: date = date(2019, 12, 31)
     min_mag: float = 2.5
 
+    def check(self, names: dict[str, str] | None = None) -> None:
+        """Refuse a window the service cannot answer, before any request: latitudes in
+        [-90, 90] and longitudes in [-360, 360] (a box may cross the date line, as the FDSN
+        service allows: min_lon < -180 or max_lon > 180), each minimum below its maximum;
+        a finite magnitude in [-2, 10]; start on or before end. ``names`` maps a field to
+        the name the caller knows it by (the CLI's ``--min-lat``); a `DownloadError` else."""
+        n = {f: (names or {}).get(f, f) for f in _FIELDS}
+        for lo, hi, limit in (("min_lat", "max_lat", 90.0), ("min_lon", "max_lon", 360.0)):
+            for key in (lo, hi):
+                v = getattr(self, key)
+                if not (isinstance(v, int | float) and math.isfinite(v) and abs(v) <= limit):
+                    raise DownloadError(
+                        f"{n[key]} must be a finite number in [{-limit:g}, {limit:g}], got {v!r}"
+                    )
+            if not getattr(self, lo) < getattr(self, hi):
+                raise DownloadError(
+                    f"{n[lo]} {getattr(self, lo):g} must be below {n[hi]} {getattr(self, hi):g}"
+                )
+        if self.max_lon - self.min_lon > 360.0:
+            raise DownloadError(
+                f"{n['min_lon']} .. {n['max_lon']} spans more than 360 degrees of longitude"
+            )
+        m = self.min_mag
+        if not (isinstance(m, int | float) and math.isfinite(m) and -2.0 <= m <= 10.0):
+            raise DownloadError(f"{n['min_mag']} must be a finite magnitude in [-2, 10], got {m!r}")
+        if self.start > self.end:
+            raise DownloadError(
+                f"{n['start']} {self.start} is after {n['end']} {self.end}: an empty window; "
+                "nothing was requested"
+            )
+
     def params(self, start: date, end: date) -> dict[str, str]:
         return {
             "minlatitude": f"{self.min_lat:g}",
@@ -76,6 +108,8 @@ class Window:
             "orderby": "time-asc",
         }
 
+
+_FIELDS = ("min_lat", "max_lat", "min_lon", "max_lon", "start", "end", "min_mag")
 
 JAPAN_WINDOW = Window()
 """The reference catalog's window: 22–46 ° N, 122–150 ° E, 1990–2019, M ≥ 2.5."""
@@ -272,6 +306,7 @@ def download_usgs(
     far are kept, so a rerun resumes.
     """
     window = window or Window()
+    window.check()  # an impossible window is refused before any request
     if cache_dir is FROM_SETTINGS:
         cache_dir = settings.download_dir()
     budget = _Budget(deadline_s, clock, cache_dir)
