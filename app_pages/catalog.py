@@ -90,7 +90,12 @@ with st.container(border=True):
                 "Upload it, give its path, or download it from the USGS."
             )
         else:
-            st.markdown(f"`{ref}` — USGS ComCat, Japan region, 1990–2019.")
+            what = (
+                "USGS ComCat, Japan region, 1990–2019"
+                if ref.name == "japan_usgs_1990_2019.csv"
+                else "the reference catalog this server is set to (`QUAKE_CATALOG`)"
+            )
+            st.markdown(f"{plain(ref, 300)} — {what}.")
             current = src is not None and src.get("path") == str(ref)
             if not current:
                 st.button(
@@ -294,6 +299,8 @@ def events_map() -> None:
     ev = catalog.events
     t_first, t_last = ev["time"].iloc[0].date(), ev["time"].iloc[-1].date()
     m_lo, m_hi = float(np.floor(mags.min() * 10) / 10), float(np.ceil(mags.max() * 10) / 10)
+    if m_hi - m_lo < 0.1:  # every event of one magnitude: a slider needs two ends
+        m_lo = round(m_hi - 0.1, 1)
     f1, f2 = st.columns([3, 2])
     with f1:
         if t_first == t_last:

@@ -335,10 +335,17 @@ with intervals_tab:
                             rows, palette, title, pres, f"{title} — Mc {mc:.1f}, {m} cells"
                         )
                         export(fig, f"{score}_ci_m{mc:.1f}_{m}", f"ci_{score}_{m}")
+NO_TARGETS = (
+    f"The test windows hold fewer than 2 target cells of M ≥ {mc:.1f} (the catalog has too "
+    "few events at this Mc in the test period): there is nothing to compare forecasts on."
+)
+few_targets = bool(here) and all(views.n_targets(s) < 2 for s in here.values())
 with pairs_tab:
     if pairs_tab.open:
         if len(here) < 2:
             st.info("The pairwise matrix needs two models of this Mc with stored summaries.")
+        elif few_targets:
+            st.info(NO_TARGETS)
         else:
             mat = _gain_matrix(here, key)
             fig = charts.gain_matrix_figure(
@@ -357,6 +364,8 @@ with time_tab:
     if time_tab.open:
         if len(here) < 2:
             st.info("The gain over time needs two models of this Mc with stored summaries.")
+        elif few_targets:
+            st.info(NO_TARGETS)
         else:
             names = _gain_matrix(here, key)["names"]  # best first by mean gain
             refs = [n for n in names if n.startswith("naive")] + [

@@ -14,6 +14,7 @@ from app_pages.ui.loaders import (
     current_catalog,
     forecast_data,
     mc_options,
+    training_slots,
     try_protocol,
 )
 from app_pages.ui.state import (
@@ -383,7 +384,7 @@ else:
             # private temporary folder and only a finished model is renamed into place.
             held = claim(name.strip())
             try:
-                job = TrainingJob(held.name, held, make_runner(spec, data, held.tmp)).start()
+                job = training_slots().start(held.name, held, make_runner(spec, data, held.tmp))
             except BaseException:
                 held.abort()
                 raise

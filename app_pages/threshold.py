@@ -42,7 +42,7 @@ if not good_cards():
     need_models()
     st.stop()
 fit = catalog_models()  # models fitted on another catalog's grid or dates are not offered
-if fit.protocol is not None and not fit.fitting:
+if not fit.fitting:
     no_fitting_models(fit)
     st.stop()
 scored = [c for c in fit.fitting if c.has_curves]

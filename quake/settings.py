@@ -39,10 +39,18 @@ PATH_FIELD_ENV = "QUAKE_PATH_FIELD"
 READONLY_ENV = "QUAKE_READONLY"
 DEVICE_ENV = "QUAKE_DEVICE"
 CHECKPOINT_ENV = "QUAKE_CHECKPOINT_DIR"
+CACHE_MAX_ENV = "QUAKE_CACHE_MAX_MB"
+MAX_TRAININGS_ENV = "QUAKE_MAX_TRAININGS"
+DEFAULT_CACHE_MAX_MB = 2048
 DOCS_DIR = PROJECT_ROOT / "docs"
 
 MAX_CATALOG_BYTES = 200 * 1024 * 1024
 """Largest catalog file the dashboard reads, by path or upload (``server.maxUploadSize``)."""
+
+MAX_CATALOG_ROWS = 3_000_000
+"""Most data rows a catalog read by the dashboard (upload, path, download) may have: a
+200 MB file of near-empty rows would otherwise take gigabytes of parsed columns. A real
+catalog row takes 40-200 bytes, so 200 MB of real rows fit."""
 
 MAX_CLI_CATALOG_BYTES = 4 * 1024**3
 """Largest catalog file the command line reads (a person's own file, so ~20x the
@@ -80,6 +88,30 @@ def models_dir() -> Path:
 def cache_dir() -> Path:
     """Where map forecasts are cached: ``$QUAKE_CACHE_DIR`` or ``data/cache/``."""
     return _folder(CACHE_ENV, PROJECT_ROOT / "data" / "cache")
+
+
+def cache_budget_bytes() -> int:
+    """Most bytes the map forecast cache may hold (``$QUAKE_CACHE_MAX_MB``, 2,048 MB by
+    default): past it, the least recently used forecasts and states are removed. Every
+    visitor's catalog gets its own files, read-only mode included, so without a budget a
+    room could fill the disk."""
+    value = os.environ.get(CACHE_MAX_ENV, "").strip()
+    try:
+        mb = float(value) if value else DEFAULT_CACHE_MAX_MB
+    except ValueError:
+        mb = DEFAULT_CACHE_MAX_MB
+    if not mb >= 0:  # NaN or negative: the default
+        mb = DEFAULT_CACHE_MAX_MB
+    return int(min(mb, 1e9) * 2**20)
+
+
+def max_trainings() -> int:
+    """Trainings the dashboard runs at once on this server (``$QUAKE_MAX_TRAININGS``, 2 by
+    default, at least 1)."""
+    try:
+        return max(1, min(int(os.environ.get(MAX_TRAININGS_ENV, "").strip() or 2), 64))
+    except ValueError:
+        return 2
 
 
 def download_dir() -> Path:

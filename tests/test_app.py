@@ -199,6 +199,30 @@ def test_a_catalog_too_short_for_the_protocol_says_why(dashboard_env):
     assert any("Cannot start training" in e and why in e for e in errors(at)), errors(at)
 
 
+TOHOKU_TWO = (
+    b"time,latitude,longitude,magnitude\n"
+    b"2011-03-11 05:46:24,38.3,142.4,9.1\n2011-03-12 05:46:24,38.3,142.4,9.1\n"
+)
+"""Two events of one magnitude inside the reference test period: no protocol of its own."""
+
+
+def test_a_catalog_without_a_protocol_runs_no_model_and_says_why(dashboard_env):
+    # Stop 24's audit: the map ran the Japan models over such a catalog and crashed in
+    # the features (an integer state); no model's grid and dates can be checked against it.
+    at = upload("two.csv", TOHOKU_TWO)
+    for page in ("map", "threshold", "compare"):
+        goto(at, PATHS[page])
+        shown = " ".join(i.value for i in at.info)
+        assert "cannot be forecast" in shown and "spans 2 days" in shown, (page, shown)
+        assert not [s for s in plotly_specs(at) if s.get("frames")], page
+
+
+def test_a_catalog_of_one_magnitude_maps_its_events(dashboard_env):
+    at = open_tab(upload("two.csv", TOHOKU_TWO), "catalog_tab", "Where the events are")
+    assert layer_of(catalog_deck(at), "catalog-events-scatter")["data"], "the two events"
+    assert max(at.session_state[k][1] for k in at.session_state if "w_map_mag" in k) == 9.1
+
+
 def test_bad_path_shows_an_error(dashboard_env, tmp_path, monkeypatch):
     monkeypatch.setenv("QUAKE_CATALOG_DIRS", str(tmp_path))  # an allowed folder
     at = goto(app(), PATHS["catalog"])

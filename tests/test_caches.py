@@ -279,6 +279,59 @@ def test_cache_dir_follows_the_settings(tiny_data, ri_model, tmp_path, monkeypat
     assert src.cached and src.path.parent == tmp_path / "elsewhere"
 
 
+def test_the_cache_keeps_to_its_budget_dropping_the_least_recently_used(
+    tiny_data, aftershock_catalog, ri_model, tmp_path, monkeypatch
+) -> None:
+    # Stop 24's audit: every variant of an uploaded catalog got its own cache file, read-only
+    # mode included, and nothing bounded them. Three catalogs' forecasts, a budget of two.
+    model, folder = ri_model
+    root = tmp_path / "cache"
+    datas = [tiny_data]
+    for drop in (3, 7):  # other catalogs of the same protocol: other fingerprints
+        events = aftershock_catalog.events.drop(index=drop).reset_index(drop=True)
+        other = type(aftershock_catalog)(events=events, report=aftershock_catalog.report)
+        datas.append(ForecastData.build(other, 4.0, tiny_data.protocol))
+    assert len({d.fingerprint for d in datas}) == 3
+    first = cached_forecast(model, folder, datas[0], "test", root)
+    one = sum(f.stat().st_size for f in root.iterdir() if f.is_file())
+    monkeypatch.setenv("QUAKE_CACHE_MAX_MB", str(2.5 * one / 2**20))
+    cached_forecast(model, folder, datas[1], "test", root)
+    old = time.time() - 100
+    os.utime(first.path.with_suffix(".json"), (old, old))
+    assert lookup(folder, datas[0], "test", root) is not None  # used again: now the newest
+    time.sleep(0.01)
+    cached_forecast(model, folder, datas[2], "test", root)
+    kept = [d for d in datas if lookup(folder, d, "test", root) is not None]
+    assert kept == [datas[0], datas[2]]  # the second was the least recently used
+    assert sum(f.stat().st_size for f in root.iterdir() if f.is_file()) <= 2.5 * one
+
+
+def test_trim_cache_never_removes_what_it_is_told_to_keep(tmp_path) -> None:
+    root = tmp_path / "cache"
+    (root / "states").mkdir(parents=True)
+    for i, name in enumerate(("a", "b")):
+        (root / f"{name}.json").write_text(json.dumps({"format": cf.FORMAT}))
+        (root / f"{name}{cf.SUFFIX}").write_bytes(b"x" * 1000)
+        os.utime(root / f"{name}.json", (1000 + i, 1000 + i))
+        os.utime(root / f"{name}{cf.SUFFIX}", (1000 + i, 1000 + i))
+    state = root / "states" / "net-0123456789abcdef0123.safetensors"
+    state.write_bytes(b"s" * 5000)
+    os.utime(state, (900, 900))  # the oldest, but kept
+    removed = cf.trim_cache(root, 3000, keep=(state,))
+    assert state.exists() and removed > 0
+    assert not (root / f"a{cf.SUFFIX}").exists() and not (root / "a.json").exists()
+    assert not (root / f"b{cf.SUFFIX}").exists()  # still over budget without it
+    assert cf.trim_cache(root, 10**9) == 0
+
+
+def test_the_cache_budget_setting(monkeypatch) -> None:
+    from quake import settings
+
+    for value, mb in (("", 2048), ("100", 100), ("0", 0), ("nan", 2048), ("-5", 2048), ("x", 2048)):
+        monkeypatch.setenv("QUAKE_CACHE_MAX_MB", value)
+        assert settings.cache_budget_bytes() == mb * 2**20, value
+
+
 def test_the_map_page_warns_and_still_draws_when_the_cache_cannot_be_written(
     dashboard_env, reference_catalog, monkeypatch
 ) -> None:

@@ -111,6 +111,44 @@ def test_compare_itself_is_zero_and_swapping_negates(scored) -> None:
     )
 
 
+def _without_targets_after(s, w: int):
+    """``s`` as if windows ``w`` … the last held no target (the test period's end quiet)."""
+    import dataclasses
+
+    offset = s.target_offset.copy()
+    offset[w + 1 :] = offset[w]
+    return dataclasses.replace(s, target_p=s.target_p[: offset[w]], target_offset=offset)
+
+
+def test_windows_without_targets_at_the_end_count_as_zero(scored) -> None:
+    # Stop 24's audit: np.add.reduceat failed (IndexError) when the last windows of a
+    # sparse catalog held no target, in `compare`, `report` and two Compare tabs.
+    from quake.scoring.compare import gain_per_window, window_log_likelihood
+    from quake.scoring.compare_views import gain_matrix
+
+    a, b = load_summary(scored["ri"]), load_summary(scored["naive"])
+    w = a.n_windows - 3
+    qa, qb = _without_targets_after(a, w), _without_targets_after(b, w)
+    ll = window_log_likelihood(qa)
+    np.testing.assert_allclose(ll[:w], window_log_likelihood(a)[:w], rtol=1e-12)
+    np.testing.assert_allclose(ll[w:], -qa.window["sum_rate"][w:], rtol=1e-12)
+    gain = gain_per_window(qa, qb)
+    assert np.isfinite(gain[:w]).any() and np.isnan(gain[w:]).all()
+    assert compare(qa, qb)["n_targets"] == int(a.target_offset[w])
+    assert np.isfinite(gain_matrix({"ri": qa, "naive": qb})["gain"][0, 1])
+
+
+def test_no_targets_is_said_not_crashed(scored, capsys) -> None:
+    from quake.scoring.compare_views import gain_matrix
+
+    a, b = load_summary(scored["ri"]), load_summary(scored["naive"])
+    qa, qb = _without_targets_after(a, 0), _without_targets_after(b, 0)
+    assert int(qa.target_offset[-1]) == 0
+    with pytest.raises(ModelError, match="hold 0 target cell.*too few events at this Mc"):
+        compare(qa, qb)
+    assert np.isnan(gain_matrix({"ri": qa, "naive": qb})["gain"]).all()
+
+
 def test_cli_compare(scored, tmp_path, capsys) -> None:
     a, b = str(scored["ri"]), str(scored["naive"])
     out = tmp_path / "cmp.json"

@@ -7,9 +7,11 @@ the reference catalog or the network.
 from __future__ import annotations
 
 import json
+import random
 import re
 import subprocess
 import time
+import tracemalloc
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -74,6 +76,112 @@ def test_a_row_with_a_million_trailing_separators_is_read_in_linear_time() -> No
     assert cat.report.n_events == 1 and cat.report.dropped == {"malformed row": 1}
 
 
+def _peak_mib(fn) -> tuple[object, float]:
+    """``fn()``'s result and the peak of memory traced while it ran (numpy included)."""
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+EVENT = b"2011-03-11T05:46:24Z,38.3,142.4,9.1\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "malformed"),
+    [(b"\n", 0), (b"  \t\n", 0), (b"1\n", 1), (b'"\n', 1), (b'"",1\n', 1)],
+    ids=["blank", "blanks", "one-field", "lone-quote", "quoted-short"],
+)
+def test_millions_of_junk_lines_cost_memory_bounded_by_the_file(line, malformed) -> None:
+    # A 16 MB upload of junk lines took ~1.8 GB and a Python object per line (stop 24's
+    # audit: 6.7 GB for 30 MB of blank lines, ~20 GB projected at the 200 MB upload cap).
+    n = (16 << 20) // len(line)
+    raw = b"time,latitude,longitude,mag\n" + EVENT + line * n + EVENT.replace(b"9.1", b"7.0")
+    cat, peak = _peak_mib(lambda: read_catalog_bytes(raw))
+    assert cat.report.n_events == 2
+    assert cat.report.dropped == ({"malformed row": n} if malformed else {})
+    assert cat.report.n_rows == 2 + n * malformed
+    assert peak < 12 * len(raw) / 2**20, f"peak {peak:.0f} MiB for {len(raw) / 2**20:.0f} MiB"
+
+
+def test_a_line_of_megabytes_is_one_malformed_row() -> None:
+    raw = b"time,latitude,longitude,mag\n" + EVENT + b"9," * (3 << 20) + b"\n" + EVENT
+    raw = raw.replace(EVENT, EVENT.replace(b"9.1", b"6.5"), 1)
+    cat = read_catalog_bytes(raw)
+    assert cat.report.n_events == 2 and cat.report.dropped == {"malformed row": 1}
+
+
+def test_the_row_cap_counts_parsed_rows_and_says_what_to_do() -> None:
+    rows = b"".join(f"2011-03-{d:02d}T00:00:00Z,38,142,5\n".encode() for d in range(1, 21))
+    raw = b"time,latitude,longitude,mag\n" + rows + b"junk\n" * 50
+    cat = read_catalog_bytes(raw, "cap.csv", max_rows=20)  # malformed rows are not parsed
+    assert cat.report.n_events == 20 and cat.report.dropped == {"malformed row": 50}
+    with pytest.raises(CatalogError) as err:
+        read_catalog_bytes(raw, "cap.csv", max_rows=19)
+    assert str(err.value).startswith("cap.csv: 20 rows; catalogs of at most 19 rows")
+    assert "cut it to the region" in str(err.value)
+
+
+def test_the_command_line_reads_more_rows_than_the_dashboard(tmp_path, monkeypatch) -> None:
+    from quake.data.catalog import load
+
+    monkeypatch.setattr(load, "MAX_CATALOG_ROWS", 5)
+    rows = "".join(f"2011-03-{d:02d}T00:00:00Z,38,142,5\n" for d in range(1, 11))
+    path = tmp_path / "ten.csv"
+    path.write_text("time,latitude,longitude,mag\n" + rows)
+    assert load.load_catalog(path).report.n_events == 10
+    with pytest.raises(CatalogError, match="at most 5 rows"):
+        load.read_catalog_bytes(path.read_bytes(), max_rows=load.MAX_CATALOG_ROWS)
+
+
+QUOTING = ['a"b', ' "y"', '"a""b"', '"""', '"x" ', '"a",', '"', " ", "", '"a,b"', '""']
+FIELDS = ["2011-03-11", "38.1", "142.4", "5.0 ", "\t", "é", "x", "# c", *QUOTING]
+
+
+def test_the_numpy_scan_agrees_with_parsing_each_line_alone() -> None:
+    # `_scan` settles lines with numpy; `_classify` parses one line with the csv module.
+    # On random lines of fields, quotes, blanks and trailing separators, both must keep
+    # the same lines, cut the same way, and count the same rows and malformed rows.
+    from quake.data.catalog.load import _classify, _scan
+
+    rng = random.Random(24)
+    for _ in range(3000):
+        sep, n_fields = rng.choice([",", ";", "\t"]), rng.choice([3, 4, 5])
+        lines = []
+        for _ in range(rng.randint(0, 10)):
+            k = rng.choice([0, 1, n_fields - 1, n_fields, n_fields + 1, n_fields + 3])
+            fields = [rng.choice(FIELDS) for _ in range(k)]
+            if k > n_fields and rng.random() < 0.4:
+                fields[n_fields:] = [rng.choice(["", " "]) for _ in range(k - n_fields)]
+            lines.append(sep.join(fields))
+        body = "\n".join(lines) + rng.choice(["", "\n"])
+        expect_rows = expect_bad = 0
+        kept = []
+        for line in lines:
+            out, bad = _classify(line, n_fields, sep)
+            expect_rows += bool(line.strip()) and not line.startswith("#")  # comments
+            expect_bad += bad
+            if out is not None:
+                kept.append(out)
+        got, rows, bad = _scan(body.encode(), n_fields, sep, "x")
+        assert (rows, bad) == (expect_rows, expect_bad), repr(body)
+        assert got.decode().rstrip("\n").split("\n") == (kept or [""]), repr(body)
+
+
+def test_too_many_irregularly_quoted_rows_are_refused(monkeypatch) -> None:
+    from quake.data.catalog import load
+
+    monkeypatch.setattr(load, "_MAX_SLOW_LINES", 100)
+    irregular = b'2011-03-11T00:00:00Z,38,142,5 "x"\n'  # a quote inside a bare field
+    raw = b"time,latitude,longitude,mag\n" + EVENT + irregular * 99
+    cat = read_catalog_bytes(raw)
+    assert cat.report.dropped == {"unparseable magnitude": 99}  # parsed, then counted
+    with pytest.raises(CatalogError, match="more than 100 rows with irregular quoting"):
+        read_catalog_bytes(raw + irregular * 2, "q.csv")
+
+
 def test_a_megabyte_column_name_is_not_echoed_back() -> None:
     raw = ("x" * 1_000_000 + ",foo\n1,2\n").encode()
     with pytest.raises(CatalogError, match="columns not recognised") as err:
@@ -103,6 +211,13 @@ ISO_CASES = [
     ("-5000-01-01T00:00:00", "time out of range", None),
     ("99999-01-01T00:00:00", "time out of range", None),
     ("2262-05-01T00:00:00", "time out of range", None),  # beyond pandas' nanoseconds
+    ("2001-01-01t05:00:00z", None, "2001-01-01 05:00:00"),  # RFC 3339: lower case
+    ("2001-01-01T24:00:00", None, "2001-01-02 00:00:00"),  # ISO 8601: the day's end
+    ("2001-01-01T24:00:01", "unparseable time", None),
+    ("2001-01-01T05:00:00-05:30", None, "2001-01-01 10:30:00"),
+    ("2001-01-01T05:00:00+99:99", "unparseable time", None),  # once 4 days earlier
+    ("2001-01-01T05:00:00+15:00", "unparseable time", None),  # no such offset
+    ("2001-01-01T05:00:00+09:60", "unparseable time", None),
 ]
 
 
@@ -137,7 +252,7 @@ def test_both_regex_engines_take_iso_times_apart_alike() -> None:
     np.testing.assert_array_equal(fast_west, slow_west)
     assert np.isnan(fast_nums[0, -2:]).all()  # other digits and missing values: no match
     assert fast_nums[:, values.index("99999-01-01T00:00:00")][:3].tolist() == [99999, 1, 1]
-    assert fast_west.tolist().count(True) == 1
+    assert fast_west.tolist().count(True) == 2  # "-05:30" and "-05"
 
 
 def test_reference_layout_impossible_times_are_counted_by_reason() -> None:
@@ -306,6 +421,26 @@ def test_either_way_of_writing_longitudes_gives_the_same_cells() -> None:
     assert x[1] - x[0] == pytest.approx(0.2 * np.pi / 180 * 6373 * np.cos(np.radians(20)))
 
 
+def test_every_event_falls_inside_the_grid_cut_from_its_own_bounds() -> None:
+    # Stop 24's audit: a Californian catalog lost its westernmost event (x = -1.3e-12 km):
+    # the west edge was computed as (lon mod 360) - 360, a rounding error off the event.
+    rng = np.random.default_rng(24)
+    checked = 0
+    for _ in range(300):
+        centre = rng.uniform(-180, 180)
+        n = int(rng.integers(2, 60))
+        lon = centre + rng.uniform(-8, 8, n) * rng.random()
+        lon = np.round(np.where(lon >= 180, lon - 360, np.where(lon < -180, lon + 360, lon)), 4)
+        lat = np.round(rng.uniform(-60, 60) + rng.uniform(-5, 5, n), 4)
+        events = pd.DataFrame({"latitude": lat, "longitude": lon})
+        grid = grid_for_catalog(events)
+        if grid == JAPAN_GRID:
+            continue  # a catalog in Japan gets the protocol's fixed grid
+        checked += 1
+        assert (grid.cell_index(lat, lon) >= 0).all(), (lon.min(), lon.max(), grid)
+    assert checked > 250
+
+
 def test_the_japan_grid_is_untouched_by_wrapping() -> None:
     rng = np.random.default_rng(11)
     lat = rng.uniform(20.0, 55.0, 20_000)
@@ -439,3 +574,15 @@ def test_the_command_line_never_reads_a_device_pipe_or_runaway_file(tmp_path) ->
     proc = run_cli("catalog", "/dev/zero")
     assert proc.returncode == 2 and proc.stderr.startswith("error: /dev/zero: is not a regular")
     assert "Traceback" not in proc.stderr and time.perf_counter() - t0 < 60
+
+
+def test_catalog_path_messages_escape_control_characters_and_name_link_loops(tmp_path) -> None:
+    from quake.data.catalog.load import load_catalog
+
+    with pytest.raises(CatalogError) as err:
+        load_catalog(tmp_path / "\x1b[31mRED\x1b[0m.csv")
+    assert "\x1b" not in str(err.value) and "\\x1b[31mRED" in str(err.value)
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(CatalogError, match="a link to nothing \\(or a loop of links\\)"):
+        load_catalog(tmp_path / "a")

@@ -9,6 +9,7 @@ created or deleted.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from pathlib import Path
@@ -247,6 +248,47 @@ def test_claim_out_takes_a_path_with_a_separator(tmp_path):
         claim_out(str(tmp_path / ".."))
 
 
+def _commit_with_model(held) -> Path:
+    (held.tmp / "model.json").write_text("{}")
+    (held.tmp / "prior.safetensors").write_bytes(b"x")
+    return held.commit()
+
+
+def test_force_replaces_a_saved_model_and_nothing_else(tmp_path):
+    # Stop 24's audit: `--out DIR --force` deleted any folder or file named, and
+    # `--out models/ --force` a whole models folder.
+    work = tmp_path / "work"
+    (work / "notes" / "sub").mkdir(parents=True)
+    (work / "notes" / "sub" / "thesis.txt").write_text("precious")
+    (work / "paper.txt").write_text("precious")
+    (work / "models" / "m1").mkdir(parents=True)
+    (work / "models" / "m1" / "model.json").write_text("{}")
+    (work / "linked").symlink_to(work / "models" / "m1")
+    before = tree(work)
+    for out in ("notes", "paper.txt"):
+        with pytest.raises(ModelError, match="exists and is not a saved model folder"):
+            claim_out(str(work / out), force=True)
+    with pytest.raises(ModelError, match="does not resolve inside"):
+        claim_out(str(work / "linked"), force=True)
+    for out in ("models/", "models//"):
+        with pytest.raises(ModelError, match="ends with a separator"):
+            claim_out(f"{work}{os.sep}{out}", force=True)
+    assert tree(work) == before  # nothing replaced, no .claims left behind
+    assert _commit_with_model(claim_out(str(work / "models" / "m1"), force=True)).is_dir()
+    assert (work / "models" / "m1" / "prior.safetensors").is_file()
+    assert not (work / "models" / ".claims").exists()
+
+
+def test_a_saved_model_folder_gets_ordinary_modes(tmp_path):
+    old = os.umask(0o022)
+    try:
+        final = _commit_with_model(claim_out(str(tmp_path / "m2")))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(final.stat().st_mode) == 0o755
+    assert stat.S_IMODE((final / "prior.safetensors").stat().st_mode) == 0o644
+
+
 # -- server paths --------------------------------------------------------------------------
 @pytest.fixture
 def roots(tmp_path) -> tuple[Path, Path]:
@@ -403,6 +445,8 @@ def test_user_text_from_a_model_folder_is_shown_escaped(dashboard_env):
 def test_plain_text_and_csv_cells_are_neutralised():
     assert "<" not in plain(INJECTION) and "\\[x\\]\\(http\\://e\\)" in plain(INJECTION)
     assert plain("a\nb\tc") == "a b c" and len(plain("x" * 1000)) <= 120
+    # A right-to-left override would show "\u202egnp.exe" as "exe.png": shown as an escape.
+    assert plain("\u202egnp.exe") == "\\\\u202egnp\\.exe" and "\x07" not in plain("a\x07b")
     frame = pd.DataFrame(
         {"model": ['=HYPERLINK("http://e")', "+1", "-cmd", "@SUM(A1)", "ok"], "PR": [1, 2, 3, 4, 5]}
     )
@@ -410,3 +454,25 @@ def test_plain_text_and_csv_cells_are_neutralised():
     for line in safe.splitlines()[1:5]:
         assert line.startswith(("'", "\"'")), line
     assert "ok,5" in safe and csv_safe(frame)["PR"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_trainings_are_capped_for_the_whole_server(monkeypatch):
+    # Each session may run one training; the cap is for all sessions together.
+    import threading
+
+    from quake.errors import QuakeError
+    from quake.service.jobs import TrainingSlots
+    from quake.settings import max_trainings
+
+    release = threading.Event()
+    slots = TrainingSlots(limit=1)
+    first = slots.start("a", None, lambda on_progress, should_stop: release.wait(10))
+    with pytest.raises(QuakeError, match=r"1 training\(s\) already run on this server \(a\)"):
+        slots.start("b", None, lambda on_progress, should_stop: None)
+    release.set()
+    first.wait(10)
+    assert first.status == "done"
+    assert slots.start("b", None, lambda on_progress, should_stop: None).wait(10).status == "done"
+    for value, n in (("", 2), ("1", 1), ("0", 1), ("x", 2), ("1000", 64)):
+        monkeypatch.setenv("QUAKE_MAX_TRAININGS", value)
+        assert max_trainings() == n, value

@@ -353,7 +353,7 @@ def test_json_depth_is_counted_without_recursion():
 def test_read_json_refuses_special_files(tmp_path):
     fifo = tmp_path / "model.json"
     os.mkfifo(fifo)  # reading a FIFO would block forever
-    with pytest.raises(ModelError, match="missing"):
+    with pytest.raises(ModelError, match="is not a regular file"):
         read_json(fifo)
     (tmp_path / "nan.json").write_text('{"x": NaN, "y": -Infinity}')  # stored scores may be NaN
     doc = read_json(tmp_path / "nan.json")
@@ -514,6 +514,20 @@ def test_cli_report_names_the_bad_folder(tmp_path):
     assert not (tmp_path / "R.md").exists()
 
 
+@pytest.mark.parametrize(
+    "name",
+    ['<b>BIG<span style="font-size:60px">', '<a href="http:e">x', "\u202egnp.exe", "a b", "-x"],
+)
+def test_a_folder_not_named_by_the_grammar_is_an_error_card(tmp_path, name):
+    # Names reach charts, file names and messages: a folder copied in by hand under any
+    # other name is listed as unusable, with the rule, and never offered as a model.
+    copy_model(NAIVE, tmp_path)
+    shutil.copytree(MODELS / NAIVE, tmp_path / name)
+    cards = {c.name: c for c in list_models(tmp_path)}
+    assert cards[NAIVE].error is None
+    assert "not a model name" in cards[name].error and "letters, digits" in cards[name].error
+
+
 # -- the dashboard ------------------------------------------------------------------------------
 DASHBOARD_BAD = {  # folder name -> tampering; the first six give error cards
     "kind-list": json_edit(kind=["naive"]),
@@ -564,3 +578,15 @@ def test_every_page_works_beside_hostile_folders(hostile_models):
     assert not at.exception, [e.value for e in at.exception]
     shown = [e.value.replace("\\", "") for e in at.error]
     assert any("prior-nan" in e and "NaN" in e for e in shown), shown
+
+
+@pytest.mark.parametrize(
+    ("make", "said"), [("folder", "is a folder"), ("fifo", "is not a regular file")]
+)
+def test_a_weights_file_that_is_no_file_says_what_it_is(tmp_path, make, said):
+    folder = copy_model(NAIVE, tmp_path)
+    weights = folder / "prior.safetensors"
+    weights.unlink()
+    weights.mkdir() if make == "folder" else os.mkfifo(weights)
+    with pytest.raises(ModelError, match=f"weights file {said}"):
+        load_model(folder)

@@ -558,3 +558,59 @@ def test_default_curves_keep_the_baseline_and_the_best():
     best3 = sorted((n for n in pr if n != "naive-m5"), key=lambda n: -pr[n])[:3]
     assert set(got) == {"naive-m5", *best3} and len(got) == 4
     assert got == [n for n in curves if n in got]  # the given order
+
+
+HOSTILE_NAME = '<b>BIG</b><a href="http://e">x</a> %{y} \u202egnp.exe'
+
+
+def test_names_reach_plotly_as_text_never_markup() -> None:
+    # Plotly renders <b>, <span style> and <a href> in legends, tick labels, titles and
+    # hovers; a model's name must show as its characters (stop 24's audit: a folder named
+    # with markup drew 60 px red text and a working link on Compare and the map).
+    from quake.metrics.csep import reliability
+    from quake.viz.compare_charts import (
+        gain_matrix_figure,
+        gain_time_figure,
+        intervals_figure,
+        reliability_figure,
+    )
+    from quake.viz.curve_charts import molchan_figure, pr_figure, roc_figure
+
+    curve = toy_curve()
+    one = {HOSTILE_NAME: curve}
+    figs = [
+        roc_figure(one, {}, points={HOSTILE_NAME: (0.1, 0.5)}),
+        pr_figure(one, {}),
+        molchan_figure(one, {}),
+        intervals_figure(
+            [{"model": HOSTILE_NAME, "value": 0.9, "lower": 0.8, "upper": 0.95}], {}, "ROC AUC"
+        ),
+        gain_matrix_figure(
+            {
+                "names": [HOSTILE_NAME, "naive"],
+                **{k: [[0.0, 0.1], [-0.1, 0.0]] for k in ("gain", "lower", "upper")},
+                **{k: [[1.0, 0.01], [0.01, 1.0]] for k in ("p_t", "p_w")},
+                "significant": [[False, True], [True, False]],
+            }
+        ),
+        gain_time_figure(["2011-01-01"], [0.1], [3], HOSTILE_NAME),
+        reliability_figure({HOSTILE_NAME: reliability(curve)}, {}),
+    ]
+    for fig in figs:
+        strings = list(_strings(json.loads(fig.to_json())))
+        for s in strings:
+            assert "<b>BIG" not in s and "<a href" not in s and "</a> %{y}" not in s, s
+            assert "\u202e" not in s, s
+        assert any("&lt;b&gt;BIG&lt;/b&gt;" in s and "\\u202egnp.exe" in s for s in strings)
+
+
+def _strings(obj):
+    """Every string inside a JSON value."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _strings(v)

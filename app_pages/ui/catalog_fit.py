@@ -29,18 +29,19 @@ class CatalogModels:
     protocol: Protocol | None  # the loaded catalog's (None: no catalog, or too short)
     fingerprint: str | None
     label: str  # the loaded catalog, for people
+    no_protocol: str | None = None  # why a loaded catalog has no protocol
 
 
 def catalog_models() -> CatalogModels:
     """The saved models that can forecast the loaded catalog, and the others with why not."""
     catalog, fingerprint, _ = current_catalog()
-    proto = None
+    proto = why = None
     if catalog is not None and fingerprint is not None:
-        proto, _ = try_protocol(catalog, fingerprint)
-    fitting, others = split_by_catalog(good_cards(), proto)
+        proto, why = try_protocol(catalog, fingerprint)
+    fitting, others = split_by_catalog(good_cards(), proto, why)
     src = catalog_source()
     label = src["label"] if src and catalog is not None else "no catalog loaded"
-    return CatalogModels(fitting, others, proto, fingerprint, label)
+    return CatalogModels(fitting, others, proto, fingerprint, label, why)
 
 
 def show_others(cm: CatalogModels) -> None:
@@ -78,6 +79,14 @@ def score_origin(card: ModelCard, cm: CatalogModels) -> str:
 
 def no_fitting_models(cm: CatalogModels) -> None:
     """Say that no saved model fits the loaded catalog, and what to do."""
+    if cm.no_protocol is not None:
+        st.info(
+            f"The loaded catalog ({plain(cm.label)}) cannot be forecast: "
+            f"{plain(cm.no_protocol, 400)} Load a longer catalog on the **Catalog** page."
+        )
+        page = BY_KEY["catalog"]
+        st.page_link(page.path, label="Go to the Catalog page", icon=page.icon)
+        return
     st.info(
         f"No saved model was fitted on this catalog's grid and dates ({plain(cm.label)}). "
         "Train one on the **Models** page (the naive or RI baseline takes seconds)."

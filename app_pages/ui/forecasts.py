@@ -9,6 +9,7 @@ recurrent forecasts the day shown alone.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.ui.loaders import data_key, mtime
+from app_pages.ui.state import MY_RUNS
 from quake.data.catalog import Catalog
 from quake.data.forecast_data import ForecastData
 from quake.errors import QuakeError
@@ -32,6 +34,7 @@ from quake.service.forecast_cache import (
     target_events,
 )
 from quake.service.jobs import Runner
+from quake.settings import readonly
 from quake.viz.text import plain
 
 
@@ -61,11 +64,17 @@ def _requests() -> dict[str, tuple[str, Runner, int, float]]:
     return {}
 
 
+MAX_UNCACHED = 4
+"""Periods kept in memory when their cache file cannot be written (up to 64 MB each):
+beyond this many, the oldest is dropped and computed again when asked for."""
+
+
 @st.cache_resource(show_spinner=False)
-def _uncached() -> dict[str, CachedForecast]:
+def _uncached() -> OrderedDict[str, CachedForecast]:
     """Forecasts whose cache file could not be written (disk full, read-only folder),
-    kept until the server restarts; each carries the warning to show."""
-    return {}
+    kept until the server restarts (the latest `MAX_UNCACHED`); each carries the warning
+    to show."""
+    return OrderedDict()
 
 
 class ForecastPending(QuakeError):
@@ -102,6 +111,8 @@ def forecast_source(card: ModelCard, m: Forecaster, data: ForecastData) -> Cache
         src = cached_forecast(m, card.folder, data, "test", on_progress=on_progress)
         if not src.cached:
             uncached[key] = src
+            while len(uncached) > MAX_UNCACHED:
+                uncached.popitem(last=False)
         return src
 
     start, stop = data.days("test")
@@ -119,6 +130,12 @@ def period_key(card: ModelCard, m: Forecaster, data: ForecastData) -> str | None
     except QuakeError:
         return None
     return None
+
+
+def can_cancel(key: str) -> bool:
+    """Whether this session may cancel the background run ``key``: in read-only mode (a
+    room of visitors) only the session that started it; in a lab, anyone."""
+    return not readonly() or key in MY_RUNS.get()
 
 
 def show_pending(err: ForecastPending | str, name: str, needed: bool = True) -> None:
@@ -149,6 +166,7 @@ def show_pending(err: ForecastPending | str, name: str, needed: bool = True) -> 
             except QuakeError as busy:
                 st.warning(plain(busy, 400))
                 return
+            MY_RUNS.set((*MY_RUNS.get(), key))
             st.rerun()
         return
 
@@ -158,7 +176,7 @@ def show_pending(err: ForecastPending | str, name: str, needed: bool = True) -> 
             st.rerun()
         a, b = st.columns([5, 1], vertical_alignment="bottom")
         a.progress(job.fraction, text=plain(progress_text(job, n_days), 300))
-        if b.button("Cancel", key=f"cancel_{key}"):
+        if can_cancel(key) and b.button("Cancel", key=f"cancel_{key}"):
             board.cancel(key)
             st.rerun()
 

@@ -34,6 +34,7 @@ from quake.viz.day_player import PanelDay, PlayerFrame, day_player, quake_points
 from quake.viz.maps import GAIN_RANGE, PROB_RANGE, grid_bounds
 from quake.viz.raster import forecast_rgba, grid_image
 from quake.viz.style import MAP_SWATCHES, RDBU, YLORRD
+from quake.viz.text import chart_text
 from quake.viz.threshold_explorer import MapInput, threshold_explorer
 
 
@@ -121,7 +122,7 @@ def _player(
             )
         day = proto.day_to_date(t)
         counts = " · ".join(
-            f"{'' if len(panels) == 1 else p.card.name + ': '}{d.n_hit} hit, "
+            f"{'' if len(panels) == 1 else chart_text(p.card.name) + ': '}{d.n_hit} hit, "
             f"{d.n_missed} missed, {d.n_alarmed:,} cells alarmed"
             for p, d in zip(panels, parts, strict=True)
         )
@@ -132,7 +133,7 @@ def _player(
         frames.append(PlayerFrame(str(day), title, tuple(parts)))
     grid = panels[0].data.grid
     coast = coastline_in_box(*grid_bounds(grid))
-    names = [f"{p.card.name} · Mc {p.data.mc:.1f}" for p in panels]  # folder names: no markup
+    names = [f"{chart_text(p.card.name)} · Mc {p.data.mc:.1f}" for p in panels]
     return go.Figure(day_player(grid, names, frames, coast, 0, pres, height), _validate=False)
 
 

@@ -117,6 +117,7 @@ TRAIN_MC: Choice[float] = Choice("train_mc")
 TRAIN_JOB: Key[TrainingJob | None] = Key("train_job", None)
 TRAININGS: Key[int] = Key("trainings", 0)  # trainings started: a fresh name field each
 JOB_SEEN: Key[str | None] = Key("job_seen", None)  # the finished job the page reran for
+MY_RUNS: Key[tuple[str, ...]] = Key("my_runs", ())  # background runs this session started
 CONFIRM_DELETE: Key[str | None] = Key("confirm_delete", None)  # the model asked about
 DELETE_ERROR: Key[str | None] = Key("delete_error", None)
 DELETED: Key[str | None] = Key("deleted", None)

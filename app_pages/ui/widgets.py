@@ -104,8 +104,8 @@ def need_models() -> None:
 
 def background_jobs() -> None:
     """The server's background runs (map forecasts) in the sidebar of every page: progress
-    in days and a cancel button each; nothing is drawn while none runs."""
-    from app_pages.ui.forecasts import job_board
+    in days and a cancel button each (`can_cancel`); nothing is drawn while none runs."""
+    from app_pages.ui.forecasts import can_cancel, job_board
     from quake.service.background import progress_text
 
     board = job_board()
@@ -119,7 +119,7 @@ def background_jobs() -> None:
         st.markdown("#### Running in the background")
         for key, job in running:
             st.progress(job.fraction, text=plain(progress_text(job, board.sizes.get(key, 0))))
-            if st.button("Cancel", key=f"sidebar_cancel_{key}"):
+            if can_cancel(key) and st.button("Cancel", key=f"sidebar_cancel_{key}"):
                 board.cancel(key)
 
     st.fragment(panel, run_every=1.0)()

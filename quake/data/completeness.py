@@ -177,8 +177,9 @@ def mc_choices(
     while np.count_nonzero(mags >= m - 1e-9) >= min_targets:
         out.append(round(m, 6))
         m += step
-    if not out:
-        out = [round(lo, 6)]
+    if not out:  # never above the largest magnitude: that Mc would have no target at all
+        top = math.floor(round(float(mags.max()) / step, 6)) * step
+        out = [round(min(lo, top), 6)]
     return sorted({*out, *(round(float(v), 6) for v in also)}, reverse=True)
 
 

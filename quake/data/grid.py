@@ -186,9 +186,11 @@ def compact_lon_range(lon: np.ndarray) -> tuple[float, float]:
     b = np.mod(a, 360.0)  # [0, 360)
     west, east = float(a.min()), float(a.max())
     if float(b.max() - b.min()) < east - west:
-        west, east = float(b.min()), float(b.max())
-        if west >= 180.0:
-            west, east = west - 360.0, east - 360.0
+        # The ends are the events' own longitudes (a[i] in [-180, 180)), never b - 360:
+        # that is off by a rounding error, and the westernmost event fell off the grid.
+        i, j = int(b.argmin()), int(b.argmax())
+        west = float(a[i])
+        east = float(a[j]) if a[j] >= west else float(a[j]) + 360.0
     return west, east
 
 

@@ -22,6 +22,7 @@ from quake.data.forecast_data import ForecastData
 from quake.data.protocol import Protocol
 from quake.errors import ModelError
 from quake.models.store import MAX_WEIGHTS_BYTES, model_doc, read_model, write_model_json
+from quake.models.store.validate_json import not_a_file
 from quake.progress import OnProgress, emit
 
 
@@ -170,7 +171,7 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
     """Arrays from a safetensors file; a clear `ModelError` if missing, special, too large
     or not safetensors. Each model checks names, shapes and values (`store.check_array`)."""
     if not path.is_file():  # follows links; refuses FIFOs and devices
-        raise ModelError(f"{path}: missing weights file")
+        raise not_a_file(path, "weights file")
     if path.stat().st_size > MAX_WEIGHTS_BYTES:
         raise ModelError(f"{path}: larger than {MAX_WEIGHTS_BYTES:,} bytes")
     try:

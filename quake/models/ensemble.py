@@ -16,7 +16,6 @@ al. 2017's deep ensembles average the members' predictive distributions the same
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +27,10 @@ from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
 from quake.models import store as v
 from quake.models.base import Forecaster, ModelConfig
+from quake.models.store.files import NAME_RE
 from quake.progress import OnProgress, emit
 
-# The model-folder grammar (quake.service.folders.NAME_PATTERN; the service layer sits
-# above this one, so the pattern is repeated): no separator, no leading dot.
-MEMBER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MEMBER_RE = NAME_RE  # members are model folders: the same grammar
 MAX_MEMBERS = 64
 MAX_DEPTH = 4  # ensembles of ensembles, at most this deep
 

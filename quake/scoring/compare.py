@@ -27,12 +27,19 @@ def _none(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+def per_window(values: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` over each window's targets ``values[offset[w]:offset[w + 1]]``;
+    0 for a window without targets, wherever it lies (``np.add.reduceat`` fails on empty
+    windows at the end)."""
+    counts = np.diff(offset)
+    which = np.repeat(np.arange(len(counts)), counts)
+    return np.bincount(which, weights=values, minlength=len(counts)).astype(np.float64)
+
+
 def window_log_likelihood(s: ScoringSummary) -> np.ndarray:
     """Bernoulli log-likelihood of each window ``(W,)``."""
     lp = np.log(csep.clip_prob(s.target_p)) - np.log1p(-csep.clip_prob(s.target_p))
-    per = np.add.reduceat(lp, s.target_offset[:-1]) if lp.size else np.zeros(s.n_windows)
-    per = np.where(np.diff(s.target_offset) > 0, per, 0.0)
-    return per - s.window["sum_rate"]
+    return per_window(lp, s.target_offset) - s.window["sum_rate"]
 
 
 def intervals(s: ScoringSummary, mask: str = "all") -> dict[str, Any]:
@@ -89,8 +96,7 @@ def gain_per_window(a: ScoringSummary, b: ScoringSummary) -> np.ndarray:
     """Information gain per target of A over B in each window (NaN without targets)."""
     d = np.log(csep.rates(a.target_p)) - np.log(csep.rates(b.target_p))
     n = np.diff(a.target_offset)
-    s = np.add.reduceat(d, a.target_offset[:-1]) if d.size else np.zeros(len(n))
-    s = np.where(n > 0, s, 0.0)
+    s = per_window(d, a.target_offset)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (s - (a.window["sum_rate"] - b.window["sum_rate"])) / np.where(n > 0, n, np.nan)
 
@@ -101,6 +107,13 @@ def compare(a: ScoringSummary, b: ScoringSummary, mask: str = "all") -> dict[str
     why = a.same_targets(b)
     if why:
         raise ModelError(f"the two models cannot be paired: {why}")
+    n_t = int(a.target_offset[-1])
+    if n_t < 2:
+        raise ModelError(
+            f"the {a.n_windows} test windows hold {n_t} target cell(s) of M ≥ {a.mc:g}: two "
+            "forecasts are compared on at least 2 (the catalog has too few events at this "
+            "Mc in the test period)"
+        )
     ra, rb = csep.rates(a.target_p), csep.rates(b.target_p)
     na, nb = float(a.window["sum_rate"].sum()), float(b.window["sum_rate"].sum())
     t = csep.paired_t_test(ra, rb, na, nb, ALPHA)

@@ -53,6 +53,11 @@ def interval_points(
     return sorted(rows, key=lambda r: -r["value"] if math.isfinite(r["value"]) else math.inf)
 
 
+def n_targets(s: ScoringSummary) -> int:
+    """Target cells of the summary's non-overlapping windows."""
+    return int(s.target_offset[-1])
+
+
 def gain_matrix(summaries: dict[str, ScoringSummary], mask: str = "all") -> dict[str, Any]:
     """Information gain per target of row model over column model, every pair.
 
@@ -68,8 +73,8 @@ def gain_matrix(summaries: dict[str, ScoringSummary], mask: str = "all") -> dict
     for i in range(n):
         for j in range(i + 1, n):
             a, b = summaries[names[i]], summaries[names[j]]
-            if a.same_targets(b):
-                continue
+            if a.same_targets(b) or n_targets(a) < 2:
+                continue  # cannot be paired, or nothing to compare on: left blank
             c = compare(a, b, mask)
             t, w = c["t_test"], c["w_test"]
             out["gain"][i, j], out["gain"][j, i] = t["gain"], -t["gain"]

@@ -464,6 +464,49 @@ def drop_superseded(root: Path, info: dict) -> None:
             remove_quietly(*data_files(meta), meta)
 
 
+def touch(meta: Path) -> None:
+    """Mark a cache entry as just used (its sidecar's mtime): `trim_cache` removes the least
+    recently used first."""
+    with contextlib.suppress(OSError):
+        os.utime(meta)
+
+
+def trim_cache(root: Path, budget: int, keep: tuple[Path, ...] = ()) -> int:
+    """Remove the least recently used entries of the cache folder ``root`` (a forecast file
+    with its sidecar, or a file of cached states) until it holds at most ``budget`` bytes;
+    ``keep``: files never removed (what was just written). Returns the bytes removed.
+    Half-written temporary files are not counted (`_drop_stale_tmp` removes them)."""
+    entries: list[tuple[float, int, tuple[Path, ...]]] = []
+    for meta, _ in sidecars(root):
+        files = tuple(f for f in (*data_files(meta), meta) if f.is_file())
+        entries.append(_entry(files))
+    with contextlib.suppress(OSError):
+        for f in (root / "states").glob("*.safetensors"):
+            entries.append(_entry((f,)))
+    total = sum(size for _, size, _ in entries)
+    removed = 0
+    kept = {p.resolve() for p in keep}
+    for _, size, files in sorted(entries, key=lambda e: e[0]):
+        if total <= budget:
+            break
+        if any(f.resolve() in kept for f in files):
+            continue
+        remove_quietly(*files)
+        total -= size
+        removed += size
+    return removed
+
+
+def _entry(files: tuple[Path, ...]) -> tuple[float, int, tuple[Path, ...]]:
+    """``(last used, bytes, files)`` of one cache entry."""
+    used, size = 0.0, 0
+    for f in files:
+        with contextlib.suppress(OSError):
+            st = f.stat()
+            used, size = max(used, st.st_mtime), size + st.st_size
+    return used, size, files
+
+
 STALE_TMP_SECONDS = 3600.0
 
 

@@ -35,16 +35,11 @@ from pathlib import Path
 
 from quake.errors import ModelError
 from quake.models.store import MODEL_FILE
+from quake.models.store.files import NAME_RE, NAME_RULE
 from quake.settings import models_dir
 
 log = logging.getLogger(__name__)
 
-NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
-NAME_RE = re.compile(NAME_PATTERN)
-NAME_RULE = (
-    "1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or a digit "
-    "(no '/', no spaces)"
-)
 CLAIMS = ".claims"
 TMP_PREFIX = ".tmp-"
 OLD_PREFIX = ".old-"
@@ -120,20 +115,24 @@ class FolderClaim:
                 self._lock.unlink()  # while still holding it: see `_lock_name`
             with contextlib.suppress(OSError):
                 os.close(self._lock_fd)  # closing drops the flock
+            with contextlib.suppress(OSError):
+                self._lock.parent.rmdir()  # no .claims left beside an --out path (if empty)
             self._lock_fd = None
 
     def commit(self) -> Path:
-        """Rename the finished temporary folder into place (replacing an old one only when
-        the claim was made with ``force``)."""
+        """Rename the finished temporary folder into place (replacing an old model only when
+        the claim was made with ``force``; never anything that is not a model folder)."""
         if not self.open:
             raise ModelError(f"the claim on {self.name!r} was already released")
         try:
             if not (self.tmp / MODEL_FILE).is_file():
                 raise ModelError(f"{self.name}: the job wrote no model.json; nothing saved")
+            _readable_by_all(self.tmp)
             old = None
             if self.final.exists() or self.final.is_symlink():
                 if not self.force:
                     raise ModelError(f"model {self.name!r} exists; nothing overwritten")
+                _check_replaceable(self.final)
                 old = self.final.parent / f"{OLD_PREFIX}{self.name}-{secrets.token_hex(4)}"
                 os.rename(self.final, old)
             os.rename(self.tmp, self.final)
@@ -164,6 +163,48 @@ class FolderClaim:
                 self.abort()
 
 
+def is_model_folder(path: Path) -> bool:
+    """Whether ``path`` is a saved model's folder: a real folder (not a link) that holds a
+    regular model.json. Only such a folder is ever replaced with ``force``."""
+    return (
+        not path.is_symlink()
+        and path.is_dir()
+        and (path / MODEL_FILE).is_file()
+        and not (path / MODEL_FILE).is_symlink()
+    )
+
+
+def _check_replaceable(final: Path) -> None:
+    if not is_model_folder(final):
+        raise ModelError(
+            f"{final.name!r} exists and is not a saved model folder (no model.json): "
+            "nothing replaced; choose another name"
+        )
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` sets it for every
+    thread while it is read)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+def _readable_by_all(folder: Path) -> None:
+    """Give a finished model folder the modes of an ordinary folder (``mkdtemp`` makes it
+    0700 and temporary files are 0600), so a dashboard run as another user can read it."""
+    mask = _umask()
+    with contextlib.suppress(OSError):
+        for f in folder.iterdir():
+            if f.is_file() and not f.is_symlink():
+                os.chmod(f, 0o666 & ~mask)
+        os.chmod(folder, 0o777 & ~mask)
+
+
 def _remove(path: Path) -> None:
     if path.is_symlink() or path.is_file():
         path.unlink(missing_ok=True)
@@ -179,12 +220,17 @@ def _lock_name(base: Path, name: str) -> tuple[Path, int]:
     sees that the path no longer names its file and counts the name as busy.
     """
     lock = base / CLAIMS / f"{name}.lock"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        lock.parent.mkdir(exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except OSError as err:
-        raise ModelError(f"cannot write in the models folder {base}: {err.strerror}") from None
+    for attempt in range(5):  # another job may remove the empty claims folder meanwhile
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            lock.parent.mkdir(exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            break
+        except FileNotFoundError:
+            if attempt == 4:
+                raise ModelError(f"cannot write in the models folder {base}") from None
+        except OSError as err:
+            raise ModelError(f"cannot write in the models folder {base}: {err.strerror}") from None
     busy = ModelError(f"model {name!r} is being written by another job; choose another name")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -215,8 +261,11 @@ def claim(name: str, root: str | Path | None = None, force: bool = False) -> Fol
     lock, fd = _lock_name(base, name)
     prefix = f"{TMP_PREFIX}{name}-"
     try:
-        if (final.exists() or final.is_symlink()) and not force:
-            raise ModelError(f"model {name!r} exists already; choose another name")
+        if final.exists() or final.is_symlink():
+            if not is_model_folder(final):
+                _check_replaceable(final)
+            if not force:
+                raise ModelError(f"model {name!r} exists already; choose another name")
         for stale in base.glob(f"{prefix}*"):
             # mkdtemp's suffix has no '-' or '.': ".tmp-a-b-x1y2" belongs to "a-b", not "a"
             rest = stale.name[len(prefix) :]
@@ -227,6 +276,8 @@ def claim(name: str, root: str | Path | None = None, force: bool = False) -> Fol
         with contextlib.suppress(OSError):
             lock.unlink()
         os.close(fd)
+        with contextlib.suppress(OSError):
+            lock.parent.rmdir()  # if empty
         if isinstance(err, ModelError):
             raise
         raise ModelError(f"cannot write in the models folder {base}: {err.strerror}") from None
@@ -239,6 +290,11 @@ def claim_out(out: str | Path, force: bool = False) -> FolderClaim:
     text = str(out)
     if is_model_name(text):
         return claim(text, force=force)
+    if text.endswith((os.sep, os.altsep or os.sep)):
+        raise ModelError(
+            f"--out {text!r} ends with a separator: name the model's own folder "
+            f"(e.g. {text.rstrip(os.sep)}{os.sep}NAME), not the folder it goes in"
+        )
     path = Path(text).expanduser()
     return claim(path.name, path.parent, force=force)
 

@@ -58,6 +58,8 @@ from quake.service.cache_files import (
     encode,
     remove_quietly,
     sidecars,
+    touch,
+    trim_cache,
 )
 from quake.service.state_cache import StateCache, drop_states
 
@@ -109,7 +111,10 @@ def lookup(
     key = cache_key(model_folder, data.fingerprint, period)
     path, meta = cache_paths(root, Path(model_folder), key)
     start, stop = data.days(period)
-    return check_files(path, meta, key, start, stop, data.grid.shape)[0]
+    hit = check_files(path, meta, key, start, stop, data.grid.shape)[0]
+    if hit is not None:
+        touch(meta)
+    return hit
 
 
 def forecast_days(data: ForecastData) -> tuple[int, int]:
@@ -303,6 +308,7 @@ def cached_forecast(
     shape = (n, *data.grid.shape)
     hit, problem = check_files(path, meta, key, start, stop, data.grid.shape)
     if hit is not None:
+        touch(meta)
         emit(on_progress, "forecast", n, n)
         return hit
     if problem:
@@ -336,6 +342,7 @@ def cached_forecast(
     writer.commit(info)
     if writer.error is None:
         drop_superseded(root, info)
+        trim_cache(root, settings.cache_budget_bytes(), keep=(path, meta))
         return CachedForecast(path, start, stop, data.grid.shape)
     reason = writer.error.strerror or str(writer.error)
     how = (

@@ -22,7 +22,7 @@ from quake import settings
 from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
 from quake.models.states import Snapshots, load_snapshots, save_snapshots, weights_digest
-from quake.service.cache_files import cache_key
+from quake.service.cache_files import cache_key, touch, trim_cache
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class StateCache:
             log.warning("cached states %s: %s; removed", self.path.name, err)
             self.path.unlink(missing_ok=True)
             return
+        touch(self.path)
         for snap in cached:
             if snap.day not in self.model.snapshots.days:
                 self.model.snapshots.add(snap)
@@ -79,6 +80,7 @@ class StateCache:
             log.warning("cannot cache the states in %s: %s", self.path.parent, err)
             return 0
         self._known |= set(keep.days)
+        trim_cache(self.path.parent.parent, settings.cache_budget_bytes(), keep=(self.path,))
         return len(keep)
 
 

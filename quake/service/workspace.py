@@ -84,17 +84,22 @@ def same_catalog(card: ModelCard, fingerprint: str | None) -> bool:
 
 
 def split_by_catalog(
-    cards: Iterable[ModelCard], protocol: Protocol | None
+    cards: Iterable[ModelCard], protocol: Protocol | None, no_protocol: str | None = None
 ) -> tuple[list[ModelCard], list[tuple[ModelCard, str]]]:
     """``(fitting, others)``: the usable cards that can forecast a catalog of ``protocol``,
-    and the others with the reason (`catalog_mismatch`). Without a protocol (no catalog,
-    or one too short) every card fits: there is nothing to check them against."""
+    and the others with the reason (`catalog_mismatch`). Without a catalog (``protocol``
+    and ``no_protocol`` None) every card fits: there is nothing to check them against. A
+    catalog that has no protocol (``no_protocol``: why, e.g. it spans too few days) fits
+    none: no model's grid and dates can be checked against it, so none is run on it."""
     fitting: list[ModelCard] = []
     others: list[tuple[ModelCard, str]] = []
     for card in cards:
         if card.error is not None:
             continue
-        why = None if protocol is None else catalog_mismatch(card, protocol)
+        if protocol is None:
+            why = None if no_protocol is None else f"the loaded catalog: {no_protocol}"
+        else:
+            why = catalog_mismatch(card, protocol)
         if why is None:
             fitting.append(card)
         else:

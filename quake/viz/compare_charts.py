@@ -25,6 +25,7 @@ from quake.viz.chart_base import (
     log_ticks,
 )
 from quake.viz.style import BASELINE_COLOR, font_size
+from quake.viz.text import chart_text
 
 GAIN_SCALE = [
     [0.0, "#B2182B"],
@@ -59,15 +60,15 @@ def intervals_figure(
     size = font_size(presentation)
     traces: list[Spec] = []
     for r in rows:
-        name = r["model"]
+        name, shown = r["model"], chart_text(r["model"])
         lo, hi = r["lower"], r["upper"]
         traces.append(
             {
                 "type": "scatter",
                 "x": [r["value"]],
-                "y": [name],
+                "y": [shown],
                 "mode": "markers",
-                "name": name,
+                "name": shown,
                 "showlegend": False,
                 "marker": {
                     "color": colors.get(name, BASELINE_COLOR),
@@ -83,11 +84,11 @@ def intervals_figure(
                     "thickness": line_width(presentation),
                     "width": 6,
                 },
-                "hovertemplate": f"{name}<br>{score_title} %{{x:.4g}}"
+                "hovertemplate": f"{shown}<br>{score_title} %{{x:.4g}}"
                 f"<br>95 % interval [{lo:.4g}, {hi:.4g}]<extra></extra>",
             }
         )
-    names = [r["model"] for r in rows]
+    names = [chart_text(r["model"]) for r in rows]
     height = max(220, 60 + 30 * len(rows))
     lay = layout_spec(
         title,
@@ -107,7 +108,7 @@ def gain_matrix_figure(
     (`gain_matrix`), diverging colours centred at 0; ``*`` marks pairs significant by both
     the T- and the W-test (p < 0.05); pairs that cannot be compared are blank."""
     size = font_size(presentation)
-    names = list(matrix["names"])
+    names = [chart_text(n) for n in matrix["names"]]
     gain = np.asarray(matrix["gain"], dtype=float)
     finite = gain[np.isfinite(gain)]
     zmax = float(np.max(np.abs(finite))) if finite.size else 1.0
@@ -179,7 +180,7 @@ def gain_time_figure(
         "y": g,
         "customdata": list(n_targets),
         "marker": {"color": colors},
-        "name": label,
+        "name": chart_text(label),
         "hovertemplate": "window from %{x}<br>gain %{y:.3f} "
         + ("nats in the window" if total else "nats per target")
         + "<br>%{customdata} target cells<extra></extra>",
@@ -190,7 +191,9 @@ def gain_time_figure(
         presentation,
         340,
         axis_spec("start of the forecast window", size),
-        axis_spec(f"gain of {label} ({'nats/window' if total else 'nats/target'})", size),
+        axis_spec(
+            f"gain of {chart_text(label)} ({'nats/window' if total else 'nats/target'})", size
+        ),
         showlegend=False,
         shapes=[shape],
         bargap=0.15,
@@ -225,6 +228,7 @@ def reliability_figure(
         marker = (5 + 1.5 * np.log10(np.maximum(count, 1))) * (1.3 if presentation else 1.0)
         custom = np.stack([count, np.asarray(rel["positives"], float)], 1)
         color = colors.get(name, BASELINE_COLOR)
+        shown = chart_text(name)
         for seen in (True, False):  # bins with targets; bins without (open, on the floor)
             k = (obs > 0) if seen else ~(obs > 0)
             if not k.any():
@@ -235,8 +239,8 @@ def reliability_figure(
                     "x": pred[k].tolist(),
                     "y": y[k].tolist(),
                     "mode": "markers",
-                    "name": name if seen else f"{name}, no target",
-                    "legendgroup": name,
+                    "name": shown if seen else f"{shown}, no target",
+                    "legendgroup": shown,
                     "showlegend": seen,
                     "customdata": custom[k].tolist(),
                     "marker": {
@@ -246,7 +250,7 @@ def reliability_figure(
                         "line": {"color": color, "width": 1.5},
                         "opacity": 0.85,
                     },
-                    "hovertemplate": f"{name}<br>mean forecast %{{x:.2g}}<br>observed "
+                    "hovertemplate": f"{shown}<br>mean forecast %{{x:.2g}}<br>observed "
                     + ("%{y:.2g}" if seen else "none")
                     + "<br>%{customdata[0]:,.0f} cell-days, %{customdata[1]:,.0f} targets"
                     "<extra></extra>",

@@ -27,6 +27,7 @@ from quake.viz.chart_base import (
     log_ticks,
 )
 from quake.viz.style import BASELINE_COLOR, OKABE_ITO, font_size
+from quake.viz.text import chart_text
 
 
 # -- operating curves ---------------------------------------------------------------------
@@ -45,9 +46,9 @@ def _curve_traces(
                 "x": x,
                 "y": y,
                 "mode": "lines",
-                "name": name,
-                "legendgroup": name,
-                "hovertemplate": hover + f"<extra>{name}</extra>",
+                "name": chart_text(name),
+                "legendgroup": chart_text(name),
+                "hovertemplate": hover + f"<extra>{chart_text(name)}</extra>",
                 "line": {
                     "color": colors.get(name, BASELINE_COLOR),
                     "width": line_width(presentation),
@@ -61,8 +62,8 @@ def _curve_traces(
                 "x": [px],
                 "y": [py],
                 "mode": "markers",
-                "name": f"{name} at the threshold",
-                "legendgroup": name,
+                "name": f"{chart_text(name)} at the threshold",
+                "legendgroup": chart_text(name),
                 "showlegend": False,
                 "hovertemplate": hover + "<extra>at the threshold</extra>",
                 "marker": {

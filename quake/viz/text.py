@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
 import pandas as pd
 
@@ -18,13 +19,26 @@ _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$:])")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def plain(text: object, limit: int = 120) -> str:
-    """``text`` as Markdown that shows literally: one line, at most ``limit`` characters."""
+def _line(text: object, limit: int) -> str:
+    """One line of at most ``limit`` characters whose invisible characters are shown as
+    escapes: a right-to-left override (U+202E) would make ``gnp.exe`` read ``exe.png``."""
     s = " ".join(str(text).split())
     if len(s) > limit:
         s = s[: limit - 1] + "…"
-    s = html.escape(s, quote=False)  # entities render as the characters, never as tags
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) in ("Cc", "Cf") else c for c in s)
+
+
+def plain(text: object, limit: int = 120) -> str:
+    """``text`` as Markdown that shows literally: one line, at most ``limit`` characters."""
+    s = html.escape(_line(text, limit), quote=False)  # entities render as characters
     return _MARKDOWN.sub(r"\\\1", s)
+
+
+def chart_text(text: object, limit: int = 80) -> str:
+    """``text`` for a plotly label, title or hover: plotly renders a subset of HTML there
+    (``<b>``, ``<span style>``, ``<a href>``), so markup is escaped to entities, and ``%``
+    too (``%{x}`` would be read as a hover-template field)."""
+    return html.escape(_line(text, limit), quote=False).replace("%", "&#37;")
 
 
 def csv_cell(value: object) -> object:

@@ -109,7 +109,9 @@ def _from_parts(
     years_ok = (y >= TIME_MIN.year) & (y <= time_max().year)
     fault[whole & ~years_ok] = _OUT_OF_RANGE
     ok = whole & years_ok
-    ok &= (month >= 1) & (month <= 12) & (hour >= 0) & (hour <= 23)
+    # 24:00:00 is ISO 8601's end of the day: the next day's start.
+    midnight = (hour == 24) & (minute == 0) & (second == 0)
+    ok &= (month >= 1) & (month <= 12) & (hour >= 0) & ((hour <= 23) | midnight)
     ok &= (minute >= 0) & (minute <= 59) & (second >= 0) & (second < 61)
     # Days since 1970 of the first of the month, and of the next month: the month's length.
     months = np.where(ok, (y - 1970) * 12 + month - 1, 0).astype(np.int64)
@@ -173,7 +175,17 @@ def _iso_time(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     text = _text(s)
     time = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
     fault = np.zeros(len(s), dtype=np.int8)
-    nat = np.flatnonzero(time.isna().to_numpy())
+    _bad_offsets(text, time, fault)
+    nat = np.flatnonzero(time.isna().to_numpy() & (fault == 0))
+    if len(nat):  # RFC 3339 allows a lower-case 't' and 'z'
+        again = pd.to_datetime(
+            text.iloc[nat].str.upper(), utc=True, format="ISO8601", errors="coerce"
+        )
+        fixed = again.notna().to_numpy()
+        if fixed.any():
+            time = time.astype(TIME_DTYPE)
+            time.iloc[nat[fixed]] = again[fixed].astype(TIME_DTYPE).to_numpy()
+            nat = nat[~fixed]
     if not len(nat):
         return time, fault
     fault[nat] = _UNPARSEABLE
@@ -183,6 +195,7 @@ def _iso_time(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
         return time, fault
     year, month, day, hour, minute, second, zh, zm = np.nan_to_num(nums[:, shaped], nan=0.0)
     t, f = _from_parts(year, month, day, hour, minute, second)
+    f[(f == 0) & ((zh > MAX_OFFSET_HOURS) | (zm > 59))] = _UNPARSEABLE  # +99:99
     # An offset (+09:00, -0530) moves the local time to UTC; NaT stays NaT.
     shift = np.where(west[shaped], -1, 1) * (zh * 60 + zm).astype(np.int64)
     t = t - shift.astype("timedelta64[m]")
@@ -193,6 +206,30 @@ def _iso_time(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if len(good):
         time.iloc[good] = pd.DatetimeIndex(t[f == 0]).tz_localize("UTC")
     return time, fault
+
+
+_OFFSET = (
+    r"[T ][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.][0-9]*)?)?"
+    r"[ ]*(?P<sign>[+-])(?P<zh>[0-9]{2}):?(?P<zm>[0-9]{2})?$"
+)
+"""The UTC offset at the end of a date-time (after its clock time, never a date's ``-11``)."""
+MAX_OFFSET_HOURS = 14  # UTC-12 ... UTC+14 are the offsets in use
+
+
+def _bad_offsets(text: pd.Series, time: pd.Series, fault: np.ndarray) -> None:
+    """Mark times whose UTC offset is impossible (``+99:99``: hours past 14 or minutes past
+    59), which pandas would apply, as `_UNPARSEABLE` NaT (``time`` and ``fault`` in place)."""
+    maybe = text.str.contains("[+-][0-9]{2}:?[0-9]{0,2}$", regex=True, na=False).to_numpy()
+    rows = np.flatnonzero(maybe & time.notna().to_numpy())
+    if not len(rows):
+        return
+    got = text.iloc[rows].str.extract(_OFFSET)
+    zh = pd.to_numeric(got["zh"], errors="coerce").to_numpy(np.float64)
+    zm = pd.to_numeric(got["zm"], errors="coerce").fillna(0).to_numpy(np.float64)
+    bad = rows[(zh > MAX_OFFSET_HOURS) | (zm > 59)]
+    if len(bad):
+        time.iloc[bad] = pd.NaT
+        fault[bad] = _UNPARSEABLE
 
 
 def _canonical(time: pd.Series, fault: np.ndarray, lat, lon, depth, mag) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from quake.data.catalog.layouts import (
     expected_layouts,
 )
 from quake.errors import CatalogError
-from quake.settings import MAX_CLI_CATALOG_BYTES
+from quake.settings import MAX_CATALOG_ROWS, MAX_CLI_CATALOG_BYTES
 
 # Reasons a row is dropped, in the order they are checked (a row counts once).
 # "unparseable time" includes impossible dates and clock times (month 13, Feb 30,
@@ -159,8 +159,8 @@ def _classify(line: str, n_fields: int, sep: str) -> tuple[str | None, bool]:
     A row is malformed when its field count differs from the header's (extra empty
     fields from trailing separators are trimmed, not counted) or its quoting is broken.
     """
-    if not line.strip():
-        return None, False  # blank line: not a row
+    if not line.strip() or line.startswith("#"):
+        return None, False  # a blank or '#' comment line: not a row
     fields = _fields(line, sep) if '"' in line else line.split(sep)
     if fields is None:
         return None, True
@@ -173,49 +173,176 @@ def _classify(line: str, n_fields: int, sep: str) -> tuple[str | None, bool]:
     return None, True
 
 
-def _scan(body: bytes, n_fields: int, sep: str) -> tuple[bytes, int, int]:
+_CHUNK = 1 << 20  # bytes of body scanned at a time: bounds the per-line arrays
+_LONG_LINE = 1 << 20  # a line longer than this is no catalog row: malformed, unparsed
+_MAX_SLOW_LINES = 2_000_000  # lines parsed one by one (seconds each 10^6), then refused
+_BLANK = np.zeros(256, dtype=bool)
+_BLANK[[9, 11, 12, 13, 32]] = True  # ASCII whitespace: a line of only these is blank
+
+
+def _scan(body: bytes, n_fields: int, sep: str, source: str) -> tuple[bytes, int, int]:
     """Drop blank and malformed lines: ``(clean body, rows, malformed rows)``.
 
-    Field counts are taken with numpy over the bytes (UTF-8 never puts a separator or
-    newline byte inside a multi-byte character); only lines whose separator count is
-    off or that hold a quote are looked at one by one. Catalog rows never span lines,
-    so each line is parsed alone: an unterminated quote cannot swallow later rows.
+    The body is scanned in chunks of whole lines with numpy (UTF-8 never puts a
+    separator, quote or newline byte inside a multi-byte character), so memory stays a
+    small multiple of the chunk whatever the file holds: a hostile upload of millions of
+    blank or one-field lines costs linear numpy time, not a Python object per line. Only
+    lines whose quoting numpy cannot settle are parsed one by one, at most
+    `_MAX_SLOW_LINES` of them. Catalog rows never span lines, so each line is parsed
+    alone: an unterminated quote cannot swallow later rows.
     """
-    arr = np.frombuffer(body, dtype=np.uint8)
+    parts: list[bytes] = []
+    n_rows = n_bad = n_slow = 0
+    pos = 0
+    while pos < len(body):
+        stop = min(pos + _CHUNK, len(body))
+        cut = body.find(b"\n", stop - 1)
+        end = len(body) if cut < 0 else cut + 1
+        if end - pos > _CHUNK + _LONG_LINE:  # a line of megabytes: one bad row
+            last = body.rfind(b"\n", pos, stop)
+            if last >= pos:  # scan the whole lines before it first
+                end = last + 1
+            else:
+                if body[pos:end].strip():
+                    n_rows += 1
+                    n_bad += 1
+                pos = end
+                continue
+        kept, rows, bad, slow = _scan_chunk(body[pos:end], n_fields, ord(sep))
+        parts.append(kept)
+        n_rows += rows
+        n_bad += bad
+        n_slow += slow
+        if n_slow > _MAX_SLOW_LINES:
+            raise CatalogError(
+                f"{source}: more than {_MAX_SLOW_LINES:,} rows with irregular quoting "
+                "(a quote inside an unquoted field, or text between a closing quote and "
+                "the next separator); fix the quoting or save the catalog again as CSV."
+            )
+        pos = end
+    return b"".join(parts), n_rows, n_bad
+
+
+def _scan_chunk(chunk: bytes, n_fields: int, sep: int) -> tuple[bytes, int, int, int]:
+    """`_scan` on whole lines: ``(kept bytes, rows, malformed rows, lines parsed one by
+    one)``. Each line is kept whole, cut before trailing empty fields, or dropped
+    (blank or a '#' comment: not a row; malformed: counted)."""
+    arr = np.frombuffer(chunk, dtype=np.uint8)
     ends = np.flatnonzero(arr == 10)
-    if body and body[-1] != 10:
-        ends = np.append(ends, len(body))
+    if chunk and chunk[-1] != 10:
+        ends = np.append(ends, len(chunk))
     starts = np.empty_like(ends)
     starts[:1] = 0
     starts[1:] = ends[:-1] + 1
+    seps = np.flatnonzero(arr == sep)
+    first_sep = np.searchsorted(seps, starts)
+    n_seps = np.searchsorted(seps, ends) - first_sep
+    # Solid (non-blank) bytes counted only when some line may be blank or end in empty
+    # fields: a line holding a separator that is not itself blank is never blank.
+    solid = np.zeros(len(arr) + 1, dtype=np.int64)
+    blank = np.zeros(len(ends), dtype=bool)
+    if _BLANK[sep] or (n_seps == 0).any() or (n_seps > n_fields - 1).any():
+        solid[1:] = np.cumsum(~_BLANK[arr], dtype=np.int64)
+        blank = solid[ends] == solid[starts]
+    if b"#" in chunk:  # a '#' comment line, as above the header, is not a row either
+        blank |= (starts < ends) & (arr[np.minimum(starts, max(len(arr) - 1, 0))] == 35)
+    n_fields_seen = n_seps + 1
+    odd = np.zeros(len(ends), dtype=bool)  # an unterminated quote
+    unsure = np.zeros(len(ends), dtype=bool)  # quoting numpy cannot settle
+    if b'"' in chunk:
+        hidden, odd, unsure = _quoting(arr, starts, ends, seps, sep)
+        n_fields_seen -= hidden
 
-    def per_line(byte: int) -> np.ndarray:
-        pos = np.flatnonzero(arr == byte)
-        return np.searchsorted(pos, ends) - np.searchsorted(pos, starts)
+    keep_end = ends.copy()
+    plain = ~blank & ~odd & ~unsure
+    good = plain & (n_fields_seen == n_fields)
+    # More fields than columns: kept if everything after the last column is separators
+    # and blanks (exports that end rows with ",,,"), as `_trim` does.
+    extra = np.flatnonzero(plain & (n_fields_seen > n_fields))
+    if extra.size:
+        n_extra = n_fields_seen[extra] - n_fields
+        at = seps[first_sep[extra] + n_seps[extra] - n_extra]
+        # Only the separators may be solid there (a tab separator is itself blank).
+        trimmed = solid[ends[extra]] - solid[at] == (0 if _BLANK[sep] else n_extra)
+        ok = extra[trimmed]
+        good[ok] = True
+        keep_end[ok] = _rstrip(arr, starts[ok], at[trimmed])
+    slow = np.flatnonzero(unsure)
+    for i, a, b in zip(slow.tolist(), starts[slow].tolist(), ends[slow].tolist(), strict=True):
+        kept, _ = _classify(chunk[a:b].decode("utf-8"), n_fields, chr(sep))
+        if kept is not None:
+            good[i] = True
+            keep_end[i] = a + len(kept.encode("utf-8"))
+    n_rows = int((~blank).sum())
+    n_bad = n_rows - int(good.sum())
+    if good.all() and (keep_end == ends).all():
+        return chunk, n_rows, n_bad, len(slow)
+    # Kept bytes: each good line up to its end, then its newline.
+    mark = np.zeros(len(arr) + 1, dtype=np.int8)
+    np.add.at(mark, starts[good], 1)
+    np.add.at(mark, keep_end[good], -1)
+    mask = np.cumsum(mark[:-1], dtype=np.int8).astype(bool)
+    nl = ends[good]
+    mask[nl[nl < len(arr)]] = True
+    return arr[mask].tobytes(), n_rows, n_bad, len(slow)
 
-    suspect = per_line(ord(sep)) != n_fields - 1
-    if b'"' in body:
-        suspect |= per_line(ord('"')) > 0
-    n_rows, n_bad = len(ends), 0
-    change: dict[int, str | None] = {}
-    for i in np.flatnonzero(suspect).tolist():
-        line = body[starts[i] : ends[i]].decode("utf-8")
-        kept, bad = _classify(line, n_fields, sep)
-        if bad:
-            n_bad += 1
-        elif kept is None:
-            n_rows -= 1  # a blank line is not a row
-        if kept != line:
-            change[i] = kept
-    if not change:
-        return body, n_rows, n_bad
-    lines = body.decode("utf-8").split("\n")
-    kept_lines = [change.get(i, ln) for i, ln in enumerate(lines[: len(ends)])]
-    return "\n".join(ln for ln in kept_lines if ln is not None).encode("utf-8"), n_rows, n_bad
+
+def _quoting(
+    arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, seps: np.ndarray, sep: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per line: ``(separators inside quotes, unterminated quote, unsure)``.
+
+    Settled with numpy when every quote of a line sits where CSV puts one: an opening
+    quote at the start of a field (after a separator, the line's start, or the other
+    half of a doubled quote), a closing quote before a separator, the line's end or a
+    doubled quote. A separator is then inside quotes when an odd number of the line's
+    quotes precede it. Any other quoting (a quote inside a bare field, a blank before
+    an opening quote) is ``unsure``: `_classify` parses those lines one by one.
+    """
+    n = len(ends)
+    quotes = np.flatnonzero(arr == 34)
+    line = np.searchsorted(ends, quotes)
+    first_q = np.searchsorted(quotes, starts)
+    k = np.arange(len(quotes)) - first_q[line]
+    count = np.searchsorted(quotes, ends) - first_q
+    at_start = quotes == starts[line]
+    at_end = quotes + 1 == ends[line]
+    prev = arr[np.maximum(quotes - 1, 0)]
+    nxt = arr[np.minimum(quotes + 1, len(arr) - 1)]
+    opens = k % 2 == 0
+    placed = np.where(
+        opens,
+        at_start | (prev == sep) | ((prev == 34) & (k > 0)),
+        at_end | (nxt == sep) | (nxt == 34),
+    )
+    unsure = np.bincount(line[~placed], minlength=n) > 0
+    odd = (count % 2 == 1) & ~unsure
+    sep_line = np.searchsorted(ends, seps)
+    inside = (np.searchsorted(quotes, seps) - first_q[sep_line]) % 2 == 1
+    hidden = np.bincount(sep_line[inside], minlength=n)
+    return hidden, odd, unsure
 
 
-def _parse(text: str, source: str) -> tuple[pd.DataFrame, int, int, str, Layout]:
-    """CSV text -> (table of the layout's columns, rows, malformed rows, separator, layout)."""
+def _rstrip(arr: np.ndarray, starts: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """For each line ``arr[start:cut]``, the end after its trailing blanks are cut."""
+    out = cuts.copy()
+    for _ in range(8):  # a few blanks before a trailing separator are common, more are not
+        back = (out > starts) & _BLANK[arr[np.maximum(out - 1, 0)]]
+        if not back.any():
+            return out
+        out[back] -= 1
+    for i in np.flatnonzero((out > starts) & _BLANK[arr[np.maximum(out - 1, 0)]]).tolist():
+        while out[i] > starts[i] and _BLANK[arr[out[i] - 1]]:
+            out[i] -= 1
+    return out
+
+
+def _parse(
+    text: str, source: str, max_rows: int | None = None
+) -> tuple[pd.DataFrame, int, int, str, Layout]:
+    """CSV text -> (table of the layout's columns, rows, malformed rows, separator, layout).
+
+    More than ``max_rows`` well-formed rows are refused before they are parsed."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     pos = 0
@@ -262,7 +389,12 @@ def _parse(text: str, source: str) -> tuple[pd.DataFrame, int, int, str, Layout]
             "case-insensitive); which one to read is ambiguous."
         )
     body = b"" if nl < 0 else text[nl + 1 :].encode("utf-8")
-    body, n_rows, n_malformed = _scan(body, n_fields, sep)
+    body, n_rows, n_malformed = _scan(body, n_fields, sep, source)
+    if max_rows is not None and n_rows - n_malformed > max_rows:
+        raise CatalogError(
+            f"{source}: {n_rows - n_malformed:,} rows; catalogs of at most {max_rows:,} rows "
+            "are read here (cut it to the region, years or magnitudes you need)."
+        )
     wanted = layout.columns & set(names)
     try:
         # Only the layout's columns are parsed; numbers become float64/int64 at C speed,
@@ -296,10 +428,15 @@ def _short(name: str) -> str:
     return name if len(name) <= _SHOWN else name[: _SHOWN - 1] + "…"
 
 
-def read_catalog_bytes(raw: bytes, source: str = "upload") -> Catalog:
-    """Parse catalog file contents; raise `CatalogError` if it cannot be a catalog."""
+def read_catalog_bytes(
+    raw: bytes, source: str = "upload", max_rows: int | None = MAX_CATALOG_ROWS
+) -> Catalog:
+    """Parse catalog file contents; raise `CatalogError` if it cannot be a catalog.
+
+    ``max_rows``: the dashboard's cap on data rows (`MAX_CATALOG_ROWS`); the command line
+    passes None (a person's own file)."""
     text, notes = _decode(raw, source)
-    df, n_rows, n_malformed, sep, layout = _parse(text, source)
+    df, n_rows, n_malformed, sep, layout = _parse(text, source, max_rows)
     if sep != ",":
         notes.append(f"separator {sep!r}")
     canon = layout.convert(df)
@@ -409,9 +546,14 @@ def load_catalog(path: str | Path, max_bytes: int = MAX_CLI_CATALOG_BYTES) -> Ca
     no such file, a folder, a device or pipe, or more than ``max_bytes``. (The dashboard's
     typed paths go through `quake.data.catalog.paths.read_catalog_file`, stricter.)"""
     path = Path(path)
+    # A name with control characters is quoted with them escaped: printed raw, it could
+    # move a terminal's cursor or recolour what follows.
+    label = str(path) if str(path).isprintable() else repr(str(path))
+    if path.is_symlink() and not path.exists():
+        raise CatalogError(f"{label}: a link to nothing (or a loop of links); no file to read.")
     if not path.exists():
-        raise CatalogError(f"{path}: no such file.")
+        raise CatalogError(f"{label}: no such file.")
     if path.is_dir():
-        raise CatalogError(f"{path}: is a folder; expected a CSV catalog file.")
-    raw = read_regular_file(path, str(path), max_bytes)
-    return read_catalog_bytes(raw, source=str(path))
+        raise CatalogError(f"{label}: is a folder; expected a CSV catalog file.")
+    raw = read_regular_file(path, label, max_bytes)
+    return read_catalog_bytes(raw, source=label, max_rows=None)

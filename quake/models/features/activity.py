@@ -32,7 +32,8 @@ def decayed_energy(
     s = events.span(0, start)
     with np.errstate(under="ignore"):
         w = energy(events.mag[s]) * np.exp(-(start - 1 - events.day[s]) / tau)
-    state = np.bincount(events.cell[s], weights=w, minlength=grid.n_cells)
+    # float64 even with no event before ``start`` (bincount of no weights is int64)
+    state = np.bincount(events.cell[s], weights=w, minlength=grid.n_cells).astype(np.float64)
     decay = np.exp(-1.0 / tau)
     for a in range(start, stop, chunk):
         n = min(chunk, stop - a)

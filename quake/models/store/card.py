@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from quake.errors import ModelError
-from quake.models.store.files import CURVES_FILE, MODEL_FILE, model_folders
+from quake.models.store.files import CURVES_FILE, MODEL_FILE, NAME_RE, NAME_RULE, model_folders
 from quake.models.store.validate_model import CheckedModel, check_model_file
 
 
@@ -128,6 +128,10 @@ def read_card(folder: str | Path) -> ModelCard:
         shown = text.replace(str(folder), folder.name)
         return ModelCard(name=folder.name, folder=folder, error=shown)
 
+    if NAME_RE.fullmatch(folder.name) is None:  # never shown or charted as a model
+        return error(
+            f"the folder name is not a model name ({NAME_RULE}); rename the folder to use it"
+        )
     try:
         return card_of(check_model_file(folder / MODEL_FILE), folder)
     except ModelError as err:  # "<folder>/model.json: <field>: <problem>"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,14 @@ from quake.metrics.curves import OperatingCurve
 from quake.models.store.validate_curves import check_curves
 from quake.models.store.validate_json import MAX_CURVES_BYTES, MAX_JSON_BYTES, read_json
 from quake.models.store.validate_model import FORMAT_VERSION
+
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+"""The model-folder grammar: no separator, no leading dot, no markup, at most 64 characters."""
+NAME_RE = re.compile(NAME_PATTERN)
+NAME_RULE = (
+    "1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or a digit "
+    "(no '/', no spaces)"
+)
 
 MODEL_FILE = "model.json"
 CURVES_FILE = "curves.json"

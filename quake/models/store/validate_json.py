@@ -37,11 +37,22 @@ def json_depth(raw: bytes) -> int:
     return int(np.cumsum(step).max(initial=0))
 
 
+def not_a_file(path: Path, what: str) -> ModelError:
+    """The error for ``path`` that is not a regular file: missing, or what it is instead."""
+    if path.is_dir():
+        return ModelError(f"{path}: the {what} is a folder, not a file")
+    if path.exists():
+        return ModelError(f"{path}: the {what} is not a regular file (a device, pipe or socket)")
+    if path.is_symlink():
+        return ModelError(f"{path}: the {what} is a link to nothing")
+    return ModelError(f"{path}: missing {what}")
+
+
 def read_bytes(path: str | Path, max_bytes: int, what: str = "file") -> bytes:
     """At most ``max_bytes`` of a regular file; a `ModelError` if missing, special or larger."""
     path = Path(path)
     if not path.is_file():  # follows links; refuses FIFOs, devices, folders
-        raise ModelError(f"{path}: missing {what}")
+        raise not_a_file(path, what)
     try:
         with path.open("rb") as fh:
             raw = fh.read(max_bytes + 1)
