@@ -177,6 +177,12 @@ def show_card(card: ModelCard, sweep: list[ModelCard] | None = None) -> None:
                 # A Markdown table: an interactive grid per card (a canvas each) made this
                 # page slow to draw, a styled st.table slow to build; same numbers, 4 digits.
                 st.markdown(score_table(card))
+                if (n_pos := card.score("n_positive")) is not None and n_pos == 0:
+                    st.caption(
+                        "— : undefined: the test period holds no quake of M ≥ "
+                        f"{card.mc if card.mc is not None else 'Mc'} in this catalog, so "
+                        "there is nothing to score."
+                    )
                 if sweep and sweep[0].name == card.name:
                     st.caption(seeds_line(sweep))
             else:

@@ -53,7 +53,7 @@ if not scored:
     )
     st.stop()
 
-c1, c2, c3 = st.columns([2, 1, 1])
+c1, c2, c3 = st.columns([2, 1, 1.3] if presentation() else [2, 1, 1])
 with c1:
     card = choose_model("Model", scored, MODEL_A, prefer_fast=True)
 with c2:
@@ -132,7 +132,8 @@ def trade_off() -> None:
     threshold = threshold_for_alarm_fraction(curve, fraction)
     st.caption(f"{plain(card.name)} reaches this budget at threshold {fmt_threshold(threshold)}.")
     row = operating_row(curve, threshold)
-    m = st.columns(6)
+    # Three a row on a projector: six columns cut the numbers ("251,…") at its font size.
+    m = st.columns(3) + st.columns(3) if presentation() else st.columns(6)
     m[0].metric("hits (TP)", fmt_count(row["tp"]), help=f"{row['tp']:,} target cell-days alarmed")
     m[1].metric(
         "misses (FN)", fmt_count(row["fn"]), help=f"{row['fn']:,} target cell-days not alarmed"

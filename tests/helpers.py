@@ -56,3 +56,8 @@ def player_spec(at: AppTest) -> dict:
     players = [s for s in specs if s.get("frames")]
     assert len(players) == 1, f"{len(players)} day players on the page"
     return players[0]
+
+
+def model_box(at: AppTest, label: str):
+    """The model picker ``label`` of the page (its widget key depends on the options)."""
+    return next(s for s in at.selectbox if s.label == label)

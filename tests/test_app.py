@@ -17,7 +17,7 @@ from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import DownloadError
 from quake.progress import Progress
 from quake.viz.text import plain
-from tests.helpers import app, goto, player_spec
+from tests.helpers import app, goto, model_box, player_spec
 
 PAGES = list(PATHS.values())
 
@@ -285,7 +285,7 @@ def test_forecast_map_draws_cells_events_and_steps_days(dashboard_env):
     # Gain over the prior; then two models side by side (half the days each).
     at.radio(key="w_map_mode").set_value("gain over the prior").run()
     assert not at.exception and player_spec(at)["layout"]["images"][0]["source"] != image["source"]
-    at.selectbox(key="w_model_b").set_value("naive-m4.5").run()
+    model_box(at, "Side by side with").set_value("naive-m4.5").run()
     fig = player_spec(at)
     assert not at.exception and len(fig["layout"]["images"]) == 2 and len(fig["frames"]) == 14
 
@@ -472,3 +472,25 @@ def test_neural_kind_offers_presets(dashboard_env):
     assert not preset.disabled and "quick" in preset.options
     epochs = next(n for n in at.number_input if n.label == "Epochs")
     assert not epochs.disabled and epochs.value >= 1
+
+
+def test_a_model_with_no_test_target_says_why_its_scores_are_blank(dashboard_env):
+    doc = json.loads((dashboard_env / "naive-m5.0" / "model.json").read_text())
+    for mask in ("all", "active"):
+        doc["scores"]["test"][mask].update(n_positive=0, roc_auc=None, pr_auc=None)
+    (dashboard_env / "naive-m5.0" / "model.json").write_text(json.dumps(doc))
+    at = goto(app(), PATHS["models"])
+    shown = " ".join(c.value for c in at.caption)
+    assert "the test period holds no quake of M ≥ 5.0" in shown, shown
+
+
+def test_the_model_chosen_on_the_map_stays_chosen_on_the_threshold_page(dashboard_env):
+    # Streamlit ties a widget's state to its page: the Threshold page's picker started at
+    # its first option (stop 24's browser audit: a slow full-resolution net, 16 s).
+    at = goto(app(), PATHS["map"])
+    assert model_box(at, "Model").value == "naive-m5.0" != model_box(at, "Model").options[0]
+    goto(at, PATHS["threshold"])
+    assert model_box(at, "Model").value == "naive-m5.0"
+    model_box(at, "Model").set_value("naive-m4.5").run()
+    goto(goto(at, PATHS["map"]), PATHS["threshold"])
+    assert model_box(at, "Model").value == "naive-m4.5"

@@ -32,7 +32,7 @@ from quake.data.forecast_data import ForecastData
 from quake.errors import DownloadError, ModelError
 from quake.models import create
 from quake.service.forecast_cache import cached_forecast, lookup
-from tests.helpers import player_spec
+from tests.helpers import model_box, player_spec
 
 
 # -- forecast cache -------------------------------------------------------------------------
@@ -346,7 +346,7 @@ def test_the_map_page_warns_and_still_draws_when_the_cache_cannot_be_written(
     at = AppTest.from_file(str(Path(__file__).parent.parent / "app.py"), default_timeout=120)
     at.run()
     at.switch_page(nav.PATHS["map"]).run()
-    at.selectbox(key="w_model_a").set_value("ri-m5.0").run()
+    model_box(at, "Model").set_value("ri-m5.0").run()
     # The day is forecast alone at once (no cache needed); the period run is offered.
     assert not at.exception, [e.value for e in at.exception]
     assert player_spec(at)["layout"]["images"][0]["source"].startswith("data:image/png")

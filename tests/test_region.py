@@ -26,7 +26,7 @@ from quake.data.synthetic import synthetic_catalog
 from quake.models.store import ModelCard
 from quake.service.workspace import catalog_mismatch, split_by_catalog
 from quake.viz.maps import fit_zoom, grid_bounds, view_box, view_state
-from tests.helpers import app, goto
+from tests.helpers import app, goto, model_box
 
 SOCAL_LAT, SOCAL_LON = (32.6, 33.6), (-117.4, -116.2)
 
@@ -213,7 +213,7 @@ def test_socal_catalog_train_ri_map_threshold_compare(dashboard_env) -> None:
 
     # Forecast map: only ri-socal is offered; the Japan models are listed apart.
     _wait_for_map(at, PATHS["map"])
-    assert at.selectbox(key="w_model_a").options == ["ri-socal"]
+    assert model_box(at, "Model").options == ["ri-socal"]
     assert not at.error, [e.value for e in at.error]
     (player,) = _players(at)
     _assert_socal_player(player)
@@ -222,7 +222,7 @@ def test_socal_catalog_train_ri_map_threshold_compare(dashboard_env) -> None:
     # Threshold: the curves of ri-socal, its scores said to be of the loaded catalog.
     goto(at, PATHS["threshold"])
     assert not at.error, [e.value for e in at.error]
-    assert at.selectbox(key="w_model_a").options == ["ri-socal"]
+    assert model_box(at, "Model").options == ["ri-socal"]
     assert "Scores of the loaded catalog (upload (socal_comcat.csv))" in _texts(at)
     for deck in _decks(at):  # the page may draw its map in the browser instead
         _assert_socal_deck(deck)

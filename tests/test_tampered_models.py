@@ -33,7 +33,7 @@ from quake.models.store import (
     read_json,
 )
 from quake.service.workspace import list_models
-from tests.helpers import run_cli, run_python
+from tests.helpers import model_box, run_cli, run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -574,7 +574,7 @@ def test_every_page_works_beside_hostile_folders(hostile_models):
             assert not any(str(hostile_models) in e for e in shown)
     # Picking the model whose prior is NaN shows an error on the map, not an exception.
     at.switch_page(PAGES["map"]).run()
-    at.selectbox(key="w_model_a").set_value("prior-nan").run()
+    model_box(at, "Model").set_value("prior-nan").run()
     assert not at.exception, [e.value for e in at.exception]
     shown = [e.value.replace("\\", "") for e in at.error]
     assert any("prior-nan" in e and "NaN" in e for e in shown), shown

@@ -39,8 +39,14 @@ class _Stored(Generic[T]):
         return f"w_{self.name}"
 
     def _seed(self, default: Any) -> str:
-        if self.widget not in st.session_state:
-            st.session_state[self.widget] = st.session_state.get(self.name, default)
+        # Assigned on every run, not only when missing: Streamlit ties a widget's state to
+        # its page, so a key drawn on another page before would start at the widget's own
+        # default (a slider at its minimum, a selectbox at its first option).
+        if self.widget in st.session_state:
+            value = st.session_state[self.widget]
+        else:
+            value = st.session_state.get(self.name, default)
+        st.session_state[self.widget] = value
         return self.widget
 
     def set(self, value: T) -> None:

@@ -304,16 +304,18 @@ def delete_model(folder: str | Path, root: str | Path | None = None) -> None:
     (by name grammar, by resolved location and by its model.json)."""
     base = _root(root)
     folder = Path(folder)
+    # Named, not shown with the server's path: the dashboard shows this to a visitor.
+    gone = ModelError(f"{folder.name!r} is not a saved model folder (any more); nothing deleted")
     try:
         target = model_folder(folder.name, base)
     except ModelError:
-        raise ModelError(f"{folder}: not a saved model folder in {base}; nothing deleted") from None
+        raise gone from None
     if (
         folder.resolve() != target.resolve()
         or target.is_symlink()
         or not (target / MODEL_FILE).is_file()
     ):
-        raise ModelError(f"{folder}: not a saved model folder in {base}; nothing deleted")
+        raise gone
     trash = base / f"{OLD_PREFIX}{target.name}-{secrets.token_hex(4)}"
     try:
         os.rename(target, trash)  # one step: a half-deleted model is never listed

@@ -96,6 +96,13 @@ def _quake_traces(frame: PlayerFrame) -> list[dict]:
     return out
 
 
+def _top_margin(size: int, panels: int) -> int:
+    """Room above the plots (px): the title's two lines at font ``size`` (70 px at 14, the
+    dashboard's), plus a line for the panels' own titles when there are several (they sat
+    on the title's second line)."""
+    return 70 + 2 * max(size - 14, 0) + (round(1.6 * size) + 6 if panels > 1 else 0)
+
+
 def day_player(
     grid: Grid,
     names: Sequence[str],
@@ -176,7 +183,8 @@ def day_player(
         height=height,
         # room for the slider and the Play buttons (plotly measures 111 px at font 14 in the
         # dashboard): given up front, plotly's automatic margins need no second layout pass
-        margin={"l": 10, "r": 10, "t": 70, "b": 88 + 2 * size},
+        # Above the plots: the two-line title, and with several panels their titles too.
+        margin={"l": 10, "r": 10, "t": _top_margin(size, n), "b": 88 + 2 * size},
         plot_bgcolor="white",
         font={"size": size},
         dragmode="pan",

@@ -75,16 +75,21 @@ def fade_colorscale(lo: float, hi: float, threshold: float) -> list[list]:
     return out
 
 
-def _counts_text(curve: OperatingCurve, t: float, n_hit: int, n_miss: int) -> str:
+def _counts_text(
+    curve: OperatingCurve, t: float, n_hit: int, n_miss: int, narrow: bool = False
+) -> str:
+    """The counts at threshold ``t``; ``narrow`` (a projector's larger font): one number a
+    line, so that no line runs past the figure's right edge."""
     k = curve.counts_at(t)
     tp, fn, fp, tn = k["tp"], k["fn"], k["fp"], k["tn"]
     frac = (tp + fp) / curve.n_pairs if curve.n_pairs else math.nan
     prec = f"{tp / (tp + fp):.3%}" if tp + fp else "—"
+    sep = "<br>" if narrow else " · "
     return (
-        f"<b>threshold {fmt_t(t)}</b> (test period, every cell-day)<br>"
-        f"hits (TP) <b>{tp:,}</b> · misses (FN) <b>{fn:,}</b><br>"
+        f"<b>threshold {fmt_t(t)}</b>{'<br>' if narrow else ' '}(test period, every cell-day)<br>"
+        f"hits (TP) <b>{tp:,}</b>{sep}misses (FN) <b>{fn:,}</b><br>"
         f"false alarms (FP) <b>{fp:,}</b><br>quiet, no alarm (TN) {tn:,}<br>"
-        f"alarm fraction {frac:.3%} · precision {prec}<br>"
+        f"alarm fraction {frac:.3%}{sep}precision {prec}<br>"
         f"map day: {n_hit} quakes hit, {n_miss} missed"
     )
 
@@ -216,7 +221,7 @@ def threshold_explorer(
         cols=3,
         column_widths=[0.44, 0.28, 0.28],
         specs=[[{"rowspan": 2}, {}, {}], [None, {}, {}]],
-        horizontal_spacing=0.07,
+        horizontal_spacing=0.09 if presentation else 0.07,  # room for the axis titles
         vertical_spacing=0.2,
         subplot_titles=(
             mapped.title if mapped else "map",
@@ -274,6 +279,8 @@ def threshold_explorer(
                     "yanchor": "top",
                     "len": 0.4,
                     "thickness": 12,
+                    # the slider's tick size: larger ones turned sideways onto its title
+                    "tickfont": {"size": max(9, size - 5)},
                 },
             ),
             row=1,
@@ -411,7 +418,9 @@ def threshold_explorer(
     fig.update_yaxes(row=2, col=3, visible=False)
 
     # -- counts and the slider ------------------------------------------------------------
-    texts = [_counts_text(curve, t, n_hit[j], n_miss[j]) for j, t in enumerate(thresholds)]
+    texts = [
+        _counts_text(curve, t, n_hit[j], n_miss[j], presentation) for j, t in enumerate(thresholds)
+    ]
     steps = []
     for j, t in enumerate(thresholds):
         per_step[j]["title.text"] = texts[j]  # the counts: the title (cheap to change)
@@ -425,7 +434,7 @@ def threshold_explorer(
             "yref": "paper",
             "xanchor": "left",
             "yanchor": "top",
-            "font": {"size": size},
+            "font": {"size": size - 3 if presentation else size},
         }
     )
     fig.update_layout(
@@ -438,7 +447,10 @@ def threshold_explorer(
         margin={"l": 24, "r": 18, "t": 40, "b": 138 + 3 * size},
         font={"size": size},
         showlegend=True,
-        legend={"x": 0.74, "y": 0.05, "yanchor": "bottom"},
+        # On a projector the counts take the whole corner: the legend goes under it.
+        legend={"x": 0.74, "y": -0.03, "yanchor": "top", "orientation": "h"}
+        if presentation
+        else {"x": 0.74, "y": 0.05, "yanchor": "bottom"},
         plot_bgcolor="white",
         sliders=[
             {
@@ -460,4 +472,6 @@ def threshold_explorer(
     )
     fig.update_xaxes(gridcolor="#EEE", showline=True, linecolor=BASELINE_COLOR)
     fig.update_yaxes(gridcolor="#EEE", showline=True, linecolor=BASELINE_COLOR)
+    if presentation:  # the panels' titles at their usual 16 px: the map's fits its column
+        fig.update_annotations(font={"size": size - 4})
     return fig
