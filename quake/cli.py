@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Callable
 
 from quake.errors import QuakeError
 
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The package logs (a cache it could not write, a job's traceback); show warnings.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    restore = _terminate_as_interrupt()
     try:
         return int(args._run(args) or 0)
     except (QuakeError, OSError) as err:  # a file the command cannot read or write, too
@@ -67,3 +71,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    finally:
+        restore()
+
+
+def _terminate_as_interrupt() -> Callable[[], None]:
+    """Make SIGTERM (what ``timeout`` and ``kill`` send) interrupt like Ctrl-C, so a run
+    cleans up as it does then (no half-written temporary model folder or claim left);
+    returns what restores the previous handler. Only in the main thread (a handler cannot
+    be set elsewhere), and not when a handler other than the default is already set."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous not in (signal.SIG_DFL, None):
+        return lambda: None
+
+    def interrupt(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, previous)

@@ -102,6 +102,49 @@ def test_ensemble_load_refuses_missing_members_cycles_and_other_mc(sweep, tmp_pa
         EnsembleModel.of([work / "m-s0"])
 
 
+def test_an_ensemble_refuses_a_member_refitted_since(sweep, tmp_path):
+    # Stop 24's audit: a member refitted on another catalog changed the ensemble's forecast
+    # silently, its stored scores no longer describing it.
+    root, _ = sweep
+    work = tmp_path / "models"
+    shutil.copytree(root, work)
+    path = work / "m-s1" / "model.json"
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "fingerprint": "0" * 64}))
+    with pytest.raises(ModelError, match="member 'm-s1' was fitted on another catalog"):
+        Forecaster.load(work / "m")
+    path.write_text(json.dumps({**doc, "final": not doc.get("final")}))
+    with pytest.raises(ModelError, match="member 'm-s1' was fitted on other periods"):
+        Forecaster.load(work / "m")
+
+
+def test_fit_ensemble_reads_members_beside_it_and_never_itself(sweep, tmp_path, capsys):
+    from quake.cli import main
+
+    root, data = sweep
+    work = tmp_path / "elsewhere"
+    shutil.copytree(root, work)
+    (work / "m").rename(work / "ens")  # an ensemble of the two seeds, outside the models folder
+    before = (work / "ens" / "model.json").read_bytes()
+    members = json.dumps({"members": ["ens", "m-s0"]})
+    args = [
+        "fit",
+        "--model",
+        "ensemble",
+        "--mc",
+        "3.5",
+        "--catalog",
+        str(sweep[0].parent / "cat.csv"),
+    ]
+    assert main([*args, "--args", members, "--out", str(work / "ens"), "--force"]) == 2
+    assert "a cycle of members (ens -> ens)" in capsys.readouterr().err
+    assert (work / "ens" / "model.json").read_bytes() == before  # not replaced
+    members = json.dumps({"members": ["m-s0", "m-s1"]})
+    assert main([*args, "--args", members, "--out", str(work / "ens2")]) == 0
+    ens = Forecaster.load(work / "ens2")  # members beside it, not in the models folder
+    assert [m.meta["fingerprint"] for m in ens.members] == [data.fingerprint] * 2
+
+
 def test_seed_table_gives_mean_and_sd_over_seeds(sweep):
     root, _ = sweep
     cards = read_cards(root)

@@ -586,3 +586,13 @@ def test_catalog_path_messages_escape_control_characters_and_name_link_loops(tmp
     (tmp_path / "b").symlink_to(tmp_path / "a")
     with pytest.raises(CatalogError, match="a link to nothing \\(or a loop of links\\)"):
         load_catalog(tmp_path / "a")
+
+
+def test_a_quake_catalog_that_is_no_file_is_said_not_replaced(tmp_path, monkeypatch) -> None:
+    # A typo in QUAKE_CATALOG silently scored the models on ../shared/data's catalog.
+    from quake.data.forecast_data import load_reference
+
+    for value in (str(tmp_path), str(tmp_path / "nonexistent.csv")):
+        monkeypatch.setenv("QUAKE_CATALOG", value)
+        with pytest.raises(CatalogError, match="QUAKE_CATALOG=.* is not a file"):
+            load_reference()

@@ -34,7 +34,7 @@ from quake.service.folders import (
 )
 from quake.service.jobs import TrainingJob
 from quake.viz.text import csv_safe, plain
-from tests.helpers import app, goto
+from tests.helpers import ROOT, app, goto
 
 HOSTILE_NAMES = [
     "x/../..",
@@ -477,3 +477,22 @@ def test_trainings_are_capped_for_the_whole_server(monkeypatch):
     for value, n in (("", 2), ("1", 1), ("0", 1), ("x", 2), ("1000", 64)):
         monkeypatch.setenv("QUAKE_MAX_TRAININGS", value)
         assert max_trainings() == n, value
+
+
+def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
+    # `timeout` and `kill` send SIGTERM: it left .tmp-NAME-* and .claims/NAME.lock behind.
+    import signal
+    import subprocess
+    import sys
+
+    models = tmp_path / "models"
+    env = {**os.environ, "QUAKE_MODELS_DIR": str(models), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "quake", "fit", "--model", "ri", "--mc", "5", "--out", "ri-x"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not list(models.glob(".tmp-ri-x-*")) and time.time() < deadline:
+        time.sleep(0.05)  # the claim is made: the run is under way
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err, (proc.returncode, err[-300:])
+    assert not [p.name for p in models.iterdir()], "nothing left behind"

@@ -14,6 +14,7 @@ from quake.commands._common import (
     print_scores,
 )
 from quake.models import create, kinds
+from quake.models.ensemble import EnsembleModel
 from quake.scoring.evaluate import fit_score_save
 from quake.scoring.scorepass import summary_pass
 from quake.service.folders import claim_out
@@ -35,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     model = create(args.model, **parse_model_args(args.args))
     held = claim_out(args.out, force=args.force)  # checked and locked before any work
+    if isinstance(model, EnsembleModel):
+        model.home = held.final  # its members are read beside it (and it is not one of them)
     try:
         data = load_data(args.catalog, args.mc)
         progress = TqdmProgress()

@@ -100,6 +100,8 @@ class EnsembleModel(Forecaster):
     def __init__(self, config: EnsembleConfig | None = None) -> None:
         super().__init__(config)
         self.members: list[Forecaster] = []
+        self.home: Path | None = None  # the folder it will be saved as (`fit` reads members
+        # beside it, as loading does; None: the models folder of the settings)
 
     @classmethod
     def of(cls, folders: Sequence[str | Path]) -> EnsembleModel:
@@ -130,9 +132,11 @@ class EnsembleModel(Forecaster):
                     'an ensemble needs at least two member models: model_args {"members": '
                     '["NAME-s0", "NAME-s1", ...]} (folders in the models folder)'
                 )
-            root = settings.models_dir()
-            member_graph(root / "new ensemble", self.config.members)
-            self.members = [Forecaster.load(root / n) for n in self.config.members]
+            # Members are read beside the ensemble's own folder, where loading reads them,
+            # and the cycle check knows its name (itself as a member, with --force).
+            home = self.home if self.home is not None else settings.models_dir() / "new ensemble"
+            member_graph(home, self.config.members)
+            self.members = [Forecaster.load(home.parent / n) for n in self.config.members]
         for name, m in zip(self.config.members, self.members, strict=True):
             if m.protocol is None or m.protocol.to_dict() != data.protocol.to_dict():
                 raise ModelError(f"ensemble member {name!r}: fitted on another protocol")
@@ -214,6 +218,18 @@ class EnsembleModel(Forecaster):
                 raise ModelError(f"{folder}: member {name!r} has another protocol or grid")
             if m.mc is None or not math.isclose(float(m.mc), float(self.meta["mc"])):
                 raise ModelError(f"{folder}: member {name!r} has Mc {m.mc}, not {self.mc}")
+            # A member refitted since (on another catalog, or on other periods) would make
+            # the ensemble forecast something its stored scores do not describe.
+            if m.meta.get("fingerprint") != self.meta.get("fingerprint"):
+                raise ModelError(
+                    f"{folder}: member {name!r} was fitted on another catalog than the "
+                    "ensemble (refitted since it was saved?); rebuild the ensemble"
+                )
+            if bool(m.meta.get("final")) != bool(self.meta.get("final")):
+                raise ModelError(
+                    f"{folder}: member {name!r} was fitted on other periods than the ensemble "
+                    f"(final={bool(m.meta.get('final'))}); rebuild the ensemble"
+                )
 
 
 def _offset(report: Callable[[int, int], None], before: int, total: int):
