@@ -34,6 +34,7 @@ from quake.data.catalog import (
     find_reference_catalog,
     read_catalog_bytes,
 )
+from quake.data.catalog.paths import reference_env_problem
 from quake.data.catalog.usgs import JAPAN_WINDOW, Window, download_usgs
 from quake.data.completeness import MIN_TARGETS, frequency_magnitude
 from quake.data.protocol import JAPAN
@@ -82,6 +83,8 @@ with st.container(border=True):
     CATALOG_CHOICE.remember()
 
     if choice == "Reference catalog":
+        if problem := reference_env_problem():
+            st.warning(plain(problem, 400))
         ref = find_reference_catalog()
         if ref is None:
             st.warning(

@@ -494,3 +494,10 @@ def test_the_model_chosen_on_the_map_stays_chosen_on_the_threshold_page(dashboar
     model_box(at, "Model").set_value("naive-m4.5").run()
     goto(goto(at, PATHS["map"]), PATHS["threshold"])
     assert model_box(at, "Model").value == "naive-m4.5"
+
+
+def test_a_quake_catalog_that_is_no_file_is_said_on_the_catalog_page(dashboard_env, monkeypatch):
+    monkeypatch.setenv("QUAKE_CATALOG", str(dashboard_env))  # a folder, say a typo
+    at = goto(app(), PATHS["catalog"])
+    shown = [w.value.replace("\\", "") for w in at.warning]  # Markdown escapes
+    assert any("QUAKE_CATALOG=" in w and "is not a file" in w for w in shown), shown

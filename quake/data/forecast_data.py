@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from quake import settings
 from quake.data.catalog import Catalog, find_reference_catalog, load_catalog
+from quake.data.catalog.paths import reference_env_problem
 from quake.data.decluster import METHODS, decluster
 from quake.data.events import GriddedEvents
 from quake.data.protocol import Protocol, protocol_for_catalog
@@ -133,12 +132,9 @@ class EventPoints:
 def load_reference(path: str | Path | None = None) -> Catalog:
     """The reference catalog from ``path`` or its usual places; a clear error if absent."""
     if path is None:
-        env = os.environ.get(settings.CATALOG_ENV, "").strip()
-        if env and not Path(env).expanduser().is_file():  # a typo must not mean another catalog
-            raise CatalogError(
-                f"{settings.CATALOG_ENV}={env!r} is not a file; point it at the catalog CSV or "
-                "unset it (then ../shared/data/japan_usgs_1990_2019.csv is used)."
-            )
+        problem = reference_env_problem()  # a typo must not mean another catalog
+        if problem:
+            raise CatalogError(problem)
         path = find_reference_catalog()
         if path is None:
             raise CatalogError(

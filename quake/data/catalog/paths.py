@@ -13,12 +13,14 @@ file is ever read.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from quake.data.catalog.load import Catalog, read_catalog_bytes, read_regular_file
 from quake.errors import CatalogError
 from quake.settings import (
     CATALOG_DIRS_ENV,
+    CATALOG_ENV,
     MAX_CATALOG_BYTES,
     PROJECT_ROOT,
     REFERENCE_NAME,
@@ -33,6 +35,18 @@ __all__ = [
     "read_catalog_file",
     "reference_candidates",
 ]
+
+
+def reference_env_problem() -> str | None:
+    """What is wrong with ``$QUAKE_CATALOG`` when it is set but names no file (None: unset
+    or a file): a typo there must be said, not replaced by another catalog."""
+    env = os.environ.get(CATALOG_ENV, "").strip()
+    if env and not Path(env).expanduser().is_file():
+        return (
+            f"{CATALOG_ENV}={env!r} is not a file; point it at the catalog CSV or unset it "
+            "(then ../shared/data/japan_usgs_1990_2019.csv is used)."
+        )
+    return None
 
 
 def find_reference_catalog() -> Path | None:
