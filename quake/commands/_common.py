@@ -13,7 +13,7 @@ from quake.data.forecast_data import ForecastData, load_reference
 from quake.errors import ModelError
 from quake.models import Forecaster, kinds
 from quake.models.store import MODEL_FILE
-from quake.models.store.validate_json import MAX_INT_DIGITS, json_depth
+from quake.models.store.validate_json import json_depth, parse_bounded_int
 from quake.progress import Progress, restage
 from quake.service.folders import is_model_name
 
@@ -98,12 +98,6 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise ValueError(f"integer with {len(text)} digits")
-    return int(text)
-
-
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -129,7 +123,7 @@ def parse_model_args(text: str | None, flag: str = "--args") -> dict:
         args = json.loads(
             text,
             parse_float=_finite_float,
-            parse_int=_bounded_int,
+            parse_int=parse_bounded_int,
             parse_constant=_no_constant,
         )
     except (ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError

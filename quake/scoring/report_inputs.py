@@ -6,12 +6,11 @@ missing, special, oversized, binary or deeply nested one is a `ModelError` namin
 from __future__ import annotations
 
 import json
-import stat
 from pathlib import Path
 from typing import Any
 
 from quake.errors import ModelError
-from quake.models.store.validate_json import MAX_DEPTH, json_depth
+from quake.models.store.validate_json import MAX_DEPTH, json_depth, read_bytes
 
 MAX_PAPER_BYTES = 4 << 20  # paper.md: 25 kB
 MAX_TABLE1_BYTES = 4 << 20  # table1.json: 2 kB
@@ -20,21 +19,7 @@ MAX_TABLE1_BYTES = 4 << 20  # table1.json: 2 kB
 def read_text(path: Path, what: str, max_bytes: int) -> str:
     """A regular UTF-8 text file of at most ``max_bytes``; a `ModelError` naming the file
     and what it is when it is missing, a folder or a pipe, too large, or binary."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as err:  # missing, a link loop, no permission
-        raise ModelError(f"{path}: cannot read the {what} ({err.strerror or err})") from None
-    if stat.S_ISDIR(mode):
-        raise ModelError(f"{path} is a folder; expected the {what} file")
-    if not stat.S_ISREG(mode):
-        raise ModelError(f"{path} is not a regular file (a pipe or a device); expected the {what}")
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(max_bytes + 1)
-    except OSError as err:
-        raise ModelError(f"{path}: cannot read the {what} ({err.strerror or err})") from None
-    if len(raw) > max_bytes:
-        raise ModelError(f"{path}: larger than {max_bytes:,} bytes; expected the {what}")
+    raw = read_bytes(path, max_bytes, what)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:

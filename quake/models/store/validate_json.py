@@ -63,7 +63,8 @@ def read_bytes(path: str | Path, max_bytes: int, what: str = "file") -> bytes:
     return raw
 
 
-def _parse_int(text: str) -> int:
+def parse_bounded_int(text: str) -> int:
+    """A JSON integer of at most `MAX_INT_DIGITS` digits (``json.loads``'s ``parse_int``)."""
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
         raise ValueError(f"integer with {len(text)} digits")
     return int(text)
@@ -79,7 +80,7 @@ def read_json(
     if depth > max_depth:
         raise ModelError(f"{path}: JSON nested {depth} levels deep (at most {max_depth})")
     try:
-        doc = json.loads(raw.decode("utf-8"), parse_int=_parse_int)
+        doc = json.loads(raw.decode("utf-8"), parse_int=parse_bounded_int)
     except UnicodeDecodeError:
         raise ModelError(f"{path}: not UTF-8 text") from None
     except (ValueError, RecursionError) as err:
