@@ -61,3 +61,27 @@ def player_spec(at: AppTest) -> dict:
 def model_box(at: AppTest, label: str):
     """The model picker ``label`` of the page (its widget key depends on the options)."""
     return next(s for s in at.selectbox if s.label == label)
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``quake.cli.main(args)`` in this process: exit code, stdout, stderr (argparse's exit
+    is caught too)."""
+    from quake.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refused(capsys, *args: str, says: str) -> str:
+    """Run ``args`` (`cli`): exit code 2, no traceback, a last line ``error: …`` holding
+    ``says``; returns that line."""
+    code, _, err = cli(capsys, *args)
+    assert code == 2, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ") and says in last, err
+    return last

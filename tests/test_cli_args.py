@@ -10,12 +10,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from quake.cli import main
 from quake.commands._common import fmt_mag, parse_model_args
 from quake.commands._paths import json_text, open_out
 from quake.errors import ModelError, QuakeError
 from quake.models.training import TrainConfig
-from tests.helpers import run_cli
+from tests.helpers import refused, run_cli
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / "japan_usgs_1990_2019.csv"
 needs_reference = pytest.mark.skipif(not REFERENCE.is_file(), reason="no reference catalog")
@@ -28,25 +27,6 @@ def strict(text: str):
         raise AssertionError(f"non-standard JSON constant {name} in the output")
 
     return json.loads(text, parse_constant=refuse)
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    """``main(args)`` in this process: exit code, stdout, stderr (argparse exits too)."""
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def refused(capsys, *args: str, says: str) -> str:
-    code, _, err = cli(capsys, *args)
-    assert code == 2, err
-    assert "Traceback" not in err
-    last = err.strip().splitlines()[-1]
-    assert last.startswith("error: ") and says in last, err
-    return last
 
 
 # 1, 2: undefined scores; strict JSON -------------------------------------------------

@@ -21,7 +21,7 @@ from quake.commands._common import (
     load_data,
     parse_model_args,
 )
-from quake.commands._paths import check_out_file, json_text, write_out
+from quake.commands._paths import check_out_file, json_text, shown, write_out
 from quake.errors import ModelError
 from quake.models.presets import PRESETS
 from quake.models.registry import NEURAL_KINDS
@@ -92,8 +92,28 @@ def _scores(curves) -> dict:
     return out
 
 
+def earlier_rows(path: Path) -> list[dict]:
+    """The rows of an earlier sweep's JSON at ``path`` (none if there is no file), read and
+    checked before any training: a file that is not that JSON is an error naming --out, so
+    hours of training never end in a file that cannot be merged into."""
+    if not path.is_file():
+        return []
+    try:
+        doc = read_table1(path)
+    except ModelError as err:
+        raise ModelError(f"--out {err}") from None
+    rows = doc.get("rows") if isinstance(doc, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ModelError(
+            f"--out {shown(path)} is not a sweep-weights table (a JSON object with a list of "
+            '"rows"); give a new file or one python -m quake sweep-weights wrote'
+        )
+    return rows
+
+
 def run(args: argparse.Namespace) -> int:
     check_out_file(args.out, "--out")
+    old = earlier_rows(args.out)  # before any data or training: a bad file fails now
     bad = [w for w in args.weights if not (math.isfinite(w) and w > 0)]
     if bad:
         raise ModelError(f"--weights must be finite numbers > 0, got {bad[0]}")
@@ -134,16 +154,9 @@ def run(args: argparse.Namespace) -> int:
         "(never test); the paper's Table I reports CNN+LSTM (convlstm) on its own catalog",
         "rows": [{"model": args.model, "preset": args.preset, "mc": data.mc, **r} for r in rows],
     }
-    if args.out.is_file():  # keep the rows of other (model, preset, Mc) sweeps
-        mine = (args.model, args.preset, data.mc)
-        old = read_table1(args.out)
-        old = old.get("rows", []) if isinstance(old, dict) else []
-        keep = [
-            r
-            for r in old
-            if isinstance(r, dict) and (r.get("model"), r.get("preset"), r.get("mc")) != mine
-        ]
-        doc["rows"] = keep + doc["rows"]
+    mine = (args.model, args.preset, data.mc)  # keep the rows of other sweeps
+    keep = [r for r in old if (r.get("model"), r.get("preset"), r.get("mc")) != mine]
+    doc["rows"] = keep + doc["rows"]
     write_out(args.out, "--out", json_text(doc, indent=1))
     print(f"-> {args.out}")
     return 0

@@ -12,14 +12,20 @@ cosine of each point's own latitude, so a cell is not exactly a lon/lat box: its
 bounds are taken at the cell's central latitude (the box's area is the cell's to ~0.1 %),
 and neighbours in a row share their edges. One file per window (forecast day T, target
 events in [T + lead, T + horizon)), named ``<model>_<first target day>.dat``, and
-``windows.json`` listing them.
+``windows.json`` listing them. The magnitude bounds are written exactly (shortest text that
+reads back as the same float: Mc 4.75 is ``4.75``, never a rounded ``4.8``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+import re
+import stat
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, suppress
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -33,6 +39,42 @@ from quake.progress import OnProgress
 DEPTH_KM = (-10.0, 1000.0)
 MAX_MAGNITUDE = 10.0
 INDEX_FILE = "windows.json"
+MAX_INDEX_BYTES = 1 << 20  # ~80 test windows: ~20 kB
+
+Opener = Callable[[Path], AbstractContextManager[IO[str]]]
+
+
+def export_file(name: str, first: object) -> str:
+    """The file name of model ``name``'s window whose first target day is ``first``."""
+    return f"{name}_{first}.dat"
+
+
+def is_export_file(name: str, fname: object) -> bool:
+    """Whether ``fname`` is a name `export_file` gives for model ``name`` (a plain name in
+    the folder: no separator, no other model's file, no other kind of file)."""
+    return isinstance(fname, str) and (
+        re.fullmatch(re.escape(name) + r"_\d{4}-\d{2}-\d{2}\.dat", fname) is not None
+    )
+
+
+def read_index(out: Path) -> dict | None:
+    """The ``windows.json`` an export wrote in ``out``: a dict with a ``model`` name and a
+    ``windows`` list; None when the file is missing, too large, or not such an index."""
+    path = out / INDEX_FILE
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_INDEX_BYTES + 1)
+        doc = json.loads(raw) if len(raw) <= MAX_INDEX_BYTES else None
+    except (OSError, ValueError, RecursionError):
+        return None
+    ok = isinstance(doc, dict) and isinstance(doc.get("model"), str)
+    return doc if ok and isinstance(doc.get("windows"), list) else None
+
+
+def _atomic_text(path: Path) -> AbstractContextManager[IO[str]]:
+    return atomic_open(path, "w", encoding="utf-8")
 
 
 def window_days(data: ForecastData, period: str = "test") -> np.ndarray:
@@ -62,20 +104,12 @@ def cell_bounds(data: ForecastData) -> np.ndarray:
 def ascii_rows(bounds: np.ndarray, p: np.ndarray, mc: float) -> str:
     """The file's text for one window's probabilities ``p`` ``(n_cells,)``."""
     rate = csep.rates(np.asarray(p).ravel())
-    n = len(rate)
-    cols = np.column_stack(
-        [
-            bounds,
-            np.full(n, DEPTH_KM[0]),
-            np.full(n, DEPTH_KM[1]),
-            np.full(n, mc),
-            np.full(n, MAX_MAGNITUDE),
-            rate,
-            np.ones(n),
-        ]
-    )
-    fmt = ["%.6f"] * 4 + ["%.1f"] * 4 + ["%.10e", "%d"]
-    lines = [" ".join(f % v for f, v in zip(fmt, row, strict=True)) for row in cols]
+    # repr: the shortest text that reads back as the same float (Mc 4.75 stays 4.75)
+    middle = f"{DEPTH_KM[0]:.1f} {DEPTH_KM[1]:.1f} {float(mc)!r} {float(MAX_MAGNITUDE)!r}"
+    lines = [
+        f"{b[0]:.6f} {b[1]:.6f} {b[2]:.6f} {b[3]:.6f} {middle} {r:.10e} 1"
+        for b, r in zip(np.asarray(bounds, dtype=float), rate, strict=True)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -87,9 +121,18 @@ def export_windows(
     windows: Sequence[int] | None = None,
     period: str = "test",
     on_progress: OnProgress | None = None,
+    replacing: Sequence[str] = (),
+    opener: Opener = _atomic_text,
 ) -> list[dict]:
     """Forecast ``period`` with ``model`` and write the chosen windows (indices into
-    `window_days`; all by default) into the folder ``out``; returns the index rows."""
+    `window_days`; all by default) into the folder ``out``; returns the index rows.
+
+    ``replacing``: the files of an earlier export of ``name`` in ``out`` (as its index
+    listed them), removed once the new index is written, so the folder holds exactly what
+    its index lists; only regular files named as `export_file` names them are removed. A
+    failed export removes the files it wrote that the earlier index does not list.
+    ``opener(path)`` opens each file for an atomic text write (the CLI passes one whose
+    errors name the file and ``--out``, never the temporary file)."""
     days = window_days(data, period)
     chosen = list(range(len(days))) if windows is None else sorted(set(windows))
     bad = [w for w in chosen if not 0 <= w < len(days)]
@@ -103,27 +146,48 @@ def export_windows(
     last = max(wanted) + 1 if wanted else start
     bounds = cell_bounds(data)
     proto = data.protocol
-    rows = []
-    for a, block in forecast_blocks(model, data, start, last, 64, on_progress, "export"):
-        for day in range(a, a + len(block)):
-            if day not in wanted:
-                continue
-            first = proto.day_to_date(day + proto.lead_days)
-            end = proto.day_to_date(day + proto.horizon_days - 1)
-            fname = f"{name}_{first}.dat"
-            with atomic_open(out / fname, "w", encoding="ascii") as fh:
-                fh.write(ascii_rows(bounds, block[day - a], data.mc))
-            rows.append(
-                {
-                    "window": wanted[day],
-                    "file": fname,
-                    "forecast_day": str(proto.day_to_date(day)),
-                    "target_first_day": str(first),
-                    "target_last_day": str(end),
-                    "mc": data.mc,
-                }
-            )
-    index = {"model": name, "format": "pycsep CSEP1 ASCII gridded forecast", "windows": rows}
-    with atomic_open(out / INDEX_FILE, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(index, indent=1))
+    rows: list[dict] = []
+    written: list[str] = []
+    try:
+        for a, block in forecast_blocks(model, data, start, last, 64, on_progress, "export"):
+            for day in range(a, a + len(block)):
+                if day not in wanted:
+                    continue
+                first = proto.day_to_date(day + proto.lead_days)
+                end = proto.day_to_date(day + proto.horizon_days - 1)
+                fname = export_file(name, first)
+                with opener(out / fname) as fh:
+                    fh.write(ascii_rows(bounds, block[day - a], data.mc))
+                written.append(fname)
+                rows.append(
+                    {
+                        "window": wanted[day],
+                        "file": fname,
+                        "forecast_day": str(proto.day_to_date(day)),
+                        "target_first_day": str(first),
+                        "target_last_day": str(end),
+                        "mc": float(data.mc),
+                    }
+                )
+        index = {"model": name, "format": "pycsep CSEP1 ASCII gridded forecast", "windows": rows}
+        with opener(out / INDEX_FILE) as fh:
+            fh.write(json.dumps(index, indent=1))
+    except BaseException:
+        with suppress(OSError):  # the first error is the one to report
+            _remove(out, name, set(written) - set(replacing))  # only what this run made
+        raise
+    _remove(out, name, set(replacing) - set(written))
     return rows
+
+
+def _remove(out: Path, name: str, files: set[str]) -> None:
+    """Unlink ``files`` from ``out``: only regular files with an export's own name."""
+    for fname in sorted(files):
+        if not is_export_file(name, fname):
+            continue
+        path = out / fname
+        try:
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                path.unlink()
+        except FileNotFoundError:
+            pass
