@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_pages.ui.loaders import catalog_source, current_catalog, good_cards, try_protocol
 from app_pages.ui.nav import PAGES
-from app_pages.ui.state import PRESENTATION, presentation
+from app_pages.ui.state import PRESENT_PARAM, PRESENTATION, presentation
 from app_pages.ui.widgets import PRESENTATION_CSS, background_jobs
 from quake.settings import readonly
 from quake.viz.text import plain
@@ -55,6 +55,11 @@ with st.sidebar:
         st.caption("Served read-only (seminar mode): no training, no deleting, no server paths.")
     background_jobs()
     st.divider()
+    # Kept in the address too (?present=1): a reload (F5 in a seminar) or a shared link keeps
+    # the projector's fonts; session state alone was lost on a reload.
+    fresh = PRESENTATION.widget not in st.session_state  # a new session: a reload, a link
+    if fresh and st.query_params.get(PRESENT_PARAM) == "1":
+        PRESENTATION.set(True)
     st.toggle(
         "Presentation mode",
         key=PRESENTATION.keep(),
@@ -64,5 +69,8 @@ with st.sidebar:
 
 if presentation():
     st.html(PRESENTATION_CSS)
+    st.query_params[PRESENT_PARAM] = "1"
+elif PRESENT_PARAM in st.query_params:
+    del st.query_params[PRESENT_PARAM]
 
 nav.run()

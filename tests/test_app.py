@@ -17,7 +17,7 @@ from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import DownloadError
 from quake.progress import Progress
 from quake.viz.text import plain
-from tests.helpers import app, goto, model_box, player_spec
+from tests.helpers import ROOT, app, goto, model_box, player_spec
 
 PAGES = list(PATHS.values())
 
@@ -325,6 +325,18 @@ def test_presentation_mode_enlarges_fonts(dashboard_env):
     size = plotly_specs(at)[0]["layout"]["font"]["size"]
     at.toggle(key="w_presentation").set_value(True).run()
     assert plotly_specs(at)[0]["layout"]["font"]["size"] > size
+    assert at.query_params["present"] == "1"  # in the address: a reload keeps it
+    at.toggle(key="w_presentation").set_value(False).run()
+    assert "present" not in at.query_params
+
+
+def test_presentation_mode_survives_a_reload(dashboard_env):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["present"] = "1"  # a new session (F5) on an address with ?present=1
+    at.run()
+    assert not at.exception and at.toggle(key="w_presentation").value is True
 
 
 def test_models_page_trains_and_deletes_a_model(dashboard_env):

@@ -351,3 +351,10 @@ def test_download_usgs_checks_the_window_itself(monkeypatch) -> None:
 
     with pytest.raises(DownloadError, match="start 2019-01-02 is after end 2019-01-01"):
         download_usgs(Window(start=date(2019, 1, 2), end=date(2019, 1, 1)), None, fetch)
+
+
+def test_report_models_dir_must_be_a_folder(capsys, tmp_path: Path) -> None:
+    out = ["report", "--out", str(tmp_path / "R.md")]
+    refused(capsys, *out, "--models-dir", str(tmp_path / "none"), says="does not exist")
+    (tmp_path / "file").write_text("x")
+    refused(capsys, *out, "--models-dir", str(tmp_path / "file"), says="is not a folder")

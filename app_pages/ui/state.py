@@ -107,6 +107,7 @@ DECLUSTER: Key[str] = Key("decluster", "gk")  # the Catalog page's declustering 
 
 # -- shared by several pages ---------------------------------------------------------------
 PRESENTATION: Key[bool] = Key("presentation", False)  # larger fonts, for a projector
+PRESENT_PARAM = "present"  # ...also kept in the address: ?present=1 survives a reload
 THRESHOLD: Key[float] = Key("threshold", DEFAULT_THRESHOLD)  # the alarm threshold
 FORECAST_DAY: Key[date] = Key("forecast_day", date(2011, 3, 1))  # 10 days before Tōhoku
 MODEL_A: Choice[str] = Choice("model_a")  # the map's and the Threshold page's model

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from quake import settings
-from quake.commands._paths import check_in_file, check_out_file
+from quake.commands._paths import check_in_file, check_out_file, shown
 from quake.errors import ModelError
 from quake.scoring.report import paper_table2, write_report
 from quake.scoring.report_inputs import read_table1
@@ -50,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     check_out_file(args.out, "--out")
     table1 = check_inputs(args)
     models = args.models_dir or settings.models_dir()
+    if not models.is_dir():  # said as it is, not as "no saved model folder with scores"
+        what = "does not exist" if not models.exists() else "is not a folder"
+        raise ModelError(f"--models-dir {shown(models)} {what}; expected the models folder")
     path = write_report(models, args.out, table1, args.paper)
     print(f"wrote {path}")
     return 0
