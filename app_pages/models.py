@@ -33,6 +33,7 @@ from app_pages.ui.widgets import need_catalog, page_header
 from quake.errors import QuakeError
 from quake.models import kinds
 from quake.models.store import ModelCard
+from quake.models.store.files import NAME_RE
 from quake.scoring.seeds import spread_text
 from quake.scoring.sweeps import by_first, member_names, seed_groups
 from quake.service.folders import NAME_RULE, claim, delete_model, new_model_name
@@ -200,8 +201,8 @@ def show_card(card: ModelCard, sweep: list[ModelCard] | None = None) -> None:
             if args.open:
                 with args:
                     st.code(json.dumps(card.model_args, indent=1), language="json")
-        if readonly():
-            return
+        if readonly() or NAME_RE.fullmatch(card.folder.name) is None:
+            return  # a folder not named as a model cannot be deleted from here: no button
         if CONFIRM_DELETE.get() == card.name:
             st.warning(
                 f"Delete **{plain(card.name)}** and its cached forecasts? This cannot be undone."

@@ -590,3 +590,17 @@ def test_a_weights_file_that_is_no_file_says_what_it_is(tmp_path, make, said):
     weights.mkdir() if make == "folder" else os.mkfifo(weights)
     with pytest.raises(ModelError, match=f"weights file {said}"):
         load_model(folder)
+
+
+def test_a_folder_not_named_as_a_model_offers_no_delete(hostile_models):
+    from streamlit.testing.v1 import AppTest
+
+    from app_pages.ui.nav import PATHS as PAGES
+
+    shutil.copytree(MODELS / NAIVE, hostile_models / "<b>x</b>")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page(PAGES["models"]).run()
+    assert not at.exception
+    keys = {b.key for b in at.button}
+    assert f"del_{NAIVE}" in keys and "del_<b>x</b>" not in keys  # delete would be refused
