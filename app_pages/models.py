@@ -391,7 +391,8 @@ else:
             # private temporary folder and only a finished model is renamed into place.
             held = claim(name.strip())
             try:
-                job = training_slots().start(held.name, held, make_runner(spec, data, held.tmp))
+                runner = make_runner(spec, data, held.tmp)
+                job = training_slots().start(held.name, held.name, runner, "steps", claim=held)
             except BaseException:
                 held.abort()
                 raise

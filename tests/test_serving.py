@@ -462,18 +462,18 @@ def test_trainings_are_capped_for_the_whole_server(monkeypatch):
     import threading
 
     from quake.errors import QuakeError
-    from quake.service.jobs import TrainingSlots
+    from quake.service.background import training_board
     from quake.settings import max_trainings
 
     release = threading.Event()
-    slots = TrainingSlots(limit=1)
-    first = slots.start("a", None, lambda on_progress, should_stop: release.wait(10))
+    slots = training_board(1)
+    first = slots.start("a", "a", lambda on_progress, should_stop: release.wait(10))
     with pytest.raises(QuakeError, match=r"1 training\(s\) already run on this server \(a\)"):
-        slots.start("b", None, lambda on_progress, should_stop: None)
+        slots.start("b", "b", lambda on_progress, should_stop: None)
     release.set()
     first.wait(10)
     assert first.status == "done"
-    assert slots.start("b", None, lambda on_progress, should_stop: None).wait(10).status == "done"
+    assert slots.start("b", "b", lambda on_progress, should_stop: None).wait(10).status == "done"
     for value, n in (("", 2), ("1", 1), ("0", 1), ("x", 2), ("1000", 64)):
         monkeypatch.setenv("QUAKE_MAX_TRAININGS", value)
         assert max_trainings() == n, value

@@ -26,7 +26,7 @@ from quake.errors import CatalogError, QuakeError
 from quake.metrics.curves import OperatingCurve
 from quake.models import Forecaster, load_model
 from quake.models.store import CURVES_FILE, MODEL_FILE, ModelCard, load_curves
-from quake.service.jobs import TrainingSlots
+from quake.service.background import JobBoard, training_board
 from quake.service.workspace import list_models, models_signature
 from quake.settings import max_trainings, models_dir
 from quake.viz.style import model_colors
@@ -188,10 +188,10 @@ def data_key(data: ForecastData) -> str:
 
 # -- models -------------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def training_slots() -> TrainingSlots:
+def training_slots() -> JobBoard:
     """The trainings of this server (every session's): at most `settings.max_trainings`
     at once."""
-    return TrainingSlots(limit=max_trainings())
+    return training_board(max_trainings())
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -57,27 +57,22 @@ def choose_model(
     choices = (["(none)"] if allow_none else []) + names
     best = best_model(options, prefer_fast=prefer_fast)
     default = "(none)" if allow_none else (best.name if best else (choices[0] if choices else None))
-    wkey = choice.widget
-    value = st.session_state.get(wkey, choice.get() or default)
+    wkey = choice.keep(default)  # seeded on every run (`_Stored._seed`)
     chosen = f"{choice.name}__by_person"
-    current = next((c for c in options if c.name == value), None)
-    if value not in choices or (
+    current = next((c for c in options if c.name == st.session_state[wkey]), None)
+    if st.session_state[wkey] not in choices or (
         prefer_fast
         and not st.session_state.get(chosen)
         and current is not None
         and full_resolution_net(current, options)
     ):
-        value = default
-    # Assigned on every run, not only when missing: Streamlit ties a widget's state to its
-    # page, so the same key on another page started at the first option (a model nobody
-    # chose, e.g. a slow full-resolution net on the Threshold page after the map).
-    st.session_state[wkey] = value
+        st.session_state[wkey] = default
 
     def picked() -> None:
         st.session_state[chosen] = True
 
     name = st.selectbox(label, choices, key=wkey, on_change=picked)
-    choice.set(name)
+    choice.remember()
     return next((c for c in options if c.name == name), None)
 
 

@@ -30,7 +30,6 @@ from quake.models.base import Forecaster, ModelConfig
 from quake.models.store.files import NAME_RE
 from quake.progress import OnProgress, emit
 
-MEMBER_RE = NAME_RE  # members are model folders: the same grammar
 MAX_MEMBERS = 64
 MAX_DEPTH = 4  # ensembles of ensembles, at most this deep
 
@@ -49,7 +48,7 @@ class EnsembleConfig(ModelConfig):
 
 
 def _member_name(x: object, where: str) -> str:
-    if not isinstance(x, str) or not MEMBER_RE.fullmatch(x):
+    if not isinstance(x, str) or not NAME_RE.fullmatch(x):  # members are model folders
         shown = repr(x)[:40]
         raise ModelError(
             f"{where}: {shown} is not a model folder name (letters, digits, '.', '_', '-'; "

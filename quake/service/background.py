@@ -10,9 +10,12 @@ board per server (``st.cache_resource``) and shows it on every page.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from quake import settings
 from quake.errors import QuakeError
+from quake.service.folders import FolderClaim
 from quake.service.jobs import Runner, TrainingJob
 
 DEFAULT_LIMIT = 2
@@ -82,11 +85,29 @@ def cost_text(seconds: float) -> str:
     return f"about {seconds / 3600:.1f} h"
 
 
+def _runs_full(busy: list[TrainingJob], limit: int) -> str:
+    names = ", ".join(j.name for j in busy)
+    return (
+        f"{len(busy)} background runs already use this server ({names}); "
+        "wait for one to finish or cancel one, then start this one."
+    )
+
+
+def _trainings_full(busy: list[TrainingJob], limit: int) -> str:
+    names = ", ".join(j.name for j in busy)
+    return (
+        f"{len(busy)} training(s) already run on this server ({names}); at most {limit} at "
+        f"once ({settings.MAX_TRAININGS_ENV}). Start this one when one of them has ended."
+    )
+
+
 @dataclass
 class JobBoard:
-    """The background jobs of one server, by key; at most ``limit`` run at a time."""
+    """The background jobs of one server, by key; at most ``limit`` run at a time.
+    ``full``: the message when they do (who is in the way, what to do)."""
 
     limit: int = DEFAULT_LIMIT
+    full: Callable[[list[TrainingJob], int], str] = _runs_full
     jobs: dict[str, TrainingJob] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)  # key -> days of the period
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -99,10 +120,17 @@ class JobBoard:
         return [(k, j) for k, j in list(self.jobs.items()) if j.running]
 
     def start(
-        self, key: str, name: str, runner: Runner, unit: str = "days", size: int = 0
+        self,
+        key: str,
+        name: str,
+        runner: Runner,
+        unit: str = "days",
+        size: int = 0,
+        claim: FolderClaim | None = None,
     ) -> TrainingJob:
         """The job of ``key``: the one already running, or a new one started now.
-        ``size``: the days of the period it forecasts (what its progress is told in).
+        ``size``: the days of the period it forecasts (what its progress is told in);
+        ``claim``: the model folder a training writes (`TrainingJob`).
 
         Raises `BoardFull` when ``limit`` jobs run already (none is queued: the person
         decides what to cancel).
@@ -111,14 +139,10 @@ class JobBoard:
             job = self.jobs.get(key)
             if job is not None and job.running:
                 return job
-            busy = self.running()
+            busy = [j for _, j in self.running()]
             if len(busy) >= self.limit:
-                names = ", ".join(j.name for _, j in busy)
-                raise BoardFull(
-                    f"{len(busy)} background runs already use this server ({names}); "
-                    "wait for one to finish or cancel one, then start this one."
-                )
-            job = TrainingJob(name, None, runner, unit=unit)
+                raise BoardFull(self.full(busy, self.limit))
+            job = TrainingJob(name, claim, runner, unit=unit)
             self.jobs[key] = job
             self.sizes[key] = int(size)
             return job.start()
@@ -141,6 +165,12 @@ class JobBoard:
     def wait_all(self, timeout: float | None = None) -> None:
         for _, job in self.running():
             job.wait(timeout)
+
+
+def training_board(limit: int) -> JobBoard:
+    """The trainings of one server: at most ``limit`` at once, whoever starts them (each
+    session may run one; without a server-wide cap, more tabs ran more)."""
+    return JobBoard(limit=limit, full=_trainings_full)
 
 
 def progress_text(job: TrainingJob, n_days: int) -> str:

@@ -128,31 +128,6 @@ class TrainingJob:
             self.finished = time.time()
 
 
-@dataclass
-class TrainingSlots:
-    """The trainings of one server: at most ``limit`` run at once, whoever starts them
-    (each session may run one; without a server-wide cap, more tabs ran more)."""
-
-    limit: int = 2
-    jobs: list[TrainingJob] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def start(self, name: str, claim: FolderClaim | None, runner: Runner) -> TrainingJob:
-        """A new job started now, or a `QuakeError` that says how many run already."""
-        with self._lock:
-            self.jobs = [j for j in self.jobs if j.running]
-            if len(self.jobs) >= self.limit:
-                names = ", ".join(j.name for j in self.jobs)
-                raise QuakeError(
-                    f"{len(self.jobs)} training(s) already run on this server ({names}); at "
-                    f"most {self.limit} at once ({settings.MAX_TRAININGS_ENV}). Start this one "
-                    "when one of them has ended."
-                )
-            job = TrainingJob(name, claim, runner).start()
-            self.jobs.append(job)
-            return job
-
-
 @dataclass(frozen=True)
 class TrainSpec:
     """What a person asked for on the Models page."""
