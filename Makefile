@@ -7,7 +7,10 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: run test install install-dev browser lint bench
 
 $(VENV)/.runtime: requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1024)}'); [ "$$free" -ge 3000 ] || \
+		echo "make: only $$free MB free on this disk; the install needs about 2,500 MB" >&2
+	$(PYTHON) -m venv $(VENV) || { echo "make: could not create $(VENV) with $(PYTHON)" \
+		"(is the disk full? df -h .; does $(PYTHON) have venv and ensurepip?)" >&2; exit 1; }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps -e .  # the `quake` command (pyproject.toml)

@@ -358,3 +358,22 @@ def test_report_models_dir_must_be_a_folder(capsys, tmp_path: Path) -> None:
     refused(capsys, *out, "--models-dir", str(tmp_path / "none"), says="does not exist")
     (tmp_path / "file").write_text("x")
     refused(capsys, *out, "--models-dir", str(tmp_path / "file"), says="is not a folder")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("forecast", "--model", "naive-m5", "--day", "2015-01-01", "--out"),
+        ("evaluate", "--model", "naive-m5", "--json"),
+        ("compare", "--model", "naive-m5", "--model", "ri-m5", "--json"),
+        ("decluster", "--out"),
+        ("download", "--out"),
+        ("report", "--out"),
+        ("sweep-weights", "--model", "cnn", "--out"),
+    ],
+)
+def test_a_file_option_ending_in_a_separator_is_refused(capsys, tmp_path, args) -> None:
+    """``x.csv/`` names a folder: `Path` would drop the separator and write the file x.csv."""
+    target = tmp_path / "x.csv"
+    refused(capsys, *args, f"{target}/", says="names a folder; expected a file name")
+    assert not target.exists()

@@ -3,6 +3,7 @@ model or torch imports)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -23,6 +24,14 @@ def shown(text: object, limit: int = 120) -> str:
     control characters escaped (a hostile name cannot move the cursor or recolour)."""
     s = " ".join(str(text).split())
     return repr(s if len(s) <= limit else s[: limit - 1] + "…")
+
+
+def out_file(text: str) -> Path:
+    """An argparse ``type`` for an option that names a file to write: ``x.csv/`` (ending in
+    a separator) names a folder, which `Path` would silently turn into the file ``x.csv``."""
+    if not text or text.endswith(("/", os.sep)) or text in (".", ".."):
+        raise argparse.ArgumentTypeError(f"{shown(text)} names a folder; expected a file name")
+    return Path(text).expanduser()
 
 
 def check_out_file(path: Path, flag: str) -> Path:

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from quake.commands._common import MC_RANGE, fmt_mag, is_model_folder, magnitude
-from quake.commands._paths import check_out_file, json_text, write_out
+from quake.commands._paths import check_out_file, json_text, out_file, write_out
 from quake.errors import ModelError
 from quake.models.store.summaries import load_summary
 from quake.scoring.compare import compare
@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"Mc of both models, in [{MC_RANGE[0]:g}, {MC_RANGE[1]:g}] (5.0)",
     )
     p.add_argument("--mask", choices=("all", "active"), default="all", help="for the AUCs")
-    p.add_argument("--json", type=Path, default=None, help="also write the JSON to this file")
+    p.add_argument("--json", type=out_file, default=None, help="also write the JSON to this file")
 
 
 def find_model(name: str, mc: float) -> Path:

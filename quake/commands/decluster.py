@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from quake.commands._common import MC_RANGE, magnitude
-from quake.commands._paths import check_out_file, json_text, open_out
+from quake.commands._paths import check_out_file, json_text, open_out, out_file
 from quake.data.catalog import CANONICAL
 from quake.data.decluster import METHODS, Declustering, decluster
 from quake.data.forecast_data import load_reference
@@ -71,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=None, help="etas: one stochastic declustering (U < p)"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--out", default=None, help="write the mainshocks to this CSV")
+    p.add_argument("--out", type=out_file, default=None, help="write the mainshocks to this CSV")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from quake import settings
 from quake.atomic import atomic_open
-from quake.commands._paths import check_out_file
+from quake.commands._paths import check_out_file, out_file
 from quake.data.catalog.usgs import DEADLINE_S, Window, download_usgs
 from quake.errors import DownloadError
 
@@ -45,7 +45,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--end", type=iso_date, default=w.end, help="YYYY-MM-DD")
     p.add_argument("--min-mag", type=float, default=w.min_mag)
     p.add_argument(
-        "--out", type=Path, default=None, help="CSV to write (default: DOWNLOADS/usgs_catalog.csv)"
+        "--out",
+        type=out_file,
+        default=None,
+        help="CSV to write (default: DOWNLOADS/usgs_catalog.csv)",
     )
     p.add_argument(
         "--cache",

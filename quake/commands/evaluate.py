@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from quake.commands._common import (
     TqdmProgress,
@@ -29,7 +28,7 @@ from quake.commands._common import (
     resolve_model,
     undefined_reason,
 )
-from quake.commands._paths import check_out_file, json_text, write_out
+from quake.commands._paths import check_out_file, json_text, out_file, write_out
 from quake.data.decluster import METHODS
 from quake.data.targets import TARGET_KINDS
 from quake.metrics.bootstrap import intervals
@@ -62,7 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="with --targets mainshocks: Gardner-Knopoff (gk) or Zaliapin-Ben-Zion (zbz)",
     )
     p.add_argument("--args", default=None, help="JSON model_args for a fresh model")
-    p.add_argument("--json", type=Path, default=None, help="also write the JSON to this file")
+    p.add_argument("--json", type=out_file, default=None, help="also write the JSON to this file")
 
 
 def result_json(model, data, period: str, mask: str, summary: dict, extra: dict) -> dict:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from quake.commands._common import TqdmProgress, fmt_mag, is_model_folder
-from quake.commands._paths import check_out_file, json_text, open_out, shown
+from quake.commands._paths import check_out_file, json_text, open_out, out_file, shown
 from quake.data.forecast_data import ForecastData, load_reference
 from quake.errors import ModelError, QuakeError
 from quake.models import load_model
@@ -48,7 +48,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="a saved model: a NAME in the models folder")
     p.add_argument("--day", required=True, help="the forecast day T, YYYY-MM-DD")
     p.add_argument("--catalog", default=None, help="catalog CSV (default: the reference catalog)")
-    p.add_argument("--out", default=None, help="write every cell to FILE.csv or FILE.geojson")
+    p.add_argument(
+        "--out", type=out_file, default=None, help="write every cell to FILE.csv or FILE.geojson"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from quake import settings
-from quake.commands._paths import check_in_file, check_out_file, shown
+from quake.commands._paths import check_in_file, check_out_file, out_file, shown
 from quake.errors import ModelError
 from quake.scoring.report import paper_table2, write_report
 from quake.scoring.report_inputs import read_table1
@@ -19,7 +19,7 @@ HELP = "regenerate docs/RESULTS.md (Tables I-III, timings) from models/*/model.j
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models-dir", type=Path, default=None, help="default: $QUAKE_MODELS_DIR")
-    p.add_argument("--out", type=Path, default=settings.DOCS_DIR / "RESULTS.md")
+    p.add_argument("--out", type=out_file, default=settings.DOCS_DIR / "RESULTS.md")
     p.add_argument(
         "--table1",
         type=Path,

@@ -21,7 +21,7 @@ from quake.commands._common import (
     load_data,
     parse_model_args,
 )
-from quake.commands._paths import check_out_file, json_text, shown, write_out
+from quake.commands._paths import check_out_file, json_text, out_file, shown, write_out
 from quake.errors import ModelError
 from quake.models.presets import PRESETS
 from quake.models.registry import NEURAL_KINDS
@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--args", default=None, help="JSON model_args overrides")
     p.add_argument("--train-args", default=None, help="JSON training overrides")
-    p.add_argument("--out", type=Path, default=settings.DOCS_DIR / "table1.json")
+    p.add_argument("--out", type=out_file, default=settings.DOCS_DIR / "table1.json")
 
 
 def sweep(
