@@ -317,6 +317,18 @@ def test_fit_refuses_supercritical_and_unconverged():
         fit_etas(*args, max_outer=1, **kw)
 
 
+def test_fit_refuses_events_crowded_into_one_spot_before_building_pairs():
+    """20,000 events within 0.1 km make 4e8 pairs: refused after counting them, before
+    gigabytes of neighbour lists are built and fitted for minutes."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    t = np.sort(rng.uniform(0.0, 2000.0, n))
+    x, y = 150.0 + rng.uniform(0, 0.1, n), 150.0 + rng.uniform(0, 0.1, n)
+    m = 4.5 + rng.exponential(0.43, n)
+    with pytest.raises(ModelError, match="too crowded in space"):
+        fit_etas(t, x, y, m, m0=4.5, t_start=300.0, t_end=2000.0, region=(0, 300, 0, 300))
+
+
 # -- expected counts ------------------------------------------------------------------------
 def _brute_force_counts(par, t, x, y, m, day, grid, bg_cells, mc, lead=10, horizon=50):
     """Direct aftershocks + background by quadrature: time by quad, space on a 25 m raster."""
@@ -376,6 +388,16 @@ def test_footprints_sum_to_the_kernel_mass_within_the_cut():
     exact = 1 - spatial_tail(par.radius(m) ** 2, par.sigma(m), par.q)
     # Documented: < 3e-4 relative over an event's cells (24 / 4 Gauss nodes per arc).
     np.testing.assert_allclose(rows, exact, rtol=1e-3)
+
+
+def test_footprints_refuse_more_pairs_than_the_cap_before_building_them():
+    """3,000 M 9 events, each reaching the 200 x 201 cells within 1,000 km (120.6 million
+    pairs): refused from the cell counts alone."""
+    grid = Grid()
+    par = EtasParams(**TRUE)
+    x, y = np.full(3000, 1000.0), np.full(3000, 1250.0)
+    with pytest.raises(ModelError, match=r"120,600,000 \(event, cell\) pairs"):
+        cell_footprints(par, x, y, np.full(3000, 9.0), grid)
 
 
 def _composite_mass(rel_x, rel_y, h, sigma, q, sub=16, n=10):

@@ -20,7 +20,13 @@ from scipy.sparse import csr_matrix
 from scipy.spatial import cKDTree
 from scipy.special import ndtr
 
+from quake.errors import ModelError
+
 KDE_CUT = 5.0  # Gaussians are cut at 5 bandwidths
+MAX_PAIRS = 30_000_000
+"""Most (point, neighbour) pairs one ETAS neighbour query may make (`neighbours`): ~1 GB of
+index arrays; the likelihood's work per step grows with them. The Japan catalog's fits
+make a few million; a catalog crowded into a few cells could make N**2."""
 
 
 @dataclass
@@ -80,10 +86,7 @@ def kde_matrix(xq, yq, x, y, h, leave_one_out: bool = False) -> csr_matrix:
     """``K[j, l] = N((xq_j, yq_j) - (x_l, y_l); h_l)`` (2-D isotropic Gaussian, km**-2), cut
     at 5 h_l. ``leave_one_out`` (queries = centres): ``K[j, j] = 0``, an event's own kernel
     does not explain it."""
-    lists = cKDTree(np.column_stack([xq, yq])).query_ball_point(
-        np.column_stack([x, y]), r=KDE_CUT * h
-    )
-    l_idx, j_idx = flatten(lists)
+    l_idx, j_idx = neighbours(xq, yq, x, y, KDE_CUT * h, "background kernel")
     if leave_one_out:
         other = l_idx != j_idx
         l_idx, j_idx = l_idx[other], j_idx[other]
@@ -91,6 +94,21 @@ def kde_matrix(xq, yq, x, y, h, leave_one_out: bool = False) -> csr_matrix:
     hl = h[l_idx]
     val = np.exp(-d2 / (2 * hl**2)) / (2 * np.pi * hl**2)
     return csr_matrix((val, (j_idx, l_idx)), shape=(len(xq), len(x)))
+
+
+def neighbours(xq, yq, x, y, r, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(l, j)``: every point ``(xq_j, yq_j)`` within ``r_l`` of ``(x_l, y_l)``, counted
+    first: more than `MAX_PAIRS` raises `ModelError` before any list is built."""
+    tree = cKDTree(np.column_stack([xq, yq]))
+    centres = np.column_stack([x, y])
+    n = int(np.sum(tree.query_ball_point(centres, r=r, return_length=True), dtype=np.int64))
+    if n > MAX_PAIRS:
+        raise ModelError(
+            f"ETAS: {n:,} event pairs lie within the {what}'s reach (at most {MAX_PAIRS:,}); "
+            "the events are too crowded in space for this model. Raise the magnitude of "
+            "completeness, or use a catalog spread over a larger region"
+        )
+    return flatten(tree.query_ball_point(centres, r=r))
 
 
 def flatten(lists) -> tuple[np.ndarray, np.ndarray]:

@@ -52,7 +52,7 @@ from scipy.optimize import minimize
 from scipy.spatial import cKDTree
 
 from quake.errors import ModelError
-from quake.models.etas_background import EtasBackground, flatten, kde_matrix
+from quake.models.etas_background import EtasBackground, kde_matrix, neighbours
 from quake.models.etas_core import EtasParams, aki_utsu_b, rect_nodes, trigger_radius
 
 NAMES = ("mu", "A", "alpha", "c", "p", "D", "q", "gamma")
@@ -190,11 +190,7 @@ def _prepare(t, x, y, m, m0, t_start, t_end, region, r0_km, r_max_km, t_max) -> 
     target = (t >= t_start) & (x >= x0) & (x < x1) & (y >= y0) & (y < y1)
     tid = np.flatnonzero(target)
     radius = trigger_radius(m, m0, r0_km, r_max_km)
-    trig_idx, cand = flatten(
-        cKDTree(np.column_stack([x[tid], y[tid]])).query_ball_point(
-            np.column_stack([x, y]), r=radius
-        )
-    )
+    trig_idx, cand = neighbours(x[tid], y[tid], x, y, radius, "trigger radius")
     cap = np.inf if t_max is None else t_max  # the Omori kernel's cut
     lag = t[tid[cand]] - t[trig_idx]
     later = (lag > 0) & (lag < cap)

@@ -64,6 +64,9 @@ NEAR_NODES, FAR_NODES = 24, 4
 NEAR_SCALES = 3.0  # cells closer than 3 sqrt(s(m)) get the finer quadrature
 POLAR_SLICE = 1 << 15  # nodes per slice of the polar rule
 FAST_TOL = 1e-6  # relative error of the Cartesian rule per cell (`etas_core.gauss_order`)
+MAX_FOOTPRINT_PAIRS = 80_000_000
+"""Most (event, cell) pairs `cell_footprints` builds: ~1 GB as a sparse matrix. A catalog
+with hundreds of thousands of events above the model's Mc could otherwise ask for tens."""
 
 
 def grid_region(grid: Grid) -> tuple[float, float, float, float]:
@@ -217,6 +220,13 @@ def cell_footprints(
     x, y, m = (np.asarray(a, dtype=np.float64) for a in (x_km, y_km, mags))
     sig, rad = params.sigma(m), params.radius(m)
     _, _, nxs, nys = _cell_boxes(x, y, rad, grid)
+    n_pairs = int(np.sum(nxs * nys, dtype=np.int64))
+    if n_pairs > MAX_FOOTPRINT_PAIRS:
+        raise ModelError(
+            f"ETAS: the {len(x):,} events' kernels reach {n_pairs:,} (event, cell) pairs (at "
+            f"most {MAX_FOOTPRINT_PAIRS:,}; the Japan catalog makes ~6.5 million): too many "
+            "events at or above the model's magnitude of completeness for this grid"
+        )
     rows, cols, vals = [], [], []
     for a, b in _chunks(nxs * nys, chunk_pairs):
         sl = slice(a, b)
