@@ -16,7 +16,8 @@ from quake.data.forecast_data import ForecastData, load_reference
 from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import ModelError
 from quake.models import Forecaster
-from quake.models.ensemble import EnsembleConfig, EnsembleModel
+from quake.models import ensemble as ensemble_module
+from quake.models.ensemble import EnsembleConfig, EnsembleModel, member_graph
 from quake.models.store import read_cards
 from quake.scoring.evaluate import evaluate
 from quake.scoring.seeds import fold_seeds, format_mean_sd, mean_sd, seed_table
@@ -95,11 +96,60 @@ def test_ensemble_load_refuses_missing_members_cycles_and_other_mc(sweep, tmp_pa
     edit("m-s1", mc=4.0)
     with pytest.raises(ModelError, match="another protocol, grid or Mc"):
         Forecaster.load(work / "m")
-    for bad in (["../m-s0", "m-s1"], ["m-s0", "m-s0"], "m-s0", [".hidden", "x"]):
+    for bad in (["../m-s0", "m-s1"], ["m-s0", "m-s0"], "m-s0", [".hidden", "x"], ["m-s0"], []):
         with pytest.raises(ModelError, match="members"):
             EnsembleConfig.from_dict({"members": bad})
     with pytest.raises(ModelError, match="at least two"):
         EnsembleModel.of([work / "m-s0"])
+
+
+def test_shared_members_are_read_once_and_the_models_reached_are_capped(sweep, tmp_path):
+    """Stop 27's audit: five levels of ensembles, each listing the same six of the level
+    below, reach 6**5 models from 31 small folders (70 s and 1.9 GB to load with 6, ~10**9
+    with 64). Each folder is now read once and the models reached are capped."""
+    root, _ = sweep
+    work = tmp_path / "dag"
+    shutil.copytree(root, work)
+    doc = json.loads((work / "m" / "model.json").read_text())
+    reads = []
+    real_read = ensemble_module.v.read_model
+
+    def counting_read(folder):
+        reads.append(Path(folder).name)
+        return real_read(folder)
+
+    def level(names: list[str], members: list[str]) -> None:
+        for name in names:
+            (work / name).mkdir()
+            (work / name / "model.json").write_text(
+                json.dumps({**doc, "model_args": {"members": members}})
+            )
+
+    below = ["m-s0", "m-s1"]
+    for depth in range(4, 0, -1):  # e4-* list the seeds, e3-* list every e4-*, ...
+        names = [f"e{depth}-{k}" for k in range(4)]
+        level(names, below)
+        below = names
+    level(["top"], below)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ensemble_module.v, "read_model", counting_read)
+        with pytest.raises(ModelError, match="reach more than 64 models in all"):
+            member_graph(work / "top", below)
+    assert len(reads) == len(set(reads)) <= 18  # 16 ensembles and 2 seeds, each read once
+    assert member_graph(work / "e4-0", ["m-s0", "m-s1"]) == 2
+    assert member_graph(work / "e3-0", ["e4-0", "e4-1", "m-s0"]) == 5  # counted per path
+    level(["e5"], ["e4-0", "e4-1"])
+    for depth in range(6, 12):  # a chain deeper than MAX_DEPTH, refused before recursing far
+        level([f"e{depth}"], [f"e{depth - 1}", "m-s0"])
+    with pytest.raises(ModelError, match="nested more than 4 deep"):
+        member_graph(work / "top2", ["e11", "m-s0"])
+    level(["c4"], ["m-s0", "m-s1"])
+    for k in (3, 2, 1):
+        level([f"c{k}"], [f"c{k + 1}", "m-s0"])
+    level(["d1"], ["c1", "m-s1"])
+    assert member_graph(work / "top3", ["c1", "m-s0"]) == 6  # c1 ... c4: 4 nested levels
+    with pytest.raises(ModelError, match="nested more than 4 deep"):  # c4, read first at
+        member_graph(work / "top4", ["c4", "d1"])  # depth 1, is reached again at depth 5
 
 
 def test_an_ensemble_refuses_a_member_refitted_since(sweep, tmp_path):

@@ -32,6 +32,7 @@ from quake.progress import OnProgress, emit
 
 MAX_MEMBERS = 64
 MAX_DEPTH = 4  # ensembles of ensembles, at most this deep
+MAX_LEAVES = 64  # models one ensemble loads in all, nested ensembles' members included
 
 
 @dataclass
@@ -41,7 +42,7 @@ class EnsembleConfig(ModelConfig):
     members: list[str] = field(default_factory=list)
 
     def check(self) -> None:
-        names = v.check_list(self.members, "model_args.members", _member_name, 0, MAX_MEMBERS)
+        names = v.check_list(self.members, "model_args.members", _member_name, 2, MAX_MEMBERS)
         if len(set(names)) != len(names):
             raise ModelError("model_args.members: a member is listed twice")
         self.members = list(names)
@@ -57,27 +58,30 @@ def _member_name(x: object, where: str) -> str:
     return x
 
 
-def member_graph(folder: Path, members: Sequence[str], depth: int = 0, path=()) -> None:
+def member_graph(folder: Path, members: Sequence[str]) -> int:
     """Check the member folders of an ensemble in ``folder.parent`` from their model.json
-    alone: each exists and is readable, none leads back to an ensemble on ``path`` (a
-    cycle), nesting stays within `MAX_DEPTH`, and all share one protocol and Mc."""
+    alone: each exists and is readable, none leads back to an ensemble on the way (a
+    cycle), nesting stays within `MAX_DEPTH`, all share one protocol and Mc, and loading
+    it reaches at most `MAX_LEAVES` models. Returns that number (a model reached twice,
+    through two nested ensembles, is loaded twice). Each folder is read once, so ensembles
+    that share members cost their distinct folders, not their paths."""
+    return _walk(folder, members, 0, (folder.name,), {})[0]
+
+
+def _walk(folder: Path, members: Sequence[str], depth: int, path: tuple, seen: dict):
+    """``(models reached, levels of ensembles)`` below the ensemble ``folder`` at
+    ``depth``; ``seen``: what `_member` found for each folder already read."""
     root = folder.parent
-    path = (*path, folder.name)
-    if depth > MAX_DEPTH:
-        raise ModelError(f"ensemble {folder.name!r}: nested more than {MAX_DEPTH} deep")
-    ref = None
+    ref, leaves, levels = None, 0, 1
     for name in members:
         if name in path:
             chain = " -> ".join((*path, name))
             raise ModelError(f"ensemble {folder.name!r}: a cycle of members ({chain})")
-        member = root / name
-        if not (member / v.MODEL_FILE).is_file():
-            raise ModelError(
-                f"ensemble {folder.name!r}: member {name!r} is missing (no {v.MODEL_FILE} "
-                f"in {member}); train or restore it, or rebuild the ensemble without it"
-            )
-        checked = v.read_model(member)
-        key = (checked.protocol.to_dict(), checked.mc)
+        if name not in seen:  # a folder finished once cannot lead back onto ``path``
+            seen[name] = _member(root, name, path, depth, seen)
+        key, n, below = seen[name]
+        if depth + below > MAX_DEPTH:
+            raise ModelError(f"ensemble {path[0]!r}: nested more than {MAX_DEPTH} deep")
         if ref is None:
             ref = (name, key)
         elif key[0] != ref[1][0] or not math.isclose(key[1], ref[1][1]):
@@ -85,8 +89,31 @@ def member_graph(folder: Path, members: Sequence[str], depth: int = 0, path=()) 
                 f"ensemble {folder.name!r}: member {name!r} was fitted on another protocol, "
                 f"grid or Mc than {ref[0]!r} (Mc {key[1]:g} vs {ref[1][1]:g})"
             )
-        if checked.kind == EnsembleModel.kind:
-            member_graph(member, checked.config.members, depth + 1, path)
+        leaves, levels = leaves + n, max(levels, 1 + below)
+        if leaves > MAX_LEAVES:
+            raise ModelError(
+                f"ensemble {path[0]!r}: its members and their members reach more than "
+                f"{MAX_LEAVES} models in all (a model counted once per ensemble that lists it)"
+            )
+    return leaves, levels
+
+
+def _member(root: Path, name: str, path: tuple, depth: int, seen: dict) -> tuple:
+    """``((protocol, mc), models reached, levels of ensembles)`` of the member ``name``
+    (a model: 1 and 0)."""
+    member = root / name
+    if not (member / v.MODEL_FILE).is_file():
+        raise ModelError(
+            f"ensemble {path[-1]!r}: member {name!r} is missing (no {v.MODEL_FILE} in its "
+            "folder); train or restore it, or rebuild the ensemble without it"
+        )
+    checked = v.read_model(member)
+    key = (checked.protocol.to_dict(), checked.mc)
+    if checked.kind != EnsembleModel.kind:
+        return key, 1, 0
+    if depth + 1 > MAX_DEPTH:  # before descending: a long chain never nears the stack limit
+        raise ModelError(f"ensemble {path[0]!r}: nested more than {MAX_DEPTH} deep")
+    return (key, *_walk(member, checked.config.members, depth + 1, (*path, name), seen))
 
 
 class EnsembleModel(Forecaster):
