@@ -17,7 +17,7 @@ from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import ModelError
 from quake.models import Forecaster
 from quake.models import ensemble as ensemble_module
-from quake.models.ensemble import EnsembleConfig, EnsembleModel, member_graph
+from quake.models.ensemble import EnsembleConfig, EnsembleModel, member_graph, model_files
 from quake.models.store import read_cards
 from quake.scoring.evaluate import evaluate
 from quake.scoring.seeds import fold_seeds, format_mean_sd, mean_sd, seed_table
@@ -166,6 +166,28 @@ def test_an_ensemble_refuses_a_member_refitted_since(sweep, tmp_path):
     path.write_text(json.dumps({**doc, "final": not doc.get("final")}))
     with pytest.raises(ModelError, match="member 'm-s1' was fitted on other periods"):
         Forecaster.load(work / "m")
+
+
+def test_a_member_saved_again_is_refused_and_changes_the_cache_key(sweep, tmp_path):
+    """Stop 27's audit: ``fit --force`` of a member on the same catalog (other settings)
+    left the ensemble loading, its cached maps and stored scores those of the old member."""
+    from quake.service.cache_files import cache_key
+
+    root, _ = sweep
+    work = tmp_path / "refit"
+    shutil.copytree(root, work)
+    stamps = json.loads((work / "m" / "model.json").read_text())["members_saved"]
+    assert set(stamps) == {"m-s0", "m-s1"} and all(stamps.values())
+    assert [f.parent.name for f in model_files(work / "m")] == ["m", "m-s1", "m-s0"]
+    assert model_files(work / "m-s0") == [work / "m-s0" / "model.json"]
+    key = cache_key(work / "m", "fp", "test")
+    path = work / "m-s1" / "model.json"
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "saved": "2099-01-01T00:00:00Z"}))
+    with pytest.raises(ModelError, match="member 'm-s1' was saved again"):
+        Forecaster.load(work / "m")
+    assert cache_key(work / "m", "fp", "test") != key
+    assert cache_key(work / "m-s0", "fp", "test") == cache_key(work / "m-s0", "fp", "test")
 
 
 def test_fit_ensemble_reads_members_beside_it_and_never_itself(sweep, tmp_path, capsys):

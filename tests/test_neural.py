@@ -82,6 +82,23 @@ def test_shapes_and_gradients(kind, data):
     assert probs.dtype == np.float32 and ((probs > 0) & (probs < 1)).all()
 
 
+def test_coarse_events_follow_the_catalog_not_the_object_identity(data, monkeypatch):
+    """Stop 27's audit: the cache was keyed on ``id(data.events)``; a freed catalog's
+    successor at the same address (two visitors, one shared model) got its events. Every
+    ``id`` is made equal here, the worst case of that reuse."""
+    from quake.models import neural
+
+    monkeypatch.setattr(neural, "id", lambda _obj: 1, raising=False)
+    model = create("cnn", **TINY)
+    other = _data(seed=8)
+    assert other.fingerprint != data.fingerprint
+    a, b = model.coarse_events(data), model.coarse_events(other)
+    for got, d in ((a, data), (b, other)):
+        want = d.events.coarsen(TINY["pool"])
+        np.testing.assert_array_equal(got.dense(0, 400), want.dense(0, 400))
+    assert model.coarse_events(data) is not b
+
+
 @pytest.mark.parametrize("kind", ["cnn-resid", "convlstm-resid"])
 def test_zero_network_output_is_the_prior_exactly(kind, data):
     model = create(kind, **TINY)

@@ -25,6 +25,7 @@ from quake.data.protocol import JAPAN, Protocol, protocol_for_catalog
 from quake.errors import CatalogError, QuakeError
 from quake.metrics.curves import OperatingCurve
 from quake.models import Forecaster, load_model
+from quake.models.ensemble import model_files
 from quake.models.store import CURVES_FILE, MODEL_FILE, ModelCard, load_curves
 from quake.service.background import JobBoard, training_board
 from quake.service.workspace import list_models, models_signature
@@ -222,8 +223,10 @@ def colors() -> dict[str, str]:
 
 
 def mtime(folder: Path, name: str = MODEL_FILE) -> float:
-    f = folder / name
-    return f.stat().st_mtime if f.is_file() else 0.0
+    """When ``folder``'s ``name`` last changed; for model.json, the latest of the model's
+    and, for an ensemble, of every member's (a member refitted makes it change)."""
+    files = model_files(folder) if name == MODEL_FILE else [folder / name]
+    return max((f.stat().st_mtime for f in files if f.is_file()), default=0.0)
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=8)

@@ -116,6 +116,29 @@ def _member(root: Path, name: str, path: tuple, depth: int, seen: dict) -> tuple
     return (key, *_walk(member, checked.config.members, depth + 1, (*path, name), seen))
 
 
+def model_files(folder: str | Path) -> list[Path]:
+    """``folder``'s model.json and, for an ensemble, those of every folder it reaches (each
+    once, at most `MAX_LEAVES` more): what a cache of its forecasts depends on. Read from
+    the files alone; a member that cannot be read is left out (loading reports it)."""
+    folder = Path(folder)
+    out, todo, seen = [], [folder], set()
+    while todo and len(out) <= MAX_LEAVES:
+        f = todo.pop()
+        if f.name in seen:
+            continue
+        seen.add(f.name)
+        out.append(f / v.MODEL_FILE)
+        try:
+            if b"ensemble" not in (f / v.MODEL_FILE).read_bytes():  # most models: one read
+                continue
+            checked = v.read_model(f)
+        except (ModelError, OSError):
+            continue
+        if checked.kind == EnsembleModel.kind:
+            todo.extend(folder.parent / name for name in checked.config.members)
+    return out
+
+
 class EnsembleModel(Forecaster):
     """The mean of its members' probabilities per (day, cell)."""
 
@@ -146,6 +169,7 @@ class EnsembleModel(Forecaster):
             mc=first.mc,
             fingerprint=first.meta.get("fingerprint"),
             final=all(bool(m.meta.get("final")) for m in model.members),
+            members_saved=model._stamps(),
         )
         return model
 
@@ -174,8 +198,15 @@ class EnsembleModel(Forecaster):
                 raise ModelError(f"ensemble member {name!r}: final={m.meta.get('final')}")
         self.bind(data)
         self.meta["final"] = bool(final)
+        self.meta["members_saved"] = self._stamps()
         emit(on_progress, "fit", 1, 1)
         return self
+
+    def _stamps(self) -> dict[str, str]:
+        """When each member was saved: a member saved again later (refitted with other
+        settings, on the same catalog) is refused at load (`_load_arrays`)."""
+        pairs = zip(self.config.members, self.members, strict=True)
+        return {name: str(m.meta.get("saved", "")) for name, m in pairs}
 
     def validation_twin(self, data: ForecastData) -> EnsembleModel:
         """The ensemble of its members' train-only twins (`quake.scoring.evaluate.scorer_for`),
@@ -255,6 +286,13 @@ class EnsembleModel(Forecaster):
                 raise ModelError(
                     f"{folder}: member {name!r} was fitted on other periods than the ensemble "
                     f"(final={bool(m.meta.get('final'))}); rebuild the ensemble"
+                )
+            stamps = self.meta.get("members_saved") or {}  # older ensembles have none
+            if name in stamps and stamps[name] != str(m.meta.get("saved", "")):
+                raise ModelError(
+                    f"{folder}: member {name!r} was saved again ({m.meta.get('saved')}) after "
+                    f"the ensemble was built from it ({stamps[name]}); its scores describe "
+                    "the old member: rebuild the ensemble"
                 )
 
 

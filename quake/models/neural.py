@@ -109,7 +109,7 @@ class NeuralForecaster(Forecaster):
         self.net = self.build_net()
         self.base: np.ndarray | None = None  # float32 (ny, nx)
         self.train_config: Any = None
-        self._coarse: tuple[int, GriddedEvents] | None = None
+        self._coarse: tuple[tuple, GriddedEvents] | None = None
         self.snapshots = Snapshots()  # states of a recurrent net (`quake.models.states`)
         self.folder_snapshot_days: set[int] = set()  # those read from the model's folder
         self.record_every: int | None = None  # `predict_days`'s default (see there)
@@ -147,12 +147,18 @@ class NeuralForecaster(Forecaster):
 
     # -- inputs ---------------------------------------------------------------------------
     def coarse_events(self, data: ForecastData) -> GriddedEvents:
-        """``data.events`` on cells ``pool`` times larger (cached per events object)."""
+        """``data.events`` on cells ``pool`` times larger (cached per catalog: the key is
+        its fingerprint and grid, never ``id()``, which a freed object's successor reuses —
+        one visitor's catalog was once forecast with another's events)."""
         if self.config.pool == 1:
             return data.events
-        if self._coarse is None or self._coarse[0] != id(data.events):
-            self._coarse = (id(data.events), data.events.coarsen(self.config.pool))
-        return self._coarse[1]
+        key = (data.fingerprint, data.grid)
+        cached = self._coarse  # one read: another session's thread may replace it meanwhile
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        coarse = data.events.coarsen(self.config.pool)
+        self._coarse = (key, coarse)
+        return coarse
 
     def inputs(self, events: GriddedEvents, start: int, stop: int) -> np.ndarray:
         """Transformed coarse maps of days ``[start, stop)``: float32 (n, h, w); days < 0 are 0."""

@@ -47,6 +47,7 @@ from typing import BinaryIO
 import numpy as np
 
 from quake.errors import ModelError
+from quake.models.ensemble import model_files
 from quake.models.store import MODEL_FILE
 
 FORMAT = 5
@@ -244,14 +245,18 @@ class CachedForecast:
 
 
 def cache_key(model_folder: str | Path, fingerprint: str, period: str) -> str:
-    """A short hash of (model folder path, its model.json bytes, data fingerprint, period)."""
+    """A short hash of (model folder path, its model.json bytes — and, for an ensemble, its
+    members' —, data fingerprint, period): a member refitted is another forecast."""
     folder = Path(model_folder).resolve()
     h = hashlib.sha256()
     h.update(str(folder).encode())
     try:
         h.update((folder / MODEL_FILE).read_bytes())
     except OSError:
-        raise ModelError(f"{folder}: no {MODEL_FILE}; not a saved model folder") from None
+        raise ModelError(f"{folder.name}: no {MODEL_FILE}; not a saved model folder") from None
+    for f in model_files(folder)[1:]:
+        with contextlib.suppress(OSError):
+            h.update(f.parent.name.encode() + b"\0" + f.read_bytes())
     h.update(f"|{fingerprint}|{period}".encode())
     return h.hexdigest()[:20]
 

@@ -210,6 +210,9 @@ _META: dict[str, Callable[[Any, str], Any]] = {
         optional(check_text, v.get("device"), f"{f}.device", TOKEN_PATTERN, 32),
     ),
     "scores": check_scores,
+    "members_saved": lambda v, f: _str_map(
+        v, f, lambda x, g: check_text(x, g, r"[A-Za-z0-9_.:+-]*", 64)
+    ),
 }
 
 
