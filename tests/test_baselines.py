@@ -217,3 +217,18 @@ def test_validation_twin_equals_a_train_only_fit(kind, tiny_data):
     np.testing.assert_array_equal(
         twin.predict(tiny_data, start, stop), plain.predict(tiny_data, start, stop)
     )
+
+
+def test_booster_size_and_shape_caps(tmp_path):
+    """Stop 27's audit: a 172 MB booster of 100,000 trees loaded in 27 s and 2.5 GB."""
+    from quake.errors import ModelError
+    from quake.models.boosting import MAX_BOOSTER_BYTES
+
+    for args in ({"max_trees": 10_001}, {"early_stopping_rounds": 10_001}, {"max_depth": 17}):
+        with pytest.raises(ModelError, match="model_args"):
+            create("xgb-rtl", **args)
+    path = tmp_path / "booster.ubj"
+    with open(path, "wb") as fh:  # sparse: no disk used
+        fh.truncate(MAX_BOOSTER_BYTES + 1)
+    with pytest.raises(ModelError, match="booster file larger than 67,108,864 bytes"):
+        create("xgb-rtl")._read_booster(path)

@@ -614,3 +614,21 @@ def _strings(obj):
     elif isinstance(obj, list):
         for v in obj:
             yield from _strings(v)
+
+
+def test_read_only_messages_name_the_server_folders_instead_of_showing_them(
+    tmp_path, monkeypatch
+) -> None:
+    """Stop 27's audit: a model that failed to load showed the models folder's absolute
+    path to every visitor of a read-only server."""
+    from quake.viz.text import plain
+
+    models = tmp_path / "srv" / "models"
+    monkeypatch.setenv("QUAKE_MODELS_DIR", str(models))
+    err = ModelError(f"{models}/st/prior.safetensors: not a valid safetensors file; {models}")
+    monkeypatch.setenv("QUAKE_READONLY", "1")
+    shown = plain(err, 400)
+    assert "srv" not in shown and "models/st/prior" in shown, shown  # plain escapes "-", "_"
+    assert "srv" not in plain(f"missing (no model.json in {models}/nope)")
+    monkeypatch.setenv("QUAKE_READONLY", "0")  # the owner, serving themselves, sees all
+    assert "srv/models/st/prior" in plain(err, 400)

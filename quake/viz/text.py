@@ -10,10 +10,14 @@ formulas in a table about to be downloaded (OWASP "CSV injection").
 from __future__ import annotations
 
 import html
+import os
 import re
 import unicodedata
+from pathlib import Path
 
 import pandas as pd
+
+from quake import settings
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$:])")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -29,9 +33,43 @@ def _line(text: object, limit: int) -> str:
 
 
 def plain(text: object, limit: int = 120) -> str:
-    """``text`` as Markdown that shows literally: one line, at most ``limit`` characters."""
-    s = html.escape(_line(text, limit), quote=False)  # entities render as characters
+    """``text`` as Markdown that shows literally: one line, at most ``limit`` characters;
+    in read-only mode the server's own folders in it are named, not shown (`hide_paths`)."""
+    s = html.escape(_line(hide_paths(str(text)), limit), quote=False)  # entities render
     return _MARKDOWN.sub(r"\\\1", s)
+
+
+def _server_folders() -> list[tuple[str, str]]:
+    """``(path, name)`` of the folders whose place on the server a visitor need not see,
+    longest path first."""
+    named = [
+        (settings.models_dir(), "models/"),
+        (settings.cache_dir(), "cache/"),
+        (settings.download_dir(), "downloads/"),
+        (settings.checkpoint_dir(), "checkpoints/"),
+        *((root, root.name + "/") for root in settings.catalog_roots()),
+        (settings.PROJECT_ROOT, ""),
+        (Path.home(), "~/"),
+    ]
+    out = {}
+    for folder, name in named:
+        for form in {str(folder), os.path.realpath(folder)}:
+            if len(form) > 1:  # never "/"
+                out.setdefault(form.rstrip(os.sep) + os.sep, name)
+    return sorted(out.items(), key=lambda item: -len(item[0]))
+
+
+def hide_paths(text: str) -> str:
+    """In read-only (seminar) mode, the server's folders in a message become short names
+    (``/srv/quake/models/x/prior.safetensors`` -> ``models/x/prior.safetensors``); a
+    person running the dashboard for themselves sees the whole path."""
+    if not settings.readonly():
+        return text
+    for path, name in _server_folders():
+        text = text.replace(path, name)
+        bare = re.escape(path.rstrip(os.sep)) + r"(?=$|[\s'\"`,;:)\]])"  # the folder itself
+        text = re.sub(bare, lambda _m, n=name: n.rstrip("/") or ".", text)
+    return text
 
 
 def chart_text(text: object, limit: int = 80) -> str:
