@@ -67,6 +67,30 @@ def json_edit(**changes: object) -> Callable[[Path], None]:
     return tamper
 
 
+def summary_edit(change: Callable[[dict], object]) -> Callable[[Path], None]:
+    """Apply ``change`` to model.json's ``scores.test.all`` summary (json.dumps writes
+    ``Infinity`` and ``NaN`` as Python's json reads them)."""
+
+    def tamper(folder: Path) -> None:
+        path = folder / "model.json"
+        doc = json.loads(path.read_text())
+        change(doc["scores"]["test"]["all"])
+        path.write_text(json.dumps(doc))
+
+    return tamper
+
+
+def row_edit(row: str, **changes: object) -> Callable[[Path], None]:
+    """Set keys of one operating point of ``scores.test.all``: ``"thresholds.0"``,
+    ``"best_f1"`` or ``"matched_tp"``."""
+
+    def change(s: dict) -> None:
+        key, _, index = row.partition(".")
+        (s[key][int(index)] if index else s[key]).update(changes)
+
+    return summary_edit(change)
+
+
 def write_text(text: str) -> Callable[[Path], None]:
     return lambda folder: (folder / "model.json").write_text(text)
 
@@ -191,6 +215,8 @@ huge_int = replace_text('"mc": 5.0', '"mc": 1' + "0" * 5000)
 
 P, S, W = "prior.safetensors", "statics.safetensors", "weights.safetensors"
 G = "model.json"
+SA = "scores.test.all.roc_auc"
+INF, NAN = float("inf"), float("nan")
 
 # (id, source model, tamper, file named in the error, field named, model.json itself bad)
 CASES = [
@@ -222,7 +248,120 @@ CASES = [
     ("scores-wrong-type", NAIVE, json_edit(scores={"test": [1]}), G, "scores.test", True),
     ("label-html", NAIVE, json_edit(label="<img src=x onerror=alert(1)>"), G, "label", True),
     ("device-list", NET, json_edit(train_args__device=["cuda"]), G, "device", True),
+    (
+        "stopped-by-html",
+        NET,
+        json_edit(stopped_by="<img src=x onerror=alert(1)>"),
+        G,
+        "stopped_by",
+        True,
+    ),
     ("fit-days-outside", XGB, json_edit(fit_days=[0, 10**8]), G, "fit_days", True),
+    # scores: fractions in [0, 1], counts bounded and adding up, gains within 1 / tau
+    ("roc-auc-infinite", NAIVE, summary_edit(lambda s: s.update(roc_auc=INF)), G, SA, True),
+    ("roc-auc-1e308", NAIVE, summary_edit(lambda s: s.update(roc_auc=1e308)), G, SA, True),
+    ("roc-auc-above-one", NAIVE, summary_edit(lambda s: s.update(roc_auc=1.5)), G, SA, True),
+    (
+        "pr-auc-minus-1e308",
+        NAIVE,
+        summary_edit(lambda s: s.update(pr_auc=-1e308)),
+        G,
+        "pr_auc",
+        True,
+    ),
+    (
+        "molchan-area-nan",
+        NAIVE,
+        summary_edit(lambda s: s.update(molchan_area=NAN)),
+        G,
+        "molchan_area",
+        True,
+    ),
+    (
+        "area-skill-weighted-above-one",
+        NAIVE,
+        summary_edit(lambda s: s.update(molchan_area_skill_weighted=1.01)),
+        G,
+        "scores.test.all.molchan_area_skill_weighted",
+        True,
+    ),
+    ("n-pairs-1e18", NAIVE, summary_edit(lambda s: s.update(n_pairs=10**18)), G, "n_pairs", True),
+    (
+        "n-positive-above-n-pairs",
+        NAIVE,
+        summary_edit(lambda s: s.update(n_positive=s["n_pairs"] + 1)),
+        G,
+        "scores.test.all.n_positive",
+        True,
+    ),
+    ("row-tp-1e18", NAIVE, row_edit("thresholds.0", tp=10**18), G, "thresholds[0].tp", True),
+    ("row-tn-off-by-one", NAIVE, row_edit("thresholds.1", tn=1), G, "thresholds[1]", True),
+    (
+        "row-alarm-fraction-2",
+        NAIVE,
+        row_edit("thresholds.2", alarm_fraction=2.0),
+        G,
+        "alarm_fraction",
+        True,
+    ),
+    ("best-f1-edge-infinite", NAIVE, row_edit("best_f1", edge=INF), G, "best_f1.edge", True),
+    ("baseline-tp-1e18", NAIVE, row_edit("matched_tp", baseline_tp=10**18), G, "baseline_tp", True),
+    (
+        "baseline-threshold-nan",
+        NAIVE,
+        row_edit("matched_tp", baseline_threshold=NAN),
+        G,
+        "baseline_threshold",
+        True,
+    ),
+    (
+        "gain-infinite",
+        NAIVE,
+        summary_edit(lambda s: s["probability_gain"].update({"0.01": INF})),
+        G,
+        "probability_gain.0.01",
+        True,
+    ),
+    (
+        "gain-negative",
+        NAIVE,
+        summary_edit(lambda s: s["probability_gain_weighted"].update({"0.1": -1.0})),
+        G,
+        "probability_gain_weighted.0.1",
+        True,
+    ),
+    (
+        "gain-above-one-over-tau",
+        NAIVE,
+        summary_edit(lambda s: s["probability_gain"].update({"0.1": 10.5})),
+        G,
+        "probability_gain.0.1",
+        True,
+    ),
+    (
+        "gain-key-not-a-fraction",
+        NAIVE,
+        summary_edit(lambda s: s["probability_gain"].update({"x": 1.0})),
+        G,
+        "probability_gain.x",
+        True,
+    ),
+    (
+        "logloss-infinite",
+        XGB,
+        json_edit(selection__validation_logloss=INF),
+        G,
+        "selection.validation_logloss",
+        True,
+    ),
+    (
+        "selection-rows-1e18",
+        XGB,
+        json_edit(selection__train_rows=10**18),
+        G,
+        "selection.train_rows",
+        True,
+    ),
     # arrays
     ("prior-file-missing", NAIVE, remove(P), P, "missing", False),
     ("prior-key-missing", NAIVE, drop_array(P, "prior", rename="other"), P, "'prior'", False),
@@ -478,6 +617,36 @@ def curve_item(part: str, key: str, value) -> Callable[[Path], None]:
     return _curves_edit(lambda d: d["test"]["all"][part][key].__setitem__(0, value))
 
 
+def curve_edit(change: Callable[[dict], object]) -> Callable[[Path], None]:
+    """Apply ``change`` to the curve ``test.all``."""
+    return _curves_edit(lambda d: change(d["test"]["all"]) and None)
+
+
+def set_counts(**values: int) -> Callable[[dict], None]:
+    """Every count of the curve's ``part`` histogram set to ``values[part]``."""
+
+    def change(c: dict) -> None:
+        for part, value in values.items():
+            c[part]["count"] = [value] * len(c[part]["count"])
+
+    return change
+
+
+def duplicate_bin(c: dict) -> None:
+    c["positive"]["bin"][1] = c["positive"]["bin"][0]
+
+
+def reverse_bins(c: dict) -> None:
+    for key in ("bin", "count"):
+        c["positive"][key].reverse()
+
+
+def weight_without_pairs(c: dict) -> None:
+    assert c["positive"]["bin"][0] > 0
+    c["weighted_positive"]["bin"].insert(0, 0)
+    c["weighted_positive"]["weight"].insert(0, 0.5)
+
+
 def curves_text(text: Callable[[str], str]) -> Callable[[Path], None]:
     def tamper(folder: Path) -> None:
         path = folder / "curves.json"
@@ -506,6 +675,22 @@ CURVE_CASES = [
     ("wrong-format", _curves_edit(lambda d: d["test"]["all"].update(format="x")), "test.all"),
     ("deep", curves_text(lambda t: "[" * 100_000), "nested"),
     ("a-directory", curves_folder, "curves.json"),
+    # 9e18 fits int64; two of them overflowed the sums (ROC AUC -0.094, PR AUC 50.66)
+    ("counts-9e18", curve_edit(set_counts(negative=9 * 10**18, positive=9 * 10**18)), "count"),
+    ("row-total-2e13", curve_edit(set_counts(negative=10**12)), "test.all.negative"),
+    ("pairs-total-2e13", curve_edit(set_counts(negative=9 * 10**10, positive=3 * 10**11)), "pairs"),
+    ("duplicate-bin", curve_edit(duplicate_bin), "test.all.positive.bin"),
+    ("bins-decreasing", curve_edit(reverse_bins), "test.all.positive.bin"),
+    (
+        "weights-1e308",
+        curve_edit(
+            lambda c: c["weighted_negative"].update(
+                weight=[1e308] * len(c["weighted_negative"]["weight"])
+            )
+        ),
+        "weighted_negative",
+    ),
+    ("weight-without-pairs", curve_edit(weight_without_pairs), "test.all.weighted_positive"),
 ]
 
 

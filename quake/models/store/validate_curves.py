@@ -1,5 +1,6 @@
 """Checks of curves.json: each saved `quake.metrics.curves.OperatingCurve` has a bounded bin
-design and non-negative, finite histograms whose bins lie inside it."""
+design and non-negative, finite, sparse histograms whose bins lie inside it, strictly
+increasing, with bounded totals (no sum of the curve can overflow)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from quake.models.store.validate_values import (
 )
 
 MAX_CURVE_CELLS = 100_000  # bins of an operating curve (4,000 by default)
+MAX_CURVE_PAIRS = 10**13  # (day, cell) pairs of one curve (a test period has ~2e8)
 
 
 def _vector(value: Any, field: str, count: bool, max_len: int) -> np.ndarray:
@@ -41,7 +43,12 @@ def _vector(value: Any, field: str, count: bool, max_len: int) -> np.ndarray:
     return a
 
 
-def _sparse(value: Any, field: str, key: str, n_bins: int, count: bool) -> None:
+def _sparse(
+    value: Any, field: str, key: str, n_bins: int, count: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """A sparse histogram ``{"bin": [...], key: [...]}`` as written by
+    `quake.metrics.curves.OperatingCurve.to_dict` (bins strictly increasing, so none twice,
+    inside the design): its ``(bins, values)``."""
     check_object(value, field)
     bins = _vector(value.get("bin"), f"{field}.bin", True, n_bins)
     vals = _vector(value.get(key), f"{field}.{key}", count, n_bins)
@@ -49,23 +56,52 @@ def _sparse(value: Any, field: str, key: str, n_bins: int, count: bool) -> None:
         raise ModelError(f"{field}.bin: bins must lie in [0, {n_bins})")
     if len(bins) != len(vals):
         raise ModelError(f"{field}: {len(bins)} bins but {len(vals)} values")
+    if (np.diff(bins) <= 0).any():
+        raise ModelError(f"{field}.bin: bins must be strictly increasing (none twice)")
+    return bins, vals
+
+
+def _total(vals: np.ndarray, field: str) -> float:
+    """The sum of a histogram's values, each and the sum at most `MAX_CURVE_PAIRS` (so no
+    sum of the curve overflows int64 or becomes infinite)."""
+    if vals.size and vals.max() > MAX_CURVE_PAIRS:
+        raise ModelError(f"{field}: a value exceeds {MAX_CURVE_PAIRS:.0e}")
+    total = float(vals.sum())  # <= (MAX_CURVE_CELLS + 2) * MAX_CURVE_PAIRS < 2**63
+    if total > MAX_CURVE_PAIRS:
+        raise ModelError(f"{field}: {total:.4g} in all, more than {MAX_CURVE_PAIRS:.0e}")
+    return total
+
+
+def _histograms(d: dict, field: str, n_bins: int) -> None:
+    """The two count histograms, bounded in all, and the weighted twins (optional, both or
+    neither): bounded, with weight only in bins that hold pairs of the class."""
+    pairs = 0.0
+    bins: dict[str, np.ndarray] = {}
+    for part in ("negative", "positive"):
+        bins[part], counts = _sparse(d.get(part), f"{field}.{part}", "count", n_bins, True)
+        pairs += _total(counts, f"{field}.{part}.count")
+    if pairs > MAX_CURVE_PAIRS:
+        raise ModelError(f"{field}: {pairs:.4g} pairs in all, more than {MAX_CURVE_PAIRS:.0e}")
+    if "weighted_negative" not in d and "weighted_positive" not in d:
+        return
+    for part in ("negative", "positive"):
+        where = f"{field}.weighted_{part}"
+        wbins, weights = _sparse(d.get(f"weighted_{part}"), where, "weight", n_bins, False)
+        _total(weights, f"{where}.weight")
+        if not np.isin(wbins, bins[part]).all():
+            raise ModelError(f"{where}.bin: weight in a bin that holds no {part} pairs")
 
 
 def check_curve(d: Any, field: str) -> None:
-    """One saved `quake.metrics.curves.OperatingCurve` dict: a bounded bin design, non-negative
-    finite histograms whose bins lie inside it."""
+    """One saved `quake.metrics.curves.OperatingCurve` dict: a bounded bin design, sparse
+    histograms as `_sparse` reads them, at most `MAX_CURVE_PAIRS` pairs (and weight)."""
     check_object(d, field)
     check_str(d.get("format"), f"{field}.format", 64)
     des = check_object(d.get("design"), f"{field}.design")
     check_float(des.get("logit_max"), f"{field}.design.logit_max", 0.0, 1000.0, lo_open=True)
     n_cells = check_int(des.get("n_cells"), f"{field}.design.n_cells", 2, MAX_CURVE_CELLS)
     check_list(des.get("snap"), f"{field}.design.snap", floats(0.0, 1.0, True), 0, 64)
-    n_bins = n_cells + 2
-    for part in ("negative", "positive"):
-        _sparse(d.get(part), f"{field}.{part}", "count", n_bins, count=True)
-    if "weighted_negative" in d or "weighted_positive" in d:
-        for part in ("weighted_negative", "weighted_positive"):
-            _sparse(d.get(part), f"{field}.{part}", "weight", n_bins, count=False)
+    _histograms(d, field, n_cells + 2)
 
 
 def check_curves(doc: Any, file: str | Path) -> dict[str, dict[str, dict]]:

@@ -7,6 +7,7 @@ with its bounds, and the types of every optional key the package reads.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,8 @@ from quake.models.store.validate_values import (
     check_object,
     check_str,
     check_text,
-    count_or_none,
     floats,
     ints,
-    number_or_none,
     optional,
     type_name,
 )
@@ -99,12 +98,11 @@ def check_protocol(d: Any, field: str = "protocol") -> Protocol:
 
 
 # -- scores and the fit's record ------------------------------------------------------------
-def _str_map(value: Any, field: str, item: Callable[[Any, str], Any]) -> None:
-    for k, v in check_object(value, field).items():
-        item(v, f"{field}.{k}")
+MAX_COUNT = 10**15  # pairs, targets, rows (a test period has ~2e8 (day, cell) pairs)
 
-
-_SUMMARY_NUMBERS = (
+# Areas and fractions of a summary (`quake.metrics.scores.score_summary`): each lies in
+# [0, 1]; the writer stores NaN (no targets, no weights) as null.
+_SUMMARY_FRACTIONS = (
     "roc_auc",
     "pr_auc",
     "molchan_area",
@@ -112,43 +110,97 @@ _SUMMARY_NUMBERS = (
     "molchan_area_weighted",
     "molchan_area_skill_weighted",
 )
+_ROW_FRACTIONS = ("threshold", "alarm_fraction", "edge", "baseline_threshold")
+_ROW_COUNTS = ("tp", "fn", "fp", "tn")
 
 
-def _operating_point(value: Any, field: str, counts_required: bool) -> None:
-    """A row of the threshold table (counts required) or ``best_f1``/``matched_tp``."""
+def _str_map(value: Any, field: str, item: Callable[[Any, str], Any]) -> None:
+    for k, v in check_object(value, field).items():
+        item(v, f"{field}.{k}")
+
+
+def _fraction(value: Any, field: str) -> float | None:
+    """null, or a finite number in [0, 1] (NaN and infinities are refused)."""
+    return optional(check_float, value, field, 0.0, 1.0)
+
+
+def _count(value: Any, field: str, required: bool = False) -> int | None:
+    """An integer in [0, `MAX_COUNT`]; null too unless ``required``."""
+    if value is None and not required:
+        return None
+    return check_int(value, field, 0, MAX_COUNT)
+
+
+def _row_totals(
+    tp: int, fn: int, fp: int, tn: int, field: str, n_pairs: int | None, n_pos: int | None
+) -> None:
+    """A row's confusion counts add up to the summary's pairs and targets (where known)."""
+    if n_pairs is not None and tp + fn + fp + tn != n_pairs:
+        raise ModelError(f"{field}: tp + fn + fp + tn = {tp + fn + fp + tn}, not n_pairs {n_pairs}")
+    if n_pos is not None and tp + fn != n_pos:
+        raise ModelError(f"{field}: tp + fn = {tp + fn}, not n_positive {n_pos}")
+
+
+def _operating_point(
+    value: Any, field: str, required: bool, n_pairs: int | None, n_pos: int | None
+) -> None:
+    """A row of the threshold table (counts and threshold ``required``) or ``best_f1`` /
+    ``matched_tp``: fractions in [0, 1], bounded counts adding up to the summary's."""
     check_object(value, field)
-    for key in ("threshold", "alarm_fraction", "edge", "baseline_threshold"):
-        number_or_none(value.get(key), f"{field}.{key}")
-    for key in ("tp", "fn", "fp", "tn", "baseline_tp"):
-        if counts_required and key != "baseline_tp":
-            check_int(value.get(key), f"{field}.{key}", 0, 2**62)
-        else:
-            count_or_none(value.get(key), f"{field}.{key}")
-    if counts_required:
+    for key in _ROW_FRACTIONS:
+        _fraction(value.get(key), f"{field}.{key}")
+    if required:
         check_float(value.get("threshold"), f"{field}.threshold", 0.0, 1.0)
+    counts = [_count(value.get(key), f"{field}.{key}", required) for key in _ROW_COUNTS]
+    _count(value.get("baseline_tp"), f"{field}.baseline_tp")
+    tp, fn, fp, tn = counts
+    if tp is not None and fn is not None and fp is not None and tn is not None:
+        _row_totals(tp, fn, fp, tn, field, n_pairs, n_pos)
+
+
+def _gains(value: Any, field: str) -> None:
+    """``{tau: gain}``: each key an alarm fraction tau in (0, 1], each gain null or in
+    [0, 1 / tau] (`quake.metrics.scores.probability_gain`: (1 - nu) / tau)."""
+    for key, gain in check_object(value, field, 64).items():
+        where = f"{field}.{key}"
+        try:
+            tau = float(key)
+        except ValueError:
+            tau = math.nan
+        if not 0.0 < tau <= 1.0:
+            raise ModelError(f"{where}: the key must be an alarm fraction in (0, 1]")
+        optional(check_float, gain, where, 0.0, (1.0 + 1e-9) / tau)
+
+
+def _summary(s: Any, where: str) -> None:
+    """One ``{mask: summary}`` entry of ``scores`` (see `check_scores`)."""
+    check_object(s, where)
+    for key in _SUMMARY_FRACTIONS:
+        _fraction(s.get(key), f"{where}.{key}")
+    n_pairs = _count(s.get("n_pairs"), f"{where}.n_pairs")
+    n_pos = _count(s.get("n_positive"), f"{where}.n_positive")
+    if n_pairs is not None and n_pos is not None and n_pos > n_pairs:
+        raise ModelError(f"{where}.n_positive: {n_pos} targets among only {n_pairs} pairs")
+    if "thresholds" in s:
+        rows = check_list(s["thresholds"], f"{where}.thresholds", check_object, 0, 64)
+        for i, r in enumerate(rows):
+            _operating_point(r, f"{where}.thresholds[{i}]", True, n_pairs, n_pos)
+    for key in ("best_f1", "matched_tp"):
+        if s.get(key) is not None:
+            _operating_point(s[key], f"{where}.{key}", False, n_pairs, n_pos)
+    for key in ("probability_gain", "probability_gain_weighted"):
+        if s.get(key) is not None:
+            _gains(s[key], f"{where}.{key}")
 
 
 def check_scores(scores: Any, field: str = "scores") -> None:
-    """``{period: {mask: summary}}`` with the summary's numbers typed (what the dashboard,
-    the report and the CLI read); unknown summary keys are allowed."""
+    """``{period: {mask: summary}}``, each summary's numbers checked (what the dashboard, the
+    report and the CLI show): areas and fractions null or in [0, 1], counts integers in
+    [0, `MAX_COUNT`] that add up (targets <= pairs, each row's counts to the pairs),
+    probability gains within [0, 1 / tau]. Unknown summary keys are allowed."""
     for period, per_mask in check_object(scores, field, 16).items():
         for mask, s in check_object(per_mask, f"{field}.{period}", 16).items():
-            where = f"{field}.{period}.{mask}"
-            check_object(s, where)
-            for key in _SUMMARY_NUMBERS:
-                number_or_none(s.get(key), f"{where}.{key}")
-            for key in ("n_pairs", "n_positive"):
-                count_or_none(s.get(key), f"{where}.{key}")
-            if "thresholds" in s:
-                rows = check_list(s["thresholds"], f"{where}.thresholds", check_object, 0, 64)
-                for i, r in enumerate(rows):
-                    _operating_point(r, f"{where}.thresholds[{i}]", counts_required=True)
-            for key in ("best_f1", "matched_tp"):
-                if s.get(key) is not None:
-                    _operating_point(s[key], f"{where}.{key}", counts_required=False)
-            for key in ("probability_gain", "probability_gain_weighted"):
-                if s.get(key) is not None:
-                    _str_map(s[key], f"{where}.{key}", number_or_none)
+            _summary(s, f"{field}.{period}.{mask}")
 
 
 def _params(value: Any, field: str) -> None:
@@ -171,8 +223,8 @@ def _selection(value: Any, field: str) -> None:
     """Boosting's selection summary."""
     check_object(value, field)
     for key in ("n_trees", "train_rows", "validation_rows", "final_rows"):
-        count_or_none(value.get(key), f"{field}.{key}")
-    number_or_none(value.get("validation_logloss"), f"{field}.validation_logloss")
+        _count(value.get(key), f"{field}.{key}")
+    optional(check_float, value.get("validation_logloss"), f"{field}.validation_logloss", 0, 1e6)
 
 
 def _seconds(value: Any, field: str) -> None:
@@ -196,7 +248,7 @@ _META: dict[str, Callable[[Any, str], Any]] = {
     "train_seconds": _seconds,
     "best_epoch": lambda v, f: optional(check_int, v, f, 0, 100_000),
     "planned_epochs": lambda v, f: optional(check_int, v, f, 0, 100_000),
-    "stopped_by": lambda v, f: optional(check_str, v, f, 200),
+    "stopped_by": lambda v, f: optional(check_text, v, f, LABEL_PATTERN, 200),  # the report
     "eval_seconds": lambda v, f: _str_map(v, f, _seconds),
     "scored_by": lambda v, f: _str_map(v, f, check_str),
     "versions": lambda v, f: _str_map(v, f, check_str),

@@ -131,17 +131,6 @@ def floats(lo: float, hi: float, lo_open: bool = False) -> Callable[[Any, str], 
     return lambda x, f: check_float(x, f, lo, hi, lo_open)
 
 
-def number_or_none(value: Any, field: str) -> None:
-    """JSON numbers of stored scores may be NaN (e.g. no positives); not other types."""
-    if value is not None and not is_number(value):
-        raise ModelError(f"{field}: must be a number or null, got {type_name(value)}")
-
-
-def count_or_none(value: Any, field: str) -> None:
-    if value is not None:
-        check_int(value, field, 0, 2**62)
-
-
 def check_date(value: Any, field: str) -> date:
     """An ISO date ``YYYY-MM-DD``."""
     check_str(value, field, 32)
