@@ -232,3 +232,22 @@ def test_booster_size_and_shape_caps(tmp_path):
         fh.truncate(MAX_BOOSTER_BYTES + 1)
     with pytest.raises(ModelError, match="booster file larger than 67,108,864 bytes"):
         create("xgb-rtl")._read_booster(path)
+
+
+def test_choosing_on_validation_reads_no_validation_event_for_the_active_mask(tiny_data):
+    """Stop 27's audit: the protocol's ``active`` (events before the test start) includes
+    cells first active during validation; selecting on it read validation outcomes (on a
+    catalog without signal, validation active ROC 0.17 instead of ~0.5)."""
+    from quake.data.targets import active_mask
+
+    v0, _ = tiny_data.days("validation")
+    sel = tiny_data.selection_mask("active")
+    np.testing.assert_array_equal(sel, active_mask(tiny_data.events, v0))
+    late = tiny_data.mask("active") & ~sel  # first active in validation or just after
+    assert late.any(), "the fixture should have cells first active during validation"
+    ev = tiny_data.events
+    iy, ix = np.divmod(ev.cell.astype(np.int64), ev.grid.nx)
+    first_day = np.full(tiny_data.grid.shape, np.iinfo(np.int64).max)
+    np.minimum.at(first_day, (iy, ix), ev.day.astype(np.int64))
+    assert (first_day[late] >= v0).all() and (first_day[sel] < v0).all()
+    assert tiny_data.selection_mask("all").all()

@@ -141,7 +141,7 @@ class RelativeIntensityModel(Forecaster):
         `quake.scoring.evaluate`.
         """
         c = self.config
-        keep = data.mask(c.select_mask)
+        keep = data.selection_mask(c.select_mask)  # never read validation events
         prior = data.prior(final=False)[keep].astype(np.float32)
         start, stop = data.days("validation")
         cands = [(tau, r, b) for tau in c.taus for r in c.radii for b in c.betas]

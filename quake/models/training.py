@@ -224,7 +224,7 @@ def validate(model, data: ForecastData, events, state: State, dev, chunk: int = 
     _, t1 = data.protocol.fit_days(False)
     v0, v1 = data.days("validation")
     first = t1 if model.recurrent else v0
-    masks = {m: torch.from_numpy(data.mask(m)).to(dev) for m in ("all", "active")}
+    masks = {m: torch.from_numpy(data.selection_mask(m)).to(dev) for m in ("all", "active")}
     curves = {m: OperatingCurve.empty() for m in masks}
     model.net.eval()
     for a in range(first, v1, chunk):
