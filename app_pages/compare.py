@@ -319,7 +319,8 @@ with intervals_tab:
         else:
             st.caption(
                 "Is the difference real? Each score with its 95 % interval from a block "
-                "bootstrap (1,000 resamples of blocks of consecutive forecast days, seeded): "
+                "bootstrap (1,000 seeded resamples of the forecast days, drawn up to 150 "
+                "consecutive days at a time, since neighbouring days share targets): "
                 "overlapping whiskers mean the ordering may be noise. Paired differences are "
                 "in `python -m quake compare`."
             )

@@ -13,10 +13,10 @@ on the Japan catalog; `--event-day` picks another day):
 - ``all``: the whole test period, as `python -m quake evaluate` scores it.
 
 Each part gets ROC AUC and PR AUC (all cells) with 95 % block-bootstrap intervals (blocks of
-50 consecutive forecast days of the part, 1,000 seeded resamples, `quake.metrics.bootstrap`
-on the fine bins), and the paired difference of every model from the first one. Each
-model's test forecasts are computed once and kept as float32 memory maps in a temporary
-folder (~0.65 GB a model on the Japan grid).
+50 consecutive forecast days of the part, drawn in runs of 3, 1,000 seeded resamples,
+`quake.metrics.bootstrap` on the fine bins), and the paired difference of every model from
+the first one. Each model's test forecasts are computed once and kept as float32 memory
+maps in a temporary folder (~0.65 GB a model on the Japan grid).
 
 This reads the test targets to cut the period; it explains a score, it does not choose a
 model. The protocol's score stays the ``all`` row.

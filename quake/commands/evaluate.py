@@ -2,7 +2,8 @@
 score a model on the protocol's test period.
 
 The JSON has ``roc_auc_ci`` and ``pr_auc_ci``: 95 % block-bootstrap intervals (blocks of 50
-forecast days, 1,000 seeded resamples, `quake.metrics.bootstrap`) from the same run,
+forecast days drawn in runs of 3, 1,000 seeded resamples, `quake.metrics.bootstrap`) from
+the same run,
 centred on the fine-bin scores. A score that is undefined (no target in the period) is
 ``null``, never NaN (the JSON is strict), and a note on stderr says why.
 

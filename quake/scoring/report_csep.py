@@ -121,7 +121,8 @@ def sections(
         "## Table II with 95 % intervals",
         "",
         "Block bootstrap: blocks of 50 consecutive test forecast days (the remainder "
-        "joins the last block), 1,000 seeded resamples, percentile intervals from the stored "
+        "joins the last block), drawn in runs of 3 consecutive blocks (150 days, a circular "
+        "block bootstrap), 1,000 seeded resamples, percentile intervals from the stored "
         "block histograms (coarse bins, logit width 0.0625), shifted onto the fine-bin values "
         "of Table II. Mainshock columns: targets made by Gardner-Knopoff mainshocks only, "
         "from the same forecasts.",
