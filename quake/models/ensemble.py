@@ -42,6 +42,12 @@ class EnsembleConfig(ModelConfig):
     members: list[str] = field(default_factory=list)
 
     def check(self) -> None:
+        if isinstance(self.members, list | tuple) and len(self.members) < 2:
+            raise ModelError(
+                f"model_args.members: an ensemble needs at least two member models, got "
+                f'{len(self.members)}: {{"members": ["NAME-s0", "NAME-s1", ...]}} (folders in '
+                "the models folder)"
+            )
         names = v.check_list(self.members, "model_args.members", _member_name, 2, MAX_MEMBERS)
         if len(set(names)) != len(names):
             raise ModelError("model_args.members: a member is listed twice")
@@ -177,11 +183,6 @@ class EnsembleModel(Forecaster):
         """Nothing to train: check that every member was fitted on ``data`` (protocol, Mc,
         catalog) for the same period (``final``) and record it."""
         if not self.members:  # `python -m quake fit --model ensemble --args '{"members": ...}'`
-            if len(self.config.members) < 2:
-                raise ModelError(
-                    'an ensemble needs at least two member models: model_args {"members": '
-                    '["NAME-s0", "NAME-s1", ...]} (folders in the models folder)'
-                )
             # Members are read beside the ensemble's own folder, where loading reads them,
             # and the cycle check knows its name (itself as a member, with --force).
             home = self.home if self.home is not None else settings.models_dir() / "new ensemble"
@@ -266,9 +267,7 @@ class EnsembleModel(Forecaster):
             raise ModelError("nothing to save: the ensemble has no members")
 
     def _load_arrays(self, folder: Path) -> None:
-        if len(self.config.members) < 2:
-            raise ModelError(f"{folder}: an ensemble needs at least two members")
-        member_graph(folder, self.config.members)
+        member_graph(folder, self.config.members)  # the config has 2 or more (`check`)
         self.members = [Forecaster.load(folder.parent / name) for name in self.config.members]
         for name, m in zip(self.config.members, self.members, strict=True):
             if m.protocol is None or m.protocol.to_dict() != self.meta.get("protocol"):
