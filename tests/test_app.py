@@ -488,8 +488,11 @@ def test_neural_kind_offers_presets(dashboard_env):
 
 def test_a_model_with_no_test_target_says_why_its_scores_are_blank(dashboard_env):
     doc = json.loads((dashboard_env / "naive-m5.0" / "model.json").read_text())
-    for mask in ("all", "active"):
-        doc["scores"]["test"][mask].update(n_positive=0, roc_auc=None, pr_auc=None)
+    for mask in ("all", "active"):  # consistent counts: every target becomes a non-target
+        s = doc["scores"]["test"][mask]
+        s.update(n_positive=0, roc_auc=None, pr_auc=None, best_f1=None, matched_tp=None)
+        for row in s.get("thresholds", []):
+            row.update(fp=row["fp"] + row["tp"], tn=row["tn"] + row["fn"], tp=0, fn=0)
     (dashboard_env / "naive-m5.0" / "model.json").write_text(json.dumps(doc))
     at = goto(app(), PATHS["models"])
     shown = " ".join(c.value for c in at.caption)
