@@ -9,6 +9,7 @@ formulas in a table about to be downloaded (OWASP "CSV injection").
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 import re
@@ -39,9 +40,25 @@ def plain(text: object, limit: int = 120) -> str:
     return _MARKDOWN.sub(r"\\\1", s)
 
 
+_FOLDER_ENVS = (
+    settings.MODELS_ENV,
+    settings.CACHE_ENV,
+    settings.DOWNLOAD_ENV,
+    settings.CHECKPOINT_ENV,
+    settings.CATALOG_ENV,
+    settings.CATALOG_DIRS_ENV,
+    "HOME",
+)
+
+
 def _server_folders() -> list[tuple[str, str]]:
     """``(path, name)`` of the folders whose place on the server a visitor need not see,
-    longest path first."""
+    longest path first (worked out once per setting of the variables that move them)."""
+    return _folders_for(tuple(os.environ.get(name) for name in _FOLDER_ENVS))
+
+
+@functools.lru_cache(maxsize=8)
+def _folders_for(_env: tuple) -> list[tuple[str, str]]:
     named = [
         (settings.models_dir(), "models/"),
         (settings.cache_dir(), "cache/"),
@@ -63,7 +80,7 @@ def hide_paths(text: str) -> str:
     """In read-only (seminar) mode, the server's folders in a message become short names
     (``/srv/quake/models/x/prior.safetensors`` -> ``models/x/prior.safetensors``); a
     person running the dashboard for themselves sees the whole path."""
-    if not settings.readonly():
+    if os.sep not in text or not settings.readonly():
         return text
     for path, name in _server_folders():
         text = text.replace(path, name)
