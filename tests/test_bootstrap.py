@@ -94,11 +94,27 @@ def test_resamples_draw_runs_of_consecutive_blocks_circularly() -> None:
 def test_bad_input() -> None:
     hist, _ = _blocks(4, n_blocks=3)
     with pytest.raises(MetricsError, match="at least 2 blocks"):
-        bootstrap.intervals(hist[:1])
+        bootstrap.resample_weights(1)
     with pytest.raises(MetricsError, match="1,000"):
         bootstrap.intervals(hist, n=100)
     with pytest.raises(MetricsError, match="same blocks"):
         bootstrap.paired_intervals(hist, hist[:2])
+
+
+def test_a_period_of_one_block_gets_point_values_and_no_interval() -> None:
+    """Stop 27's audit: a derived protocol's short period (an 86-day test period of a
+    450-day catalog) made `evaluate` and `compare` fail with no score at all."""
+    hist, curves = _blocks(4, n_blocks=1)
+    one = bootstrap.intervals(hist, np.linspace(0, 1, hist.shape[2] + 1), [0.5])
+    assert one["roc_auc"] == pytest.approx(bootstrap.roc_auc_rows(hist[0]))
+    assert all(np.isnan(one["roc_auc_ci"])) and all(np.isnan(one["pr_auc_ci"]))
+    assert one["n_blocks"] == 1 and "shorter than two blocks" in one["note"]
+    assert one["thresholds"][0]["tp"] >= 0 and all(np.isnan(one["thresholds"][0]["tp_ci"]))
+    other, _ = _blocks(5, n_blocks=1, shift=0.5)
+    two = bootstrap.paired_intervals(hist, other)
+    want = bootstrap.roc_auc_rows(hist[0]) - bootstrap.roc_auc_rows(other[0])
+    assert two["roc_auc_diff"] == pytest.approx(want)
+    assert np.isnan(two["roc_auc_p"]) and all(np.isnan(two["pr_auc_diff_ci"]))
 
 
 def test_block_observer_matches_the_period_curve(aftershock_catalog, tiny_protocol) -> None:

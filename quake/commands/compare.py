@@ -67,14 +67,21 @@ def render(a: str, b: str, res: dict) -> str:
             f"  N-test windows rejected       A {n['a_windows_rejected']}, B "
             f"{n['b_windows_rejected']} of {res['n_windows']} (observed {n['observed']}, "
             f"expected A {n['a_expected']:.1f}, B {n['b_expected']:.1f})",
-            f"  ROC AUC A - B ({res['mask']})         {boot['roc_auc_diff']:+.4f}  95% "
-            f"[{boot['roc_auc_diff_ci'][0]:+.4f}, {boot['roc_auc_diff_ci'][1]:+.4f}]  "
-            f"p {_p(boot['roc_auc_p'], boot['n_resamples'])}",
-            f"  PR AUC A - B ({res['mask']})          {boot['pr_auc_diff']:+.5f}  95% "
-            f"[{boot['pr_auc_diff_ci'][0]:+.5f}, {boot['pr_auc_diff_ci'][1]:+.5f}]  "
-            f"p {_p(boot['pr_auc_p'], boot['n_resamples'])}",
+            f"  ROC AUC A - B ({res['mask']})         {boot['roc_auc_diff']:+.4f}  "
+            + _interval(boot, "roc_auc", 4),
+            f"  PR AUC A - B ({res['mask']})          {boot['pr_auc_diff']:+.5f}  "
+            + _interval(boot, "pr_auc", 5),
         ]
     )
+
+
+def _interval(boot: dict, key: str, digits: int) -> str:
+    """``95% [lo, hi]  p P`` of a paired bootstrap difference, or why there is none."""
+    lo, hi = boot[f"{key}_diff_ci"]
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "(no interval: the period is shorter than two blocks of forecast days)"
+    p = _p(boot[f"{key}_p"], boot["n_resamples"])
+    return f"95% [{lo:+.{digits}f}, {hi:+.{digits}f}]  p {p}"
 
 
 def run(args: argparse.Namespace) -> int:

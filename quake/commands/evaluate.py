@@ -132,6 +132,9 @@ def run(args: argparse.Namespace) -> int:
         "block_days": blocks.block_days,
         "bins": blocks.design.n_bins,
     }
+    if "note" in boot:  # a period shorter than two blocks: the intervals are null
+        extra["bootstrap"]["note"] = boot["note"]
+        print(f"note: {boot['note']}", file=sys.stderr)
     out = result_json(model, data, args.period, args.mask, summary, extra)
     text = json_text(out, indent=1)  # an undefined score is null, never a bare NaN
     if args.json:

@@ -20,6 +20,7 @@ bootstrap supplies the spread and the fine curve the centre; ``shift`` records i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -133,6 +134,8 @@ def intervals(
     fp, tp_ci, fp_ci}]}``). ``point``: fine-bin ``roc_auc``/``pr_auc`` of the whole period;
     they become the point values and shift the intervals (module docstring)."""
     b = np.asarray(block_hist)
+    if b.ndim == 3 and b.shape[0] == 1:  # a period shorter than two blocks: no interval
+        return _unresampled(b, edges, thresholds, n, seed, level, point)
     w = resample_weights(b.shape[0], n, seed, run)
     r = resampled(b, w)
     total = b.sum(axis=0)
@@ -166,6 +169,34 @@ def intervals(
     return out
 
 
+ONE_BLOCK = (
+    "the period is shorter than two blocks of forecast days: no bootstrap interval "
+    "(scores are point values)"
+)
+
+
+def _unresampled(b, edges, thresholds, n, seed, level, point) -> dict[str, Any]:
+    """What `intervals` returns for a single block: the point values, undefined
+    intervals and a ``note`` (a derived protocol's short validation or test period)."""
+    nan2 = [float("nan"), float("nan")]
+    total = b.sum(axis=0)
+    out: dict[str, Any] = {"shift": {}, "note": ONE_BLOCK}
+    for key, fn in (("roc_auc", roc_auc_rows), ("pr_auc", pr_auc_rows)):
+        fine = (point or {}).get(key)
+        out[key] = float(fine) if fine is not None else float(fn(total))
+        out[f"{key}_ci"] = list(nan2)
+        out["shift"][key] = 0.0
+    out |= {"n_blocks": 1, "run_blocks": 1, "n_resamples": 0, "seed": int(seed), "level": level}
+    if edges is not None and len(thresholds):
+        c0 = counts_rows(total, edges, thresholds)
+        out["thresholds"] = [
+            {"threshold": float(t), "tp": int(c0["tp"][i]), "fp": int(c0["fp"][i]),
+             "tp_ci": list(nan2), "fp_ci": list(nan2)}
+            for i, t in enumerate(thresholds)
+        ]  # fmt: skip
+    return out
+
+
 def paired_intervals(
     block_hist_a: np.ndarray,
     block_hist_b: np.ndarray,
@@ -183,6 +214,15 @@ def paired_intervals(
     a, b = np.asarray(block_hist_a), np.asarray(block_hist_b)
     if a.shape[0] != b.shape[0]:
         raise MetricsError(f"paired bootstrap needs the same blocks: {a.shape[0]} vs {b.shape[0]}")
+    if a.shape[0] == 1:  # one block: the point differences only
+        out1: dict[str, Any] = {"n_blocks": 1, "run_blocks": 1, "n_resamples": 0}
+        out1 |= {"seed": int(seed), "note": ONE_BLOCK}
+        for key, fn in (("roc_auc", roc_auc_rows), ("pr_auc", pr_auc_rows)):
+            fine = (point_diff or {}).get(key)
+            diff = float(fn(a.sum(axis=0)) - fn(b.sum(axis=0))) if fine is None else float(fine)
+            out1 |= {f"{key}_diff": diff, f"{key}_diff_ci": [math.nan, math.nan]}
+            out1[f"{key}_p"] = math.nan
+        return out1
     w = resample_weights(a.shape[0], n, seed, run)
     ra, rb = resampled(a, w), resampled(b, w)
     out: dict[str, Any] = {
