@@ -596,3 +596,20 @@ def test_a_quake_catalog_that_is_no_file_is_said_not_replaced(tmp_path, monkeypa
         monkeypatch.setenv("QUAKE_CATALOG", value)
         with pytest.raises(CatalogError, match="QUAKE_CATALOG=.* is not a file"):
             load_reference()
+
+
+def test_the_events_map_draws_both_sides_of_the_date_line_in_the_grids_frame() -> None:
+    """Stop 27's audit: the Catalog page's event circles kept raw longitudes (-180..180)
+    while the view and the grid outline run 177..183: the half west of the line was lost."""
+    import json
+
+    from quake.viz.maps import events_deck
+
+    events = read_catalog_bytes(_csv(tonga())).events
+    grid = grid_for_catalog(events)
+    deck = json.loads(events_deck(events, grid).to_json())
+    layer = next(x for x in deck["layers"] if x["id"] == "catalog-events-scatter")
+    lons = np.array([d["lon"] for d in layer["data"]])
+    assert lons.min() >= 177.0 and lons.max() <= 183.0, (lons.min(), lons.max())
+    assert lons.max() > 180.0 and lons.min() < 180.0  # both sides, in one frame
+    assert abs(deck["initialViewState"]["longitude"] - 180.0) < 1.0

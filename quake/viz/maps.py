@@ -22,7 +22,7 @@ import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
 from quake.data.coastline import coastline_in_box
-from quake.data.grid import JAPAN_GRID, Grid, compact_lon_range
+from quake.data.grid import JAPAN_GRID, Grid, compact_lon_range, wrap_lon
 from quake.viz.style import (
     COAST_COLOR,
     GRID_COLOR,
@@ -248,10 +248,13 @@ def _events_deck(
     # Radius (m) grows like the rupture length, ~10^(0.5 M); floor keeps M3 visible.
     radius = np.round(800.0 * 10 ** (0.35 * (mag - 3.0))).astype(int).tolist()
     tips = [f"M{m:.1f}<br/>{s}{n}" for m, s, n in zip(mag, t, notes, strict=True)]
+    lon = ev["longitude"].to_numpy(np.float64)
+    if grid is not None:  # the grid's frame: across the date line, 179 W is drawn at 181
+        lon = grid.lon0 + wrap_lon(lon - grid.lon0)
     data = [
         {"lon": lo, "lat": la, "r": r, "c": c, "tip": tip}
         for lo, la, r, c, tip in zip(
-            ev["longitude"].round(3).tolist(),
+            np.round(lon, 3).tolist(),
             ev["latitude"].round(3).tolist(),
             radius,
             np.asarray(color).astype(int).tolist(),
