@@ -90,6 +90,7 @@ def test_export_writes_mc_4_75_and_pycsep_reads_it_back(exported) -> None:
 
     index = json.loads((exported / INDEX_FILE).read_text())
     assert index["model"] == "naive475" and [w["mc"] for w in index["windows"]] == [MC]
+    assert "load_ascii rebuilds a regular lon/lat grid" in index["binning"]  # said, not hidden
     dat = exported / index["windows"][0]["file"]
     assert {line.split()[6] for line in dat.read_text().splitlines()} == {"4.75"}
     f = GriddedForecast.load_ascii(str(dat))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import stat
+import sys
 from pathlib import Path
 
 from quake.commands._common import TqdmProgress, load_data
@@ -15,7 +16,13 @@ from quake.commands.compare import find_model
 from quake.errors import ModelError
 from quake.models import load_model
 from quake.scoring.evaluate import check_compatible
-from quake.scoring.export import INDEX_FILE, export_windows, is_export_file, read_index
+from quake.scoring.export import (
+    BINNING_NOTE,
+    INDEX_FILE,
+    export_windows,
+    is_export_file,
+    read_index,
+)
 
 NAME = "export-csep"
 HELP = "write a saved model's test-window forecasts as pycsep gridded-forecast ASCII files"
@@ -125,4 +132,5 @@ def run(args: argparse.Namespace) -> int:
     gone = len(set(old) - {r["file"] for r in rows})
     also = f"; removed {gone} files of the earlier export" if gone else ""
     print(f"wrote {len(rows)} forecast files and {INDEX_FILE} to {out}{also}")
+    print(f"note: {BINNING_NOTE}", file=sys.stderr)
     return 0
