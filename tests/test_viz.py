@@ -114,7 +114,23 @@ def test_model_colors_never_run_out():
     kinds = ["ri", "xgb-rtl", "xgb-indicator", "cnn", "convlstm", "cnn-resid", "convlstm-resid"]
     names = [f"{k}-{v}" for k in kinds for v in ("paper", "quick", "seed1")]  # 21 at one Mc
     c = model_colors(names, [n.rsplit("-", 1)[0] for n in names], [5.0] * len(names))
-    assert len(c) == 21 and len(set(c.values())) == 17  # every colour of the palette, then reuse
+    assert len(c) == 21 and len(set(c.values())) == 21  # past the palette: EXTRA_COLORS
+    for k in kinds:  # the first of each kind (by name) has the kind's own colour
+        assert c[f"{k}-paper"] not in {c[n] for n in names if not n.startswith(f"{k}-")}
+
+
+def test_reference_models_never_share_a_colour_with_other_runs():
+    """Stop 27's audit: with the 23 committed Mc 5 models, etas-m5, ri-m5, xgb-rtl-m5 and
+    xgb-indicator-m5 all came out wine: earlier names (seeds, presets) had taken the
+    colours of kinds sorted later."""
+    from quake.models.store import read_cards
+    from quake.settings import PROJECT_ROOT
+
+    cards = [c for c in read_cards(PROJECT_ROOT / "models") if c.error is None]
+    c = model_colors([x.name for x in cards], [x.kind for x in cards], [x.mc for x in cards])
+    at5 = [x.name for x in cards if x.mc == 5.0 and x.kind != "naive"]
+    assert len(at5) > 17  # more than the palette holds
+    assert len({c[n] for n in at5}) == len(at5)
 
 
 def test_model_colors_grey_baseline_one_colour_per_kind():

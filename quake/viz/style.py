@@ -36,7 +36,23 @@ TOL_MUTED = (
     "#88CCEE",  # cyan
     "#DDCC77",  # sand
 )
-PALETTE = OKABE_ITO + TOL_MUTED
+PALETTE = OKABE_ITO[:-1] + TOL_MUTED + OKABE_ITO[-1:]  # yellow, weak on white, last of all
+
+
+def _extra_colors() -> tuple[str, ...]:
+    """Colours past the palette (more models of one Mc than it holds): 12 hues at two
+    lightnesses, away from the palette's, so that no two models share a colour up to 33."""
+    import colorsys
+
+    out = []
+    for light in (0.38, 0.6):
+        for k in range(12):
+            r, g, b = colorsys.hls_to_rgb((k + 0.5) / 12, light, 0.55)
+            out.append("#{:02X}{:02X}{:02X}".format(*(round(255 * v) for v in (r, g, b))))
+    return tuple(out)
+
+
+EXTRA_COLORS = _extra_colors()
 BASELINE_COLOR = "#7F7F7F"
 HIT_COLOR = (0, 114, 178)  # blue
 MISS_COLOR = (0, 0, 0)  # black
@@ -94,11 +110,14 @@ def model_colors(
     kinds: Sequence[str | None] | None = None,
     mcs: Sequence[float | None] | None = None,
 ) -> dict[str, str]:
-    """A fixed colour per model: grey for naive baselines, one Okabe-Ito colour per kind.
+    """A fixed colour per model: grey for naive baselines, one colour per kind.
 
-    The same kind at another Mc keeps its colour (models are compared within one Mc); a
-    second model of the same kind and Mc gets the next free colour. The same list of
-    saved models gives the same colours on every page.
+    At each Mc the first model of a kind (by name) gets the kind's colour, and the kind
+    keeps it at every Mc (models are compared within one Mc); further models of a kind
+    (other presets, seeds) get colours no kind at that Mc uses: the palette's spare ones,
+    then `EXTRA_COLORS`. So a reference model (etas, ri, ...) never shares its colour with
+    the runs of another kind, and the same list of saved models gives the same colours on
+    every page.
     """
     n = len(names)
     kinds = list(kinds) if kinds is not None else [None] * n
@@ -106,20 +125,24 @@ def model_colors(
     rows = sorted(zip(names, kinds, mcs, strict=True), key=lambda r: r[0])
     kind_order = sorted({k or name for name, k, _ in rows if k != "naive"})
     base = {k: PALETTE[i % len(PALETTE)] for i, k in enumerate(kind_order)}
-    spare = PALETTE[len(kind_order) :] + PALETTE[: len(kind_order)]
+    spare = PALETTE[len(kind_order) :] + EXTRA_COLORS
     out: dict[str, str] = {}
+    firsts: set[tuple] = set()
     taken: dict[float | None, set[str]] = {}
-    for name, kind, mc in rows:
+    for name, kind, mc in rows:  # pass 1: each kind's first model at each Mc
         if kind == "naive" or (kind is None and name.startswith("naive")):
             out[name] = BASELINE_COLOR
+        elif (kind or name, mc) not in firsts:
+            firsts.add((kind or name, mc))
+            out[name] = base[kind or name]
+            taken.setdefault(mc, set()).add(out[name])
+    for name, _kind, mc in rows:  # pass 2: the others, in colours no kind here uses
+        if name in out:
             continue
         used = taken.setdefault(mc, set())
-        color = base[kind or name]
-        if color in used:  # the next free colour; past the palette, colours repeat
-            free = [c for c in spare if c not in used]
-            color = free[0] if free else spare[len(used) % len(spare)]
-        used.add(color)
-        out[name] = color
+        free = [c for c in spare if c not in used]
+        out[name] = free[0] if free else spare[len(used) % len(spare)]
+        used.add(out[name])
     return out
 
 
