@@ -78,7 +78,7 @@ def html_download(where, fig: go.Figure, label: str, file_name: str, key: str) -
     """A self-contained HTML download of ``fig`` (plotly.js embedded), built on click."""
     where.download_button(
         label,
-        data=lambda fig=fig: fig.to_html(include_plotlyjs=True, full_html=True).encode(),
+        data=lambda fig=fig: charts.figure_html(fig, file_name.removesuffix(".html")),
         file_name=file_name,
         mime="text/html",
         icon=":material/download:",
@@ -268,7 +268,7 @@ def draw_curve(kind: str) -> None:
         if kind == "roc":
             guide += " " + views.rarity_statement(next(iter(chosen.values())))
         left, right = st.columns([3, 2], gap="large")
-        left.plotly_chart(fig, key=f"cmp_{kind}")
+        left.plotly_chart(fig, key=f"cmp_{kind}", config=charts.EXPORT_CONFIG)
         right.caption(guide)
         html_download(
             right,
@@ -408,8 +408,9 @@ with time_tab:
                 x, g["gain"], g["n_targets"], total=total == "whole window"
             )
             st.caption(
-                "Each bar: the information gain of one non-overlapping 40-day target window "
-                "(forecast made 10 days before it), in all its targets or per target; the pooled "
+                "Each bar: the information gain of one non-overlapping 40-day target window, "
+                "placed at its forecast day T (its targets fall 10 to 49 days later), in all its "
+                "targets or per target; the pooled "
                 "gain per target is their sum over all targets. Largest |gain|: " + best + "."
             )
 with reliability_tab:

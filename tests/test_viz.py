@@ -648,3 +648,18 @@ def test_read_only_messages_name_the_server_folders_instead_of_showing_them(
     assert "srv" not in plain(f"missing (no model.json in {models}/nope)")
     monkeypatch.setenv("QUAKE_READONLY", "0")  # the owner, serving themselves, sees all
     assert "srv/models/st/prior" in plain(err, 400)
+
+
+def test_downloaded_figures_carry_a_title_and_the_window_axis_says_forecast_day():
+    """Stop 27's audit: downloaded HTML figures had an empty page title, and the gain per
+    window was labelled by the window's start although it is placed at the forecast day."""
+    import plotly.graph_objects as go
+
+    from quake.viz import compare_charts
+
+    page = compare_charts.figure_html(go.Figure(), "quake_roc_m5.0_<all>").decode()
+    assert "<title>quake_roc_m5.0_&lt;all&gt;</title>" in page
+    fig = compare_charts.gain_time_figure(
+        ["2011-01-01", "2011-02-10"], [0.1, -0.2], [3, 4], "etas-m5", title="t"
+    )
+    assert fig.layout.xaxis.title.text.startswith("forecast day T")

@@ -8,6 +8,7 @@ numbers behind any of them for slides and spreadsheets.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -164,10 +165,11 @@ def gain_time_figure(
     title: str | None = None,
     total: bool = False,
 ) -> go.Figure:
-    """Bars of the information gain per target in each window (``x``: window starts, dates
-    or days), blue above 0, red below; windows without targets are left empty.
-    ``total``: the window's whole gain (per target × its targets, nats), where a window
-    with many targets (a large aftershock sequence) weighs as much as it counts."""
+    """Bars of the information gain per target in each window (``x``: the windows'
+    forecast days T, dates or days; the targets are T + 10 … T + 49), blue above 0, red
+    below; windows without targets are left empty. ``total``: the window's whole gain (per
+    target × its targets, nats), where a window with many targets (a large aftershock
+    sequence) weighs as much as it counts."""
     size = font_size(presentation)
     g = [
         (v * n if total else v) if v is not None and math.isfinite(v) else None
@@ -181,7 +183,7 @@ def gain_time_figure(
         "customdata": list(n_targets),
         "marker": {"color": colors},
         "name": chart_text(label),
-        "hovertemplate": "window from %{x}<br>gain %{y:.3f} "
+        "hovertemplate": "forecast day %{x} (targets 10-49 days later)<br>gain %{y:.3f} "
         + ("nats in the window" if total else "nats per target")
         + "<br>%{customdata} target cells<extra></extra>",
     }
@@ -190,7 +192,7 @@ def gain_time_figure(
         title,
         presentation,
         340,
-        axis_spec("start of the forecast window", size),
+        axis_spec("forecast day T (its targets: T + 10 … T + 49)", size),
         axis_spec(
             f"gain of {chart_text(label)} ({'nats/window' if total else 'nats/target'})", size
         ),
@@ -389,7 +391,7 @@ def ntest_figure(
         title,
         presentation,
         360,
-        axis_spec("start of the forecast window", size),
+        axis_spec("forecast day T (its targets: T + 10 … T + 49)", size),
         yaxis,
         legend="top right",
     )
@@ -446,3 +448,10 @@ def _number(v: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def figure_html(fig: Any, title: str) -> bytes:
+    """``fig`` as a self-contained HTML page (plotly.js embedded, works offline) whose
+    title, the browser tab's, is ``title`` (escaped)."""
+    page = fig.to_html(include_plotlyjs=True, full_html=True)
+    return page.replace("<head>", f"<head><title>{html.escape(title)}</title>", 1).encode()
