@@ -267,7 +267,8 @@ def draw_curve(kind: str) -> None:
         label, _, _, guide = CURVES[kind]
         if kind == "roc":
             guide += " " + views.rarity_statement(next(iter(chosen.values())))
-        left, right = st.columns([3, 2], gap="large")
+        # On a projector the figure takes the whole width, its guide below it.
+        left, right = (st.container(), st.container()) if pres else st.columns([3, 2], gap="large")
         left.plotly_chart(fig, key=f"cmp_{kind}", config=charts.EXPORT_CONFIG)
         right.caption(guide)
         html_download(
@@ -325,7 +326,8 @@ with intervals_tab:
                 "in `python -m quake compare`."
             )
             for m in ("all", "active"):
-                cols = st.columns(2)
+                # On a projector the two charts are stacked: side by side they were ~350 px.
+                cols = (st.container(), st.container()) if pres else st.columns(2)
                 for col, (score, title) in zip(cols, views.SCORES.items(), strict=True):
                     rows = _interval_points(here, key, score, m)
                     with col:
