@@ -302,10 +302,10 @@ def test_figure_csv_keeps_intervals_and_blocks_formulas() -> None:
     rows = [{"model": "=cmd", "mc": 5.0, "value": 0.8, "lower": 0.7, "upper": 0.85}]
     fig = charts.intervals_figure(rows, {}, "ROC AUC")
     lines = charts.figure_csv(fig).splitlines()
-    assert lines[0] == "series,x,y,x_minus,x_plus"
+    assert lines[0] == "series,x,y,x_low,x_high"  # the interval's bounds, not whisker lengths
     assert lines[1].startswith("'=cmd,0.8,'=cmd,")
-    minus, plus = map(float, lines[1].split(",")[3:])
-    assert minus == pytest.approx(0.1) and plus == pytest.approx(0.05)
+    low, high = map(float, lines[1].split(",")[3:])
+    assert low == pytest.approx(0.7) and high == pytest.approx(0.85)
 
 
 def test_home_page_follows_a_catalog_outside_japan(compare_env):

@@ -398,6 +398,14 @@ def ntest_figure(
     return build_figure(band, lay)
 
 
+def _end(x: Any, lengths: list, k: int, sign: float) -> Any:
+    """The end of the ``k``-th point's whisker (``x`` plus or minus its length); blank
+    without one."""
+    if k >= len(lengths) or lengths[k] is None or not _number(str(x)):
+        return ""
+    return float(x) + sign * float(lengths[k])
+
+
 def figure_csv(fig: go.Figure) -> str:
     """The numbers behind a figure as CSV: one row per point (trace name, x, y, and the
     heatmap's z; a trace's ``meta["y"]`` when it is drawn at other values), for slides and
@@ -422,8 +430,8 @@ def figure_csv(fig: go.Figure) -> str:
             continue
         if tr.x is None or tr.y is None:
             continue
-        if buf.tell() == 0:
-            w.writerow(["series", "x", "y", "x_minus", "x_plus"])
+        if buf.tell() == 0:  # x_low, x_high: a whisker's ends (an interval's bounds)
+            w.writerow(["series", "x", "y", "x_low", "x_high"])
         err = tr.error_x
         plus = list(err.array) if err is not None and err.array is not None else []
         minus = list(err.arrayminus) if err is not None and err.arrayminus is not None else []
@@ -435,8 +443,8 @@ def figure_csv(fig: go.Figure) -> str:
                     safe(tr.name or ""),
                     safe(str(xv)),
                     "" if yv is None else safe(str(yv)),
-                    minus[k] if k < len(minus) else "",
-                    plus[k] if k < len(plus) else "",
+                    _end(xv, minus, k, -1.0),
+                    _end(xv, plus, k, 1.0),
                 ]
             )
     return buf.getvalue()
