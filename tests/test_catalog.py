@@ -461,3 +461,19 @@ def test_cli_missing_path(cli_runs) -> None:
 
 def test_cli_folder(cli_runs) -> None:
     assert_one_line_error(cli_runs["<folder>"], "is a folder")
+
+
+def test_comcat_rows_that_are_not_earthquakes_are_dropped_and_counted() -> None:
+    """Stop 27's audit: quarry blasts and explosions of a ComCat file were kept as quakes.
+    (The reference catalog has none: it was cut from ComCat's earthquakes.)"""
+    head = "time,latitude,longitude,depth,mag,magType,id,type\n"
+    rows = [
+        "2019-07-06T03:19:53.040Z,35.77,-117.599,8,7.1,mw,a,earthquake",
+        "2019-07-05T10:00:00.000Z,34.1,-117.3,0,2.6,ml,b,quarry blast",
+        "2019-07-04T10:00:00.000Z,34.2,-117.4,0,2.7,ml,c,Explosion",
+        "2019-07-03T10:00:00.000Z,34.3,-117.5,5,3.0,ml,d,",
+        "2019-07-02T10:00:00.000Z,34.4,-117.6,5,3.1,ml,e, Earthquake ",
+    ]
+    cat = read_catalog_bytes((head + "\n".join(rows) + "\n").encode())
+    assert cat.report.dropped == {"not an earthquake (event type)": 2}
+    assert sorted(cat.events["magnitude"]) == [3.0, 3.1, 7.1]  # a blank type is kept

@@ -18,6 +18,11 @@ import pandas as pd
 CANONICAL = ["time", "latitude", "longitude", "depth_km", "magnitude"]
 
 
+NOT_EARTHQUAKE_COLUMN = "not_earthquake"
+"""Set by a layout with an event type (ComCat's ``type``): the row is a blast, an explosion
+or another non-tectonic event, dropped as `load.NOT_EARTHQUAKE`."""
+
+
 @dataclass(frozen=True)
 class Layout:
     """One known CSV layout: the columns that identify it and how to read it."""
@@ -257,9 +262,13 @@ def _canonical(time: pd.Series, fault: np.ndarray, lat, lon, depth, mag) -> pd.D
 def _usgs(df: pd.DataFrame) -> pd.DataFrame:
     depth = _num(df["depth"]) if "depth" in df else np.nan
     time, fault = _iso_time(df["time"])
-    return _canonical(
+    out = _canonical(
         time, fault, _num(df["latitude"]), _num(df["longitude"]), depth, _num(df["mag"])
     )
+    if "type" in df:  # ComCat's event type: quarry blasts, explosions, ... are not quakes
+        kind = _text(df["type"]).str.lower()
+        out[NOT_EARTHQUAKE_COLUMN] = (kind.notna() & ~kind.isin(["", "earthquake"])).to_numpy()
+    return out
 
 
 def _reference(df: pd.DataFrame) -> pd.DataFrame:
@@ -301,6 +310,7 @@ LAYOUTS: list[Layout] = [
         "USGS ComCat CSV (time,latitude,longitude,depth,mag,magType,...,id,...)",
         frozenset({"time", "latitude", "longitude", "mag", "magtype"}),
         _usgs,
+        frozenset({"depth", "type"}),
     ),
     Layout(
         "reference",

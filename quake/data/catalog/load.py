@@ -16,6 +16,7 @@ import pandas as pd
 
 from quake.data.catalog.layouts import (
     CANONICAL,
+    NOT_EARTHQUAKE_COLUMN,
     TIME_FAULTS,
     TIME_OUT_OF_RANGE,
     UNPARSEABLE_TIME,
@@ -38,8 +39,12 @@ DROP_REASONS = (
     "missing coordinates",
     "coordinates out of range",
     "implausible magnitude",
+    "not an earthquake (event type)",
     "exact duplicate",
 )
+NOT_EARTHQUAKE = DROP_REASONS[-2]
+"""A row whose event type (ComCat's ``type``) is a quarry blast, an explosion, an ice quake
+or another non-tectonic event: not a target or an input of an earthquake forecast."""
 MAG_RANGE = (-3.0, 10.5)
 MAX_COLUMNS = 1000
 """Most columns a header may name (USGS ComCat has 22): a wider header is refused before
@@ -483,6 +488,11 @@ def _validate(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         "missing coordinates": np.isnan(lat) | np.isnan(lon),
         "coordinates out of range": (np.abs(lat) > 90) | (lon < -180) | (lon > 360),
         "implausible magnitude": (mag < MAG_RANGE[0]) | (mag > MAG_RANGE[1]),
+        NOT_EARTHQUAKE: (
+            df[NOT_EARTHQUAKE_COLUMN].to_numpy(bool)
+            if NOT_EARTHQUAKE_COLUMN in df
+            else np.zeros(len(df), dtype=bool)
+        ),
     }
     keep = np.ones(len(df), dtype=bool)
     dropped: dict[str, int] = {}

@@ -105,6 +105,7 @@ class Window:
             "starttime": start.isoformat(),
             "endtime": (end + timedelta(days=1)).isoformat(),
             "minmagnitude": f"{self.min_mag:g}",
+            "eventtype": "earthquake",  # no blasts or explosions, as in the reference catalog
             "orderby": "time-asc",
         }
 
