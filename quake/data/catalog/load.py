@@ -31,6 +31,9 @@ from quake.settings import MAX_CATALOG_ROWS, MAX_CLI_CATALOG_BYTES
 # "unparseable time" includes impossible dates and clock times (month 13, Feb 30,
 # hour 25, minute 61, second 61); "time out of range" is a real date before
 # layouts.TIME_MIN (1800) or more than a day ahead of now.
+NOT_EARTHQUAKE = "not an earthquake (event type)"
+"""A row whose event type (ComCat's ``type``) is a quarry blast, an explosion, an ice quake
+or another non-tectonic event: not a target or an input of an earthquake forecast."""
 DROP_REASONS = (
     "malformed row",
     UNPARSEABLE_TIME,
@@ -39,12 +42,9 @@ DROP_REASONS = (
     "missing coordinates",
     "coordinates out of range",
     "implausible magnitude",
-    "not an earthquake (event type)",
+    NOT_EARTHQUAKE,
     "exact duplicate",
 )
-NOT_EARTHQUAKE = DROP_REASONS[-2]
-"""A row whose event type (ComCat's ``type``) is a quarry blast, an explosion, an ice quake
-or another non-tectonic event: not a target or an input of an earthquake forecast."""
 MAG_RANGE = (-3.0, 10.5)
 MAX_COLUMNS = 1000
 """Most columns a header may name (USGS ComCat has 22): a wider header is refused before
