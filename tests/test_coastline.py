@@ -169,3 +169,14 @@ def test_extract_script_drops_the_date_line_cut_and_keeps_coasts() -> None:
     assert ([180.0, 10.0], [180.0, 20.0]) not in segments
     assert sum(len(s) - 1 for s in lines) == 3  # the three true coasts
     assert fc["source"] == "test"
+
+
+def test_no_piece_of_coast_jumps_across_the_map_at_the_date_line():
+    """Stop 27: a Fiji ring of the data steps from 179.99 to -180 (and its copy shifted by
+    360 from 539.99 to 180): drawn whole, each step was a line across the whole map."""
+    for box in ((168.0, -28.0, 194.0, -12.0), (-194.0, -28.0, -168.0, -12.0)):
+        lines = coastline_in_box(*box)
+        assert lines
+        for line in lines:
+            lon = np.array([p[0] for p in line])
+            assert len(lon) >= 2 and np.abs(np.diff(lon)).max() <= 180.0, line[:3]

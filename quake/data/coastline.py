@@ -147,6 +147,14 @@ def coastline_in_box(
         hit &= boxes[:, 1] <= north
         for i in np.flatnonzero(hit):
             for run in _runs_inside(lines[i], (w, south, e, north)):
-                pts = run + np.array([shift, 0.0])
-                out.append([(float(x), float(y)) for x, y in pts])
+                for piece in _split_at_jumps(run + np.array([shift, 0.0])):
+                    out.append([(float(x), float(y)) for x, y in piece])
     return out
+
+
+def _split_at_jumps(pts: np.ndarray) -> list[np.ndarray]:
+    """``pts`` cut where two neighbours are more than 180 degrees of longitude apart (a
+    ring of the data that steps from 179.99 to -180 at the date line): drawn whole, that
+    step is a line across the map. Pieces of fewer than two points are left out."""
+    cuts = np.flatnonzero(np.abs(np.diff(pts[:, 0])) > 180.0) + 1
+    return [p for p in np.split(pts, cuts) if len(p) >= 2]

@@ -174,6 +174,9 @@ class RawData:
 def _deck(layers: list[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
     return CompactDeck(
         layers=layers,
+        # repeat: copies of the world side by side, so that a grid across the date line,
+        # whose longitudes run past 180, is drawn where its view is
+        views=[pdk.View(type="MapView", controller=True, repeat=True)],
         initial_view_state=view,
         map_provider=None,
         map_style=None,
