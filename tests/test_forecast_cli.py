@@ -185,3 +185,19 @@ def test_a_recurrent_net_runs_from_day_0(env, capsys) -> None:
     assert doc["kind"] == "convlstm-resid" and doc["warmup_days"] == t
     want = net.predict(data, t, t + 1)[0].ravel()
     np.testing.assert_allclose(doc["cells"]["probability"], want, rtol=1e-6)
+
+
+def test_cell_longitudes_are_written_between_minus_180_and_180() -> None:
+    """Stop 27's audit: a Tonga grid's cells were written at 183.8 (its own frame) for
+    -176.2, which GeoJSON and GIS tools read as no place at all."""
+    from types import SimpleNamespace
+
+    from quake.commands.forecast import cell_table
+    from quake.data.grid import Grid
+
+    grid = Grid(lat0=-25.0, lon0=170.0, cell_km=10.0, nx=226, ny=112)
+    n = grid.nx * grid.ny
+    table = cell_table(SimpleNamespace(grid=grid), np.full(n, 0.01), np.full(n, 0.005))
+    lon = table["lon"].to_numpy()
+    assert lon.min() >= -180.0 and lon.max() < 180.0
+    assert (lon < -170.0).any() and (lon > 170.0).any()  # both sides of the date line

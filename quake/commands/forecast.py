@@ -4,7 +4,7 @@ one day's forecast of a saved model, per cell, and the seconds it took.
 The day alone is forecast (`quake.service.forecast_cache.forecast_day`): a non-recurrent
 model computes that day only, a recurrent net runs through every day before it (minutes for
 a paper-preset net: docs/FORECAST_SPEED.md); a cached test period is read instead when the
-map pages made one. Per cell: its id (``iy * nx + ix``), the longitude and
+map pages made one. Per cell: its id (``iy * nx + ix``), the longitude (-180 to 180) and
 latitude of its centre, the probability of a target quake (M >= the model's Mc in days
 T + lead ... T + horizon - 1) and the gain over the naive prior the model may know (that
 of train + validation for a test-period day, of train before).
@@ -28,6 +28,7 @@ import pandas as pd
 from quake.commands._common import TqdmProgress, fmt_mag, is_model_folder
 from quake.commands._paths import check_out_file, json_text, open_out, out_file, shown
 from quake.data.forecast_data import ForecastData, load_reference
+from quake.data.grid import wrap_lon
 from quake.errors import ModelError, QuakeError
 from quake.models import load_model
 from quake.scoring.evaluate import check_compatible
@@ -94,7 +95,9 @@ def cell_table(data: ForecastData, probs: np.ndarray, prior: np.ndarray) -> pd.D
     return pd.DataFrame(
         {
             "cell": np.arange(p.size),
-            "lon": np.round(np.asarray(lon, dtype=np.float64).ravel(), 4),
+            # -180 <= lon < 180, as GeoJSON and GIS tools expect (a grid across the date
+            # line has centres past 180 in its own frame)
+            "lon": np.round(wrap_lon(np.asarray(lon, dtype=np.float64).ravel()), 4),
             "lat": np.round(np.asarray(lat, dtype=np.float64).ravel(), 4),
             "probability": p,
             "gain": gain,
