@@ -134,12 +134,10 @@ def intervals(
     fp, tp_ci, fp_ci}]}``). ``point``: fine-bin ``roc_auc``/``pr_auc`` of the whole period;
     they become the point values and shift the intervals (module docstring)."""
     b = np.asarray(block_hist)
-    if b.ndim == 3 and b.shape[0] == 1:  # a period shorter than two blocks: no interval
-        return _unresampled(b, edges, thresholds, n, seed, level, point)
-    w = resample_weights(b.shape[0], n, seed, run)
+    w = _weights(b.shape[0], n, seed, run)
     r = resampled(b, w)
     total = b.sum(axis=0)
-    out: dict[str, Any] = {"shift": {}}
+    out: dict[str, Any] = {"shift": {}, **_about(w, b.shape[0], run, seed)}
     for key, fn in (("roc_auc", roc_auc_rows), ("pr_auc", pr_auc_rows)):
         coarse = float(fn(total))
         fine = (point or {}).get(key)
@@ -147,13 +145,7 @@ def intervals(
         out[key] = coarse + shift
         out[f"{key}_ci"] = [x + shift for x in _interval(fn(r), level)]
         out["shift"][key] = shift
-    out |= {
-        "n_blocks": int(b.shape[0]),
-        "run_blocks": run_length(b.shape[0], run),
-        "n_resamples": int(n),
-        "seed": int(seed),
-        "level": level,
-    }
+    out["level"] = level
     if edges is not None and len(thresholds):
         c, c0 = counts_rows(r, edges, thresholds), counts_rows(total, edges, thresholds)
         out["thresholds"] = [
@@ -175,26 +167,23 @@ ONE_BLOCK = (
 )
 
 
-def _unresampled(b, edges, thresholds, n, seed, level, point) -> dict[str, Any]:
-    """What `intervals` returns for a single block: the point values, undefined
-    intervals and a ``note`` (a derived protocol's short validation or test period)."""
-    nan2 = [float("nan"), float("nan")]
-    total = b.sum(axis=0)
-    out: dict[str, Any] = {"shift": {}, "note": ONE_BLOCK}
-    for key, fn in (("roc_auc", roc_auc_rows), ("pr_auc", pr_auc_rows)):
-        fine = (point or {}).get(key)
-        out[key] = float(fine) if fine is not None else float(fn(total))
-        out[f"{key}_ci"] = list(nan2)
-        out["shift"][key] = 0.0
-    out |= {"n_blocks": 1, "run_blocks": 1, "n_resamples": 0, "seed": int(seed), "level": level}
-    if edges is not None and len(thresholds):
-        c0 = counts_rows(total, edges, thresholds)
-        out["thresholds"] = [
-            {"threshold": float(t), "tp": int(c0["tp"][i]), "fp": int(c0["fp"][i]),
-             "tp_ci": list(nan2), "fp_ci": list(nan2)}
-            for i, t in enumerate(thresholds)
-        ]  # fmt: skip
-    return out
+def _weights(n_blocks: int, n: int, seed: int, run: int) -> np.ndarray:
+    """`resample_weights`, or none at all for a period of one block (a derived protocol's
+    short period): every interval computed from no resample is then undefined (NaN)."""
+    if n_blocks == 1:
+        return np.zeros((0, 1), dtype=np.int64)
+    return resample_weights(n_blocks, n, seed, run)
+
+
+def _about(w: np.ndarray, n_blocks: int, run: int, seed: int) -> dict[str, Any]:
+    """What a result says of its resampling (and, with none, why)."""
+    out = {
+        "n_blocks": int(n_blocks),
+        "run_blocks": run_length(n_blocks, run),
+        "n_resamples": len(w),
+        "seed": int(seed),
+    }
+    return out | ({} if len(w) else {"note": ONE_BLOCK})
 
 
 def paired_intervals(
@@ -214,23 +203,9 @@ def paired_intervals(
     a, b = np.asarray(block_hist_a), np.asarray(block_hist_b)
     if a.shape[0] != b.shape[0]:
         raise MetricsError(f"paired bootstrap needs the same blocks: {a.shape[0]} vs {b.shape[0]}")
-    if a.shape[0] == 1:  # one block: the point differences only
-        out1: dict[str, Any] = {"n_blocks": 1, "run_blocks": 1, "n_resamples": 0}
-        out1 |= {"seed": int(seed), "note": ONE_BLOCK}
-        for key, fn in (("roc_auc", roc_auc_rows), ("pr_auc", pr_auc_rows)):
-            fine = (point_diff or {}).get(key)
-            diff = float(fn(a.sum(axis=0)) - fn(b.sum(axis=0))) if fine is None else float(fine)
-            out1 |= {f"{key}_diff": diff, f"{key}_diff_ci": [math.nan, math.nan]}
-            out1[f"{key}_p"] = math.nan
-        return out1
-    w = resample_weights(a.shape[0], n, seed, run)
+    w = _weights(a.shape[0], n, seed, run)
     ra, rb = resampled(a, w), resampled(b, w)
-    out: dict[str, Any] = {
-        "n_blocks": int(a.shape[0]),
-        "run_blocks": run_length(a.shape[0], run),
-        "n_resamples": int(n),
-        "seed": int(seed),
-    }
+    out: dict[str, Any] = _about(w, a.shape[0], run, seed)
     for key, fn in (("roc_auc", roc_auc_rows), ("pr_auc", pr_auc_rows)):
         point = float(fn(a.sum(axis=0)) - fn(b.sum(axis=0)))
         fine = (point_diff or {}).get(key)
@@ -238,7 +213,9 @@ def paired_intervals(
         d = fn(ra) - fn(rb) + shift
         d = d[np.isfinite(d)]
         point += shift
-        if point == 0 and not np.any(d):
+        if not len(w):  # no resample: no p-value
+            p = math.nan
+        elif point == 0 and not np.any(d):
             p = 1.0
         else:
             other = np.mean(d <= 0) if point > 0 else np.mean(d >= 0)
