@@ -74,6 +74,13 @@ def _gain_matrix(_s: dict, key: tuple) -> dict:
     return views.gain_matrix(_s)
 
 
+def side_by_side(spec, **kwargs) -> list:
+    """``st.columns(spec)``, but stacked containers on a projector (presentation mode):
+    side by side at 1280 x 720 a chart was ~350 px wide, its axis titles cut."""
+    n = spec if isinstance(spec, int) else len(spec)
+    return [st.container() for _ in range(n)] if pres else list(st.columns(spec, **kwargs))
+
+
 def html_download(where, fig: go.Figure, label: str, file_name: str, key: str) -> None:
     """A self-contained HTML download of ``fig`` (plotly.js embedded), built on click."""
     where.download_button(
@@ -267,8 +274,7 @@ def draw_curve(kind: str) -> None:
         label, _, _, guide = CURVES[kind]
         if kind == "roc":
             guide += " " + views.rarity_statement(next(iter(chosen.values())))
-        # On a projector the figure takes the whole width, its guide below it.
-        left, right = (st.container(), st.container()) if pres else st.columns([3, 2], gap="large")
+        left, right = side_by_side([3, 2], gap="large")
         left.plotly_chart(fig, key=f"cmp_{kind}", config=charts.EXPORT_CONFIG)
         right.caption(guide)
         html_download(
@@ -326,8 +332,7 @@ with intervals_tab:
                 "in `python -m quake compare`."
             )
             for m in ("all", "active"):
-                # On a projector the two charts are stacked: side by side they were ~350 px.
-                cols = (st.container(), st.container()) if pres else st.columns(2)
+                cols = side_by_side(2)
                 for col, (score, title) in zip(cols, views.SCORES.items(), strict=True):
                     rows = _interval_points(here, key, score, m)
                     with col:

@@ -8,6 +8,7 @@ the diverging RdBu (blue below the prior, red above).
 
 from __future__ import annotations
 
+import colorsys
 import html
 import math
 from collections.abc import Sequence
@@ -42,8 +43,6 @@ PALETTE = OKABE_ITO[:-1] + TOL_MUTED + OKABE_ITO[-1:]  # yellow, weak on white, 
 def _extra_colors() -> tuple[str, ...]:
     """Colours past the palette (more models of one Mc than it holds): 12 hues at two
     lightnesses, away from the palette's, so that no two models share a colour up to 33."""
-    import colorsys
-
     out = []
     for light in (0.38, 0.6):
         for k in range(12):
