@@ -12,6 +12,9 @@ Japan protocol's data at Mc 5 and a ``convlstm-resid`` model, then measures:
   everything per epoch is an EXTRAPOLATION, labelled so.
 - inference: ``predict_days`` from day 0 (no warm-up), ``--infer-days`` days, probabilities
   on the 10 km grid included (days/s).
+- a whole validation pass with its scoring (``validation_pass_s``; "epoch s" leaves the
+  scoring out): on a GPU twice, the scores binned on the host and on the device
+  (`quake.models.device_curves`); on a CPU for the quick preset only.
 - peak memory: the child's ``ru_maxrss`` (imports included).
 
 Timings on a shared CPU are noisy (other processes compete for the cores): the load
@@ -52,7 +55,7 @@ def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) 
 
     from quake.data.forecast_data import ForecastData, load_reference
     from quake.models.neural import build
-    from quake.models.training import fit_network
+    from quake.models.training import fit_network, validate
 
     data = ForecastData.build(load_reference(), 5.0)
     model = build("convlstm-resid", preset, train_args={"epochs": 1, "device": device})
@@ -87,6 +90,17 @@ def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) 
     # a validation pass runs the net and the 10 km probabilities over n_val days, like
     # inference (its scoring, ~25 M pairs/s, is not included)
     val_s = n_val / (n / infer_s)
+    # a whole validation pass, scoring included (`quake.models.training.validate`): on a
+    # GPU binned on the host and on the device (the default there); on this CPU the quick
+    # preset's only (the paper preset's would take ~50 min)
+    ways = (False, True) if dev.type != "cpu" else (False,) if preset == "quick" else ()
+    measured = {}
+    for on_device in ways:
+        a = time.perf_counter()
+        validate(model, data, events, None, dev, on_device=on_device)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        measured["device" if on_device else "host"] = round(time.perf_counter() - a, 2)
     return {
         "preset": preset,
         "device": device,
@@ -102,6 +116,7 @@ def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) 
         "infer_days_per_s": round(n / infer_s, 1),
         "epoch_validation_s": round(val_s, 1),
         "epoch_s": round(steps_per_epoch * step_s + val_s, 1),
+        "validation_pass_s": measured,  # binned on the host / on the device
         "extrapolated": preset == "paper" or steps < steps_per_epoch,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
         "peak_gpu_mb": (

@@ -55,6 +55,7 @@ from quake.models.checkpoint import (
     save_checkpoint,
     state_arrays,
 )
+from quake.models.device_curves import DeviceCurve
 from quake.models.nets import State
 from quake.models.presets import PRESETS
 from quake.progress import OnProgress, emit
@@ -218,14 +219,28 @@ def _global_loss(loss: torch.Tensor, ranks: distributed.Ranks) -> float:
 
 
 @torch.no_grad()
-def validate(model, data: ForecastData, events, state: State, dev, chunk: int = 64) -> dict:
-    """Validation ROC/PR AUC per mask; a recurrent net runs on from the train period's end."""
+def validate(
+    model,
+    data: ForecastData,
+    events,
+    state: State,
+    dev,
+    chunk: int = 64,
+    on_device: bool | None = None,
+) -> dict:
+    """Validation ROC/PR AUC per mask; a recurrent net runs on from the train period's end.
+
+    ``on_device``: bin the scores where they are (`quake.models.device_curves`; the default
+    off a CPU) instead of copying them to the host (the default on a CPU, where numpy's
+    binning is ~3x faster than torch's). Both give the same counts, bin for bin."""
+    if on_device is None:
+        on_device = torch.device(dev).type != "cpu"
     z0 = torch.from_numpy(model.base_logit() + model.config.out_offset).to(dev)
     _, t1 = data.protocol.fit_days(False)
     v0, v1 = data.days("validation")
     first = t1 if model.recurrent else v0
     masks = {m: torch.from_numpy(data.selection_mask(m)).to(dev) for m in ("all", "active")}
-    curves = {m: OperatingCurve.empty() for m in masks}
+    curves = {m: DeviceCurve(dev) if on_device else OperatingCurve.empty() for m in masks}
     model.net.eval()
     for a in range(first, v1, chunk):
         b = min(a + chunk, v1)
@@ -242,10 +257,14 @@ def validate(model, data: ForecastData, events, state: State, dev, chunk: int = 
         p = torch.sigmoid(z).float()
         y = torch.from_numpy(data.targets.dense(a + k, b)).to(dev).bool()
         for m, keep in masks.items():
-            curves[m].update(y[:, keep].cpu().numpy(), p[:, keep].cpu().numpy())
+            if on_device:
+                curves[m].update(y[:, keep], p[:, keep])
+            else:
+                curves[m].update(y[:, keep].cpu().numpy(), p[:, keep].cpu().numpy())
     model.net.train()
     out = {}
     for m, c in curves.items():
+        c = c.curve() if isinstance(c, DeviceCurve) else c
         out[f"val_roc_auc_{m}"], out[f"val_pr_auc_{m}"] = c.roc_auc(), c.pr_auc()
     return out
 
