@@ -13,6 +13,7 @@ from app_pages.ui.forecasts import ForecastPending, show_pending
 from app_pages.ui.loaders import current_catalog, forecast_data, good_cards, model
 from app_pages.ui.map_panel import legend, open_panel, player_figure, show_offers
 from app_pages.ui.state import FORECAST_DAY, MAP_MODE, MODEL_A, MODEL_B, presentation
+from app_pages.ui.viewport import narrow_layout
 from app_pages.ui.widgets import (
     choose_model,
     need_catalog,
@@ -137,7 +138,7 @@ def day_view() -> None:
         return
     try:
         with st.spinner("Drawing the days of the window…"):
-            fig = player_figure(panels, catalog, threshold, gain, height)
+            fig = player_figure(panels, catalog, threshold, gain, height, narrow_layout())
     except ForecastPending as pending:
         show_pending(pending, panels[0].card.name)
         return

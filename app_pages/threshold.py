@@ -21,6 +21,7 @@ from app_pages.ui.state import (
     THRESHOLDS,
     presentation,
 )
+from app_pages.ui.viewport import narrow_layout
 from app_pages.ui.widgets import choose_model, fmt_threshold, need_models, page_header
 from quake.errors import QuakeError
 from quake.scoring.compare_views import calibration_statement
@@ -103,7 +104,8 @@ def explorer() -> None:
             show_pending(pending, card.name)
         except QuakeError as err:
             note = f"Cannot draw the map: {plain(err, 400)}"
-    fig = explorer_figure(card, mask, day, active, palette.get(card.name, "#0072B2"), pres, mapped)
+    color = palette.get(card.name, "#0072B2")
+    fig = explorer_figure(card, mask, day, active, color, pres, mapped, narrow_layout())
     st.html(PIXELATED_CSS)  # the map's cells as sharp squares
     st.plotly_chart(fig, key="threshold_explorer", config={"displayModeBar": False})
     if note:

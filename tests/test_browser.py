@@ -258,3 +258,47 @@ def test_every_page_in_a_real_browser(server):
         finally:
             ctx.close()
             shutil.rmtree(profile, ignore_errors=True)
+
+
+def _explorer_columns(page) -> list[float]:
+    """The x domain of the explorer's ROC panel as plotly laid it out in the page."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.js-plotly-plot')]
+            .filter(g => (g._fullLayout.sliders || []).length)
+            .map(g => g._fullLayout.xaxis2.domain)[0] || []"""
+    )
+
+
+def test_the_threshold_explorer_takes_one_column_on_a_phone(server):
+    """On a phone's width the explorer's panels stack (they overlapped in one 2 x 3 figure,
+    stop 28): the page measures its column in the browser (`app_pages.ui.viewport`) and
+    draws the one-column figure; widened to a laptop's, it goes back to the wide one."""
+    sync_playwright = _require_browser()
+    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"quake-chromium-phone-{os.getpid()}"
+    with sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            user_data_dir=str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=BROWSER_ARGS,
+            viewport={"width": 390, "height": 844},
+        )
+        try:
+            page = ctx.new_page()
+            page.goto(f"{server}/threshold")
+            page.wait_for_selector("h1", timeout=120_000)
+            _settle(page)
+            deadline = time.time() + 60
+            while _explorer_columns(page) != [0, 1] and time.time() < deadline:
+                time.sleep(0.5)
+            assert _explorer_columns(page) == [0, 1], "the explorer kept its wide layout"
+            _no_exception(page, "threshold (phone)")
+            page.set_viewport_size({"width": 1500, "height": 1000})
+            deadline = time.time() + 60
+            while (_explorer_columns(page) or [0])[0] < 0.3 and time.time() < deadline:
+                time.sleep(0.5)
+            columns = _explorer_columns(page)
+            assert columns and columns[0] > 0.3, f"still one column when wide: {columns}"
+        finally:
+            ctx.close()
+            shutil.rmtree(profile, ignore_errors=True)

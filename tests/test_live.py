@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import threading
 import time
 import zlib
@@ -26,7 +27,13 @@ from quake.service.background import (
     estimate_seconds,
     progress_text,
 )
-from quake.viz.day_player import PanelDay, PlayerFrame, day_player, quake_points
+from quake.viz.day_player import (
+    PanelDay,
+    PlayerFrame,
+    day_player,
+    narrow_height,
+    quake_points,
+)
 from quake.viz.maps import PROB_RANGE
 from quake.viz.raster import (
     COLOUR_LEVELS,
@@ -42,6 +49,7 @@ from quake.viz.threshold_explorer import (
     fade_colorscale,
     mark_scale,
     threshold_explorer,
+    wrap,
 )
 from tests.helpers import app, goto, player_spec
 
@@ -260,6 +268,75 @@ def test_explorer_precomputes_every_step():
     json.dumps(fig.to_plotly_json(), default=str)  # serialisable
 
 
+def test_the_narrow_explorer_is_one_column_with_the_same_steps():
+    """A phone's layout (`narrow`): counts on top, then the map, its colour bar, legend and
+    slider, then ROC, PR and Molchan one under another, each the whole width; the steps
+    change the same things as the wide figure's (only the operating points' places differ)."""
+    curve = _curve()
+    probs = np.full(SMALL.shape, 1e-4)
+    empty = pd.DataFrame({c: np.zeros(0) for c in ("latitude", "longitude", "magnitude")})
+    empty["cell"] = np.zeros(0, dtype=np.int64)
+    title = "forecast of a day: P(M≥5 in days T+10 … T+49)"
+    mapped = MapInput(SMALL, probs, empty, [], title)
+    wide = threshold_explorer(curve, THRESHOLDS, 40, "m", "#0072B2", mapped)
+    narrow = threshold_explorer(curve, THRESHOLDS, 40, "m", "#0072B2", mapped, narrow=True)
+    lay = narrow.layout
+    assert [tuple(lay[f"xaxis{k}"].domain) for k in ("", 2, 3, 4)] == [(0, 1)] * 4
+    tops = [lay[f"yaxis{k}"].domain for k in ("", 2, 3, 4)]
+    assert all(a[0] > b[1] for a, b in zip(tops[:-1], tops[1:], strict=True)), (
+        tops
+    )  # stacked, no overlap
+    (slider,) = lay.sliders
+    assert tops[1][1] < slider.y < tops[0][0]  # between the map and the ROC panel
+    assert lay.title.yref == "container" and lay.margin.t >= 9 * 14  # the counts on top
+    for note, dom in zip(lay.annotations, tops, strict=True):  # each title over its panel
+        assert note.y == dom[1]
+    assert "<br>" in lay.annotations[0].text  # the map's title wrapped
+    assert max(len(x) for x in lay.annotations[0].text.split("<br>")) <= 36
+    w, n = (
+        [
+            {k for k in s.args[0] if not re.fullmatch(r"images\[[3-5]\]\.[xy]", k)}
+            for s in f.layout.sliders[0].steps
+        ]
+        for f in (wide, narrow)
+    )
+    assert w == n
+    assert [s.args[0]["title.text"] for s in wide.layout.sliders[0].steps] == [
+        s.args[0]["title.text"] for s in slider.steps
+    ]
+    # the wide figure: two rows, three columns, as before
+    assert wide.layout.xaxis2.domain[0] > 0.3 and wide.layout.title.yref == "paper"
+
+
+def test_the_narrow_day_player_stacks_its_maps_and_widens_its_slider():
+    """On a phone the player's maps go one under another and its slider takes the whole
+    width under the Play buttons (beside them it had ~150 px); its title's lines get room."""
+    img = grid_image(SMALL, np.zeros((SMALL.n_cells, 4), np.uint8))
+    day = PanelDay(img, ([], [], []), ([], [], []), 0)
+    title = "Forecast made on <b>2011-03-01</b><br>for …<br>a: 0 hit<br>b: 0 hit"
+    frames = [PlayerFrame(f"2011-03-0{d}", title, (day, day)) for d in (1, 2)]
+    two = [PlayerFrame(f.label, "Forecast …<br>a: 0 hit · b: 0 hit", f.panels) for f in frames]
+    wide = day_player(SMALL, ["a", "b"], two, [])["layout"]
+    narrow = day_player(SMALL, ["a", "b"], frames, [], height=1200, narrow=True)["layout"]
+    assert narrow["xaxis"]["domain"] == narrow["xaxis2"]["domain"] == [0.0, 1.0]
+    assert narrow["yaxis2"]["domain"][1] < narrow["yaxis"]["domain"][0]  # b under a
+    assert wide["yaxis"]["domain"] == wide["yaxis2"]["domain"]  # side by side
+    (slider,) = narrow["sliders"]
+    assert slider["x"] < 0.05 and slider["len"] > 0.9
+    assert slider["pad"]["t"] > narrow["updatemenus"][0]["pad"]["t"] + 30  # under the buttons
+    assert narrow["margin"]["t"] > wide["margin"]["t"]  # four title lines, not two
+    assert narrow_height(2, lines=4) > narrow_height(1, lines=3) > 480
+
+
+def test_wrap_breaks_at_spaces_within_the_width():
+    text = "forecast of 2011-03-01: P(M≥5.0 in days T+10 … T+49)"
+    for width in (10, 20, 36, 80):
+        lines = wrap(text, width).split("<br>")
+        assert " ".join(lines) == text
+        assert all(len(x) <= width for x in lines if " " in x)
+    assert wrap("a-very-long-word here", 5) == "a-very-long-word<br>here"
+
+
 def test_fade_colorscale_is_monotone_in_position():
     for t in (1e-6, 1e-3, 1.0):
         xs = [x for x, _ in fade_colorscale(-6, 0, t)]
@@ -351,6 +428,9 @@ def test_the_figures_ask_up_front_for_the_margins_plotly_gives_them():
     fig = threshold_explorer(_curve(), THRESHOLDS, 40, "m", "#0072B2")
     m = fig.layout.margin
     assert m.l >= 21 and m.r >= 15 and m.b >= 176
+    # one column on a phone (Chromium, 390 px): l 50 (the PR axis's ticks), b 69
+    m = threshold_explorer(_curve(), THRESHOLDS, 40, "m", "#0072B2", narrow=True).layout.margin
+    assert m.l >= 50 and m.r >= 15 and m.b >= 69
     img = grid_image(SMALL, np.zeros((SMALL.n_cells, 4), np.uint8))
     day = PanelDay(img, ([], [], []), ([], [], []), 0)
     frames = [PlayerFrame(f"2011-03-0{d}", "t", (day,)) for d in (1, 2)]

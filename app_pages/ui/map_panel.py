@@ -30,7 +30,7 @@ from quake.data.forecast_data import ForecastData
 from quake.data.grid import Grid
 from quake.models.store import ModelCard
 from quake.viz import legend_html
-from quake.viz.day_player import PanelDay, PlayerFrame, day_player, quake_points
+from quake.viz.day_player import PanelDay, PlayerFrame, day_player, narrow_height, quake_points
 from quake.viz.maps import GAIN_RANGE, PROB_RANGE, grid_bounds
 from quake.viz.raster import forecast_rgba, grid_image
 from quake.viz.style import MAP_SWATCHES, RDBU, YLORRD
@@ -69,10 +69,17 @@ def open_panel(card: ModelCard, catalog: Catalog, fingerprint: str, t0: int, n: 
 
 
 def player_figure(
-    panels: list[Panel], catalog: Catalog, threshold: float, gain: bool, height: int
+    panels: list[Panel],
+    catalog: Catalog,
+    threshold: float,
+    gain: bool,
+    height: int,
+    narrow: bool = False,
 ) -> go.Figure:
     """The day player of ``panels`` (one or two) over the days they all have (cached: a
-    rerun that changes none of its inputs, e.g. coming back to the page, reuses it).
+    rerun that changes none of its inputs, e.g. coming back to the page, reuses it);
+    ``narrow``: its one-column layout (`app_pages.ui.viewport`; its height is then
+    `narrow_height`, whatever ``height`` says).
 
     A shared Figure, never to be mutated, built without plotly's validation: given a dict,
     `st.plotly_chart` would validate every frame again on every run (~0.2 s of each visit
@@ -82,7 +89,17 @@ def player_figure(
         (str(p.card.folder), mtime(p.card.folder), data_key(p.data), p.days.start, p.days.stop)
         for p in panels
     )
-    return _player(key, float(threshold), bool(gain), int(height), presentation(), panels, catalog)
+    pres = presentation()
+    if narrow:
+        height = narrow_height(len(panels), pres, title_lines(len(panels), narrow))
+    args = (float(threshold), bool(gain), int(height), pres, bool(narrow))
+    return _player(key, *args, panels, catalog)
+
+
+def title_lines(panels: int, narrow: bool) -> int:
+    """Lines of a player frame's title: the day and its window, then the counts (one line
+    per model in the one-column layout)."""
+    return 2 + panels if narrow else 2
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)
@@ -92,6 +109,7 @@ def _player(
     gain: bool,
     height: int,
     pres: bool,
+    narrow: bool,
     _panels: list[Panel],
     _catalog: Catalog,
 ) -> go.Figure:
@@ -121,20 +139,25 @@ def _player(
                 )
             )
         day = proto.day_to_date(t)
-        counts = " · ".join(
+        counts = [
             f"{'' if len(panels) == 1 else chart_text(p.card.name) + ': '}{d.n_hit} hit, "
             f"{d.n_missed} missed, {d.n_alarmed:,} cells alarmed"
             for p, d in zip(panels, parts, strict=True)
-        )
-        title = (
-            f"Forecast made on <b>{day}</b> for {day + timedelta(days=lead)} … "
-            f"{day + timedelta(days=last)}<br><span style='font-size:0.8em'>{counts}</span>"
-        )
+        ]
+        small = "<span style='font-size:0.8em'>{}</span>"
+        window = f"{day + timedelta(days=lead)} … {day + timedelta(days=last)}"
+        if narrow:  # a phone: the window and each model's counts on lines of their own
+            rows = "<br>".join(small.format(c) for c in counts)
+            title = f"Forecast made on <b>{day}</b><br>for {window}<br>{rows}"
+        else:
+            rows = small.format(" · ".join(counts))
+            title = f"Forecast made on <b>{day}</b> for {window}<br>{rows}"
         frames.append(PlayerFrame(str(day), title, tuple(parts)))
     grid = panels[0].data.grid
     coast = coastline_in_box(*grid_bounds(grid))
     names = [f"{chart_text(p.card.name)} · Mc {p.data.mc:.1f}" for p in panels]
-    return go.Figure(day_player(grid, names, frames, coast, 0, pres, height), _validate=False)
+    fig = day_player(grid, names, frames, coast, 0, pres, height, narrow=narrow)
+    return go.Figure(fig, _validate=False)
 
 
 @st.cache_data(show_spinner=False, max_entries=1024)
@@ -194,12 +217,12 @@ def explorer_figure(
     color: str,
     pres: bool,
     mapped: MapInput | None,
+    narrow: bool = False,
 ) -> go.Figure:
     """The Threshold page's explorer figure (cached: a rerun that changes none of these
-    reuses it)."""
-    return _explorer(
-        str(card.folder), mtime(card.folder), mask, str(day), active, color, pres, card, mapped
-    )
+    reuses it); ``narrow``: its one-column layout (`app_pages.ui.viewport`)."""
+    key = (str(card.folder), mtime(card.folder), mask, str(day), active, color, pres, narrow)
+    return _explorer(*key, card, mapped)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)  # shared, not copied per rerun
@@ -211,11 +234,14 @@ def _explorer(
     active: int,
     color: str,
     pres: bool,
+    narrow: bool,
     _card: ModelCard,
     _mapped: MapInput | None,
 ) -> go.Figure:
     curve = curves(_card)["test"][mask]
-    return threshold_explorer(curve, THRESHOLDS, active, _card.name, color, _mapped, pres)
+    return threshold_explorer(
+        curve, THRESHOLDS, active, _card.name, color, _mapped, pres, narrow=narrow
+    )
 
 
 def legend(gain: bool = False, title: str | None = None) -> None:

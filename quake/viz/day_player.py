@@ -96,11 +96,25 @@ def _quake_traces(frame: PlayerFrame) -> list[dict]:
     return out
 
 
-def _top_margin(size: int, panels: int) -> int:
-    """Room above the plots (px): the title's two lines at font ``size`` (70 px at 14, the
-    dashboard's), plus a line for the panels' own titles when there are several (they sat
-    on the title's second line)."""
-    return 70 + 2 * max(size - 14, 0) + (round(1.6 * size) + 6 if panels > 1 else 0)
+def _top_margin(size: int, panels: int, lines: int = 2) -> int:
+    """Room above the plots (px): the title's ``lines`` lines at font ``size`` (70 px for
+    two at 14, the dashboard's), plus a line for the panels' own titles when there are
+    several or the title has more than two lines (they sat on its last line)."""
+    extra = round(1.3 * (size + 2)) * max(lines - 2, 0)
+    titled = panels > 1 or lines > 2
+    return 70 + 2 * max(size - 14, 0) + extra + (round(1.6 * size) + 6 if titled else 0)
+
+
+NARROW_MAP_PX = 480
+"""Height given to each map in the one-column (phone) layout: a 200 x 250 cell grid is
+~360 px wide there."""
+
+
+def narrow_height(panels: int, presentation: bool = False, lines: int = 2) -> int:
+    """The one-column player's height: its title, one map per model one under another, the
+    Play buttons and the slider."""
+    size = font_size(presentation)
+    return _top_margin(size, panels, lines) + NARROW_MAP_PX * panels + 150 + 2 * size
 
 
 def day_player(
@@ -112,11 +126,14 @@ def day_player(
     presentation: bool = False,
     height: int = 640,
     frame_ms: int = FRAME_MS,
+    narrow: bool = False,
 ) -> dict:
     """The player: one map per model in ``names`` (side by side), the frames' days on a
     slider and Play / Pause buttons, all in the browser; shows ``frames[start]`` first.
     Every frame must have one panel per name. A figure dict (`st.plotly_chart` takes it):
-    the frames are plain data, built without plotly's per-property validation."""
+    the frames are plain data, built without plotly's per-property validation.
+    ``narrow`` (a phone): the maps one under another, the Play buttons above the slider,
+    which takes the whole width (beside them it left a phone ~150 px of slider)."""
     if not frames:
         raise ValueError("the day player needs at least one day")
     n = len(names)
@@ -124,12 +141,16 @@ def day_player(
         raise ValueError("every frame needs one panel per model")
     start = min(max(int(start), 0), len(frames) - 1)
     size = font_size(presentation)
-    fig = make_subplots(rows=1, cols=n, subplot_titles=list(names), horizontal_spacing=0.03)
+    if narrow:
+        fig = make_subplots(rows=n, cols=1, subplot_titles=list(names), vertical_spacing=0.06)
+    else:
+        fig = make_subplots(rows=1, cols=n, subplot_titles=list(names), horizontal_spacing=0.03)
     first = frames[start]
+    lines = max(f.title.count("<br>") + 1 for f in frames)
     moving: list[int] = []
     for k, panel in enumerate(first.panels):
-        col = k + 1
-        fig.add_trace(coast_trace(grid, coast), row=1, col=col)
+        row, col = (k + 1, 1) if narrow else (1, k + 1)
+        fig.add_trace(coast_trace(grid, coast), row=row, col=col)
         for label, xyt, marker in (
             ("hit", panel.hit, {"color": HIT, "size": 8, "line": {"color": "white", "width": 1}}),
             ("missed", panel.missed, MISSED_MARKER),
@@ -145,20 +166,20 @@ def day_player(
                     marker=marker,
                     hovertemplate=f"%{{text}}<br>{label}<extra></extra>",
                 ),
-                row=1,
+                row=row,
                 col=col,
             )
             moving.append(len(fig.data) - 1)
         axis = "" if k == 0 else str(k + 1)
         fig.update_xaxes(
-            row=1,
+            row=row,
             col=col,
             range=[grid.x0_km, grid.x0_km + grid.nx * grid.cell_km],
             visible=False,
             constrain="domain",
         )
         fig.update_yaxes(
-            row=1,
+            row=row,
             col=col,
             range=[grid.y0_km, grid.y0_km + grid.ny * grid.cell_km],
             visible=False,
@@ -167,6 +188,7 @@ def day_player(
             constrain="domain",
         )
     instant = {"mode": "immediate", "transition": {"duration": 0}}
+    bottom = 88 + 2 * size + (50 if narrow else 0)  # narrow: the buttons above the slider
     steps = [
         {
             "method": "animate",
@@ -179,12 +201,21 @@ def day_player(
     pause = {"frame": {"duration": 0, "redraw": False}, **instant}
     fig.update_layout(
         images=_images(grid, first),
-        title={"text": first.title, "x": 0.0, "xanchor": "left", "font": {"size": size + 2}},
+        # anchored at the top: plotly centres a title in the top margin, so its later
+        # lines ran onto the panels' titles
+        title={
+            "text": first.title,
+            "x": 0.0,
+            "xanchor": "left",
+            "y": 1.0 - (8.0 + size) / height,  # plotly puts a first line's top ~size/2 high
+            "yanchor": "top",
+            "font": {"size": size + 2},
+        },
         height=height,
         # room for the slider and the Play buttons (plotly measures 111 px at font 14 in the
         # dashboard): given up front, plotly's automatic margins need no second layout pass
         # Above the plots: the two-line title, and with several panels their titles too.
-        margin={"l": 10, "r": 10, "t": _top_margin(size, n), "b": 88 + 2 * size},
+        margin={"l": 10, "r": 10, "t": _top_margin(size, n, lines), "b": bottom},
         plot_bgcolor="white",
         font={"size": size},
         dragmode="pan",
@@ -193,9 +224,11 @@ def day_player(
                 "active": start,
                 "steps": steps,
                 "currentvalue": {"prefix": "Forecast day T: ", "font": {"size": size + 1}},
-                "pad": {"t": 20},
-                "len": 0.84,
-                "x": 0.14,
+                "pad": {"t": 70 if narrow else 20},
+                # wide: right of the Play buttons (~130 px: at 0.14 they covered the
+                # slider's label in a 1280 px window with the sidebar open)
+                "len": 0.94 if narrow else 0.76 if presentation else 0.8,
+                "x": 0.03 if narrow else 0.24 if presentation else 0.18,
                 "transition": {"duration": 0},
             }
         ]

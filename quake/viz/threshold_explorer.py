@@ -75,22 +75,108 @@ def fade_colorscale(lo: float, hi: float, threshold: float) -> list[list]:
     return out
 
 
-def _counts_text(
-    curve: OperatingCurve, t: float, n_hit: int, n_miss: int, narrow: bool = False
-) -> str:
-    """The counts at threshold ``t``; ``narrow`` (a projector's larger font): one number a
-    line, so that no line runs past the figure's right edge."""
+def _counts_text(curve: OperatingCurve, t: float, n_hit: int, n_miss: int) -> str:
+    """The counts at threshold ``t``, one number a line: the longest line (~32 characters)
+    fits the corner it has beside a 1280 px window's sidebar and a phone's width."""
     k = curve.counts_at(t)
     tp, fn, fp, tn = k["tp"], k["fn"], k["fp"], k["tn"]
     frac = (tp + fp) / curve.n_pairs if curve.n_pairs else math.nan
     prec = f"{tp / (tp + fp):.3%}" if tp + fp else "—"
-    sep = "<br>" if narrow else " · "
     return (
-        f"<b>threshold {fmt_t(t)}</b>{'<br>' if narrow else ' '}(test period, every cell-day)<br>"
-        f"hits (TP) <b>{tp:,}</b>{sep}misses (FN) <b>{fn:,}</b><br>"
+        f"<b>threshold {fmt_t(t)}</b><br>(test period, every cell-day)<br>"
+        f"hits (TP) <b>{tp:,}</b><br>misses (FN) <b>{fn:,}</b><br>"
         f"false alarms (FP) <b>{fp:,}</b><br>quiet, no alarm (TN) {tn:,}<br>"
-        f"alarm fraction {frac:.3%}{sep}precision {prec}<br>"
+        f"alarm fraction {frac:.3%}<br>precision {prec}<br>"
         f"map day: {n_hit} quakes hit, {n_miss} missed"
+    )
+
+
+COUNT_LINES = 9
+"""Lines of `_counts_text`."""
+
+
+def wrap(text: str, width: int) -> str:
+    """``text`` broken at spaces into lines of at most ``width`` characters (a longer
+    word keeps its own line), joined by ``<br>``: plotly never wraps a title itself."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where the explorer's parts go: ``cells`` the (row, col) of the map, ROC, PR and
+    Molchan panels; the rest in figure (paper) coordinates or pixels."""
+
+    rows: int
+    cols: int
+    cells: tuple[tuple[int, int], ...]
+    height: int
+    margin: dict
+    title: dict
+    colorbar: dict
+    legend: dict
+    slider: dict
+    dot: tuple[float, float]
+    title_width: int
+    domains: dict | None = None  # axis name -> y domain (the one-column layout sets them)
+
+
+def _layout(narrow: bool, presentation: bool, size: int) -> _Layout:
+    """The wide layout (map left, curves right, counts in the bottom-right corner) or the
+    narrow one (one column: counts, map, colour bar, legend and slider, then the curves),
+    for a main column under ~700 px (`app_pages.ui.viewport`)."""
+    cb = {"orientation": "h", "thickness": 12, "yanchor": "top"}
+    slider = {"pad": {"t": 95}, "len": 1.0, "x": 0.0}
+    if not narrow:
+        return _Layout(
+            rows=2,
+            cols=3,
+            cells=((1, 1), (1, 2), (1, 3), (2, 2)),
+            height=720 if presentation else 660,
+            # Room for the slider and colour bar below the plots and the curves' tick
+            # labels, as plotly measures them in the dashboard (Streamlit's font: l 21,
+            # r 15, b 176 px at font 14). Asking for it up front spares plotly's second
+            # whole layout pass (its automatic margins redraw the figure when they grow:
+            # ~0.1 s of the page's first draw in Chromium). Too little brings it back.
+            # t: the map's title, two lines (at a projector's font one more line)
+            margin={"l": 24, "r": 18, "t": 70 if presentation else 40, "b": 138 + 3 * size},
+            title={"x": 0.715, "y": 0.40, "yref": "paper"},
+            colorbar={**cb, "x": 0.2, "y": -0.02, "len": 0.4},
+            # under the counts, which take the whole corner
+            legend={"x": 0.74, "y": -0.03, "yanchor": "top", "orientation": "h"},
+            slider=slider,
+            dot=(0.022, 0.022),
+            title_width=36 if presentation else 40,
+        )
+    # one column: bands in pixels from the top of the plotting area
+    bands = {"y": (0, 420), "y2": (680, 880), "y3": (980, 1180), "y4": (1280, 1480)}
+    plot = 1480
+    top = 56 + round(COUNT_LINES * size * 1.4)
+    # l: the curves' tick labels (their y titles join the panel titles: the map gets the
+    # width a y title would take)
+    margin = {"l": 52, "r": 18, "t": top, "b": 72}
+
+    def y(px: float) -> float:
+        return round(1.0 - px / plot, 5)
+
+    return _Layout(
+        rows=4,
+        cols=1,
+        cells=((1, 1), (2, 1), (3, 1), (4, 1)),
+        height=plot + margin["t"] + margin["b"],
+        margin=margin,
+        title={"x": 0.0, "y": 1.0 - 24.0 / (plot + top + margin["b"]), "yref": "container"},
+        colorbar={**cb, "x": 0.5, "xanchor": "center", "y": y(432), "len": 0.9},
+        legend={"x": 0.0, "y": y(500), "yanchor": "top", "orientation": "h"},
+        slider={"pad": {"t": 0}, "len": 1.0, "x": 0.0, "y": y(540), "yanchor": "top"},
+        dot=(0.05, 0.012),
+        title_width=36,
+        domains={k: [y(b), y(a)] for k, (a, b) in bands.items()},
     )
 
 
@@ -202,9 +288,11 @@ def threshold_explorer(
     presentation: bool = False,
     lo: float = -6.0,
     hi: float = 0.0,
+    narrow: bool = False,
 ) -> go.Figure:
     """The figure: map (left), ROC and PR (top right), Molchan and the counts (bottom
-    right), and a slider over ``thresholds`` starting at ``thresholds[active]``.
+    right), and a slider over ``thresholds`` starting at ``thresholds[active]``; with
+    ``narrow`` (a phone) one column: counts, map, slider, then the three curves.
 
     A step changes only layout images and the title, which plotly redraws without
     recomputing or redrawing any trace (measured in Chromium: ~30-50 ms a step; changing
@@ -216,21 +304,31 @@ def threshold_explorer(
     slider agree).
     """
     size = font_size(presentation)
-    fig = make_subplots(
-        rows=2,
-        cols=3,
-        column_widths=[0.44, 0.28, 0.28],
-        specs=[[{"rowspan": 2}, {}, {}], [None, {}, {}]],
-        horizontal_spacing=0.09 if presentation else 0.07,  # room for the axis titles
-        vertical_spacing=0.2,
-        subplot_titles=(
-            mapped.title if mapped else "map",
-            "ROC",
-            "precision–recall",
-            "Molchan diagram",
-            "",
-        ),
-    )
+    lay = _layout(narrow, presentation, size)
+    y_titles: tuple[str | None, ...] = ("true-positive rate", "precision", "miss rate ν")
+    panels = ("ROC", "precision–recall", "Molchan diagram")
+    if narrow:  # one column: each y title in its panel's title, not beside the axis
+        panels = tuple(f"{y} ({name})" for y, name in zip(y_titles, panels, strict=True))
+        y_titles = (None, None, None)
+    titles = (wrap(mapped.title, lay.title_width) if mapped else "map", *panels)
+    if narrow:
+        fig = make_subplots(rows=4, cols=1, subplot_titles=titles)
+        for name, dom in (lay.domains or {}).items():
+            fig.layout[name.replace("y", "yaxis")].domain = dom
+        for note, name in zip(fig.layout.annotations, ("y", "y2", "y3", "y4"), strict=True):
+            note.y = fig.layout[name.replace("y", "yaxis")].domain[1]
+    else:
+        fig = make_subplots(
+            rows=2,
+            cols=3,
+            column_widths=[0.44, 0.28, 0.28],
+            specs=[[{"rowspan": 2}, {}, {}], [None, {}, {}]],
+            horizontal_spacing=0.09 if presentation else 0.07,  # room for the axis titles
+            vertical_spacing=0.2,
+            subplot_titles=(*titles, ""),
+        )
+    fig.layout.annotations[0].yshift = 8  # the map's title (two lines) clear of its coast
+    (mr, mc), roc_at, pr_at, mol_at = lay.cells
     thresholds = [float(t) for t in thresholds]
     images: list[dict] = []
     per_step: list[dict] = [{} for _ in thresholds]  # relayout of each step
@@ -273,20 +371,15 @@ def threshold_explorer(
                     "title": {"text": "P", "side": "top"},
                     "tickvals": ticks,
                     "ticktext": [fmt_t(10.0**v) for v in ticks],
-                    "orientation": "h",
-                    "x": 0.2,
-                    "y": -0.02,
-                    "yanchor": "top",
-                    "len": 0.4,
-                    "thickness": 12,
+                    **lay.colorbar,
                     # the slider's tick size: larger ones turned sideways onto its title
                     "tickfont": {"size": max(9, size - 5)},
                 },
             ),
-            row=1,
-            col=1,
+            row=mr,
+            col=mc,
         )
-        fig.add_trace(coast_trace(g, mapped.coast), row=1, col=1)
+        fig.add_trace(coast_trace(g, mapped.coast), row=mr, col=mc)
         w = mapped.window
         inside = w["cell"].to_numpy() >= 0
         wx, wy = g.project(w["latitude"].to_numpy(), w["longitude"].to_numpy())
@@ -303,8 +396,8 @@ def threshold_explorer(
                 hovertemplate="quake %{text}<extra></extra>",
                 showlegend=False,
             ),
-            row=1,
-            col=1,
+            row=mr,
+            col=mc,
         )
         cols = (wx - g.x0_km) / g.cell_km
         rows = (wy - g.y0_km) / g.cell_km
@@ -315,14 +408,16 @@ def threshold_explorer(
         images.append({**image, "source": per_step[active]["images[2].source"], "layer": "above"})
         hit_style = {"fillcolor": HIT, "line": {"color": "white", "width": 1}}
         miss_style = {"fillcolor": "rgba(255,255,255,0.3)", "line": {"color": MISS, "width": 1.5}}
-        fig.update_xaxes(row=1, col=1, range=[g.x0_km, g.x0_km + g.nx * g.cell_km], visible=False)
+        fig.update_xaxes(row=mr, col=mc, range=[g.x0_km, g.x0_km + g.nx * g.cell_km], visible=False)
         fig.update_yaxes(
-            row=1,
-            col=1,
+            row=mr,
+            col=mc,
             range=[g.y0_km, g.y0_km + g.ny * g.cell_km],
             visible=False,
             scaleanchor="x",
             scaleratio=1,
+            # one column: the map at the top of its band, under its title
+            **({"constrain": "domain", "constraintoward": "top"} if narrow else {}),
         )
         for label, style in (("quake hit", hit_style), ("quake missed", miss_style)):
             fig.add_trace(  # legend entries for the marks
@@ -337,8 +432,8 @@ def threshold_explorer(
                         "line": {"color": style["line"]["color"], "width": 1.5},
                     },
                 ),
-                row=1,
-                col=1,
+                row=mr,
+                col=mc,
             )
 
     # -- curves -------------------------------------------------------------------------
@@ -348,13 +443,13 @@ def threshold_explorer(
     keep = tau > 0
     width = 3 if presentation else 2
     lines = [
-        (1, 2, [0, 1], [0, 1], "#BBB", "dot"),
-        (1, 2, fpr, tpr, color, "solid"),
-        (1, 3, rec, np.maximum(prec, 1e-6), color, "solid"),
-        (2, 2, np.logspace(-5, 0, 40), 1 - np.logspace(-5, 0, 40), "#BBB", "dot"),
-        (2, 2, tau[keep], nu[keep], color, "solid"),
+        (roc_at, [0, 1], [0, 1], "#BBB", "dot"),
+        (roc_at, fpr, tpr, color, "solid"),
+        (pr_at, rec, np.maximum(prec, 1e-6), color, "solid"),
+        (mol_at, np.logspace(-5, 0, 40), 1 - np.logspace(-5, 0, 40), "#BBB", "dot"),
+        (mol_at, tau[keep], nu[keep], color, "solid"),
     ]
-    for row, col, x, y, c, dash in lines:
+    for (row, col), x, y, c, dash in lines:
         fig.add_trace(
             go.Scatter(
                 x=np.round(np.asarray(x, dtype=np.float64), 6),
@@ -399,8 +494,8 @@ def threshold_explorer(
                 "x": first.get(f"images[{k}].x", 0.0),
                 "y": first.get(f"images[{k}].y", 0.0),
                 "visible": first[f"images[{k}].visible"],
-                "sizex": 0.022,
-                "sizey": 0.022,
+                "sizex": lay.dot[0],
+                "sizey": lay.dot[1],
                 "xanchor": "center",
                 "yanchor": "middle",
                 "sizing": "contain",
@@ -408,19 +503,22 @@ def threshold_explorer(
             }
         )
     fig.update_layout(images=images)
-    fig.update_xaxes(row=1, col=2, range=[0, 1], title_text="false-positive rate")
-    fig.update_yaxes(row=1, col=2, range=[0, 1.02], title_text="true-positive rate")
-    fig.update_xaxes(row=1, col=3, range=[0, 1], title_text="recall")
-    fig.update_yaxes(row=1, col=3, type="log", range=[low, 0.05], title_text="precision")
-    fig.update_xaxes(row=2, col=2, type="log", range=[-5, 0], title_text="alarm fraction τ")
-    fig.update_yaxes(row=2, col=2, range=[0, 1.02], title_text="miss rate ν")
-    fig.update_xaxes(row=2, col=3, visible=False)
-    fig.update_yaxes(row=2, col=3, visible=False)
+    fig.update_xaxes(row=roc_at[0], col=roc_at[1], range=[0, 1], title_text="false-positive rate")
+    fig.update_yaxes(row=roc_at[0], col=roc_at[1], range=[0, 1.02], title_text=y_titles[0])
+    fig.update_xaxes(row=pr_at[0], col=pr_at[1], range=[0, 1], title_text="recall")
+    fig.update_yaxes(  # decades only: a short axis labelled 2, 3, 5 between them
+        row=pr_at[0], col=pr_at[1], type="log", range=[low, 0.05], dtick=1, title_text=y_titles[1]
+    )
+    fig.update_xaxes(
+        row=mol_at[0], col=mol_at[1], type="log", range=[-5, 0], title_text="alarm fraction τ"
+    )
+    fig.update_yaxes(row=mol_at[0], col=mol_at[1], range=[0, 1.02], title_text=y_titles[2])
+    if not narrow:  # the counts' corner
+        fig.update_xaxes(row=2, col=3, visible=False)
+        fig.update_yaxes(row=2, col=3, visible=False)
 
     # -- counts and the slider ------------------------------------------------------------
-    texts = [
-        _counts_text(curve, t, n_hit[j], n_miss[j], presentation) for j, t in enumerate(thresholds)
-    ]
+    texts = [_counts_text(curve, t, n_hit[j], n_miss[j]) for j, t in enumerate(thresholds)]
     steps = []
     for j, t in enumerate(thresholds):
         per_step[j]["title.text"] = texts[j]  # the counts: the title (cheap to change)
@@ -428,29 +526,19 @@ def threshold_explorer(
     fig.update_layout(
         title={
             "text": texts[active],
-            "x": 0.715,
-            "y": 0.40,
+            **lay.title,
             "xref": "paper",
-            "yref": "paper",
             "xanchor": "left",
             "yanchor": "top",
             "font": {"size": size - 3 if presentation else size},
         }
     )
     fig.update_layout(
-        height=720 if presentation else 660,
-        # Room for the slider and colour bar below the plots and the curves' tick labels, as
-        # plotly measures them in the dashboard (Streamlit's font: l 21, r 15, b 176 px at
-        # font 14). Asking for it up front spares plotly's second whole layout pass (its
-        # automatic margins redraw the figure when they grow: ~0.1 s of the page's first
-        # draw in Chromium). Too little only brings that pass back.
-        margin={"l": 24, "r": 18, "t": 40, "b": 138 + 3 * size},
+        height=lay.height,
+        margin=lay.margin,
         font={"size": size},
         showlegend=True,
-        # On a projector the counts take the whole corner: the legend goes under it.
-        legend={"x": 0.74, "y": -0.03, "yanchor": "top", "orientation": "h"}
-        if presentation
-        else {"x": 0.74, "y": 0.05, "yanchor": "bottom"},
+        legend=lay.legend,
         plot_bgcolor="white",
         sliders=[
             {
@@ -460,9 +548,7 @@ def threshold_explorer(
                     "prefix": "Alarm threshold (probability, log scale): ",
                     "font": {"size": size},
                 },
-                "pad": {"t": 95},
-                "len": 1.0,
-                "x": 0.0,
+                **lay.slider,
                 "ticklen": 3,
                 "transition": {"duration": 0},
                 "minorticklen": 0,
