@@ -10,8 +10,13 @@
 #   OUT=artifacts/gpu QUAKE_CATALOG=path/to/japan_usgs_1990_2019.csv bash scripts/gpu_paper.sh
 #
 # Environment: OUT (results folder), QUAKE_CATALOG, PY (python with torch + CUDA),
-# MINUTES (training budget per model, default 4.5), KINDS (default convlstm-resid), MCS
-# (default "5 4.5"), BENCH (0 skips the timings).
+# MINUTES (training budget per model, default 4.5; a large one trains to convergence: the
+# preset's patience stops it), KINDS (default convlstm-resid), MCS (default "5 4.5"),
+# SEEDS (default "0": seed 0 is NAME, seed k NAME-sk, as `docs/RESULTS.md`'s seed table
+# groups them), BENCH (0 skips the timings).
+#
+# Issue #12/#14's next run (the paper convlstm to convergence, three seeds, at Mc 5):
+#   MINUTES=7 KINDS=convlstm MCS=5 SEEDS="0 1 2" bash scripts/gpu_paper.sh
 set -u
 OUT=${OUT:-artifacts/gpu}
 PY=${PY:-python3}
@@ -19,6 +24,7 @@ MINUTES=${MINUTES:-4.5}
 KINDS=${KINDS:-convlstm-resid}
 MCS=${MCS:-5 4.5}
 BENCH=${BENCH:-1}
+SEEDS=${SEEDS:-0}
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 work=$(mktemp -d)
 export PYTHONUNBUFFERED=1 CUBLAS_WORKSPACE_CONFIG=:4096:8 TQDM_MININTERVAL=10
@@ -44,11 +50,14 @@ limit=$(python3 -c "print(int(float('$MINUTES') * 60 + 150))")  # training + loa
 pids=()
 for kind in $KINDS; do
   for mc in $MCS; do
-    name=$kind-paper-m${mc}
-    timeout "$limit" "$PY" -m quake train --model "$kind" --mc "$mc" --preset paper \
-      --device cuda --threads 3 --max-minutes "$MINUTES" --out "$work/$name" \
-      --checkpoint "$work/ckpt-$name" >"$OUT/train-$name.log" 2>&1 &
-    pids+=($!)
+    for seed in $SEEDS; do
+      name=$kind-paper-m${mc}
+      [ "$seed" != 0 ] && name=$name-s$seed
+      timeout "$limit" "$PY" -m quake train --model "$kind" --mc "$mc" --preset paper \
+        --device cuda --threads 3 --max-minutes "$MINUTES" --seed "$seed" --out "$work/$name" \
+        --checkpoint "$work/ckpt-$name" >"$OUT/train-$name.log" 2>&1 &
+      pids+=($!)
+    done
   done
 done
 nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader -l 30 &
