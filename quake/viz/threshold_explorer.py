@@ -112,8 +112,6 @@ class _Layout:
     """Where the explorer's parts go: ``cells`` the (row, col) of the map, ROC, PR and
     Molchan panels; the rest in figure (paper) coordinates or pixels."""
 
-    rows: int
-    cols: int
     cells: tuple[tuple[int, int], ...]
     height: int
     margin: dict
@@ -134,8 +132,6 @@ def _layout(narrow: bool, presentation: bool, size: int) -> _Layout:
     slider = {"pad": {"t": 95}, "len": 1.0, "x": 0.0}
     if not narrow:
         return _Layout(
-            rows=2,
-            cols=3,
             cells=((1, 1), (1, 2), (1, 3), (2, 2)),
             height=720 if presentation else 660,
             # Room for the slider and colour bar below the plots and the curves' tick
@@ -165,8 +161,6 @@ def _layout(narrow: bool, presentation: bool, size: int) -> _Layout:
         return round(1.0 - px / plot, 5)
 
     return _Layout(
-        rows=4,
-        cols=1,
         cells=((1, 1), (2, 1), (3, 1), (4, 1)),
         height=plot + margin["t"] + margin["b"],
         margin=margin,
