@@ -13,6 +13,7 @@ fixture's naive baselines (that is how the README screenshots are made).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -210,54 +211,61 @@ def _player_steps_a_day(page) -> None:
     assert after[1] != before[1], f"the title did not follow the day: {before[1]}"
 
 
-def test_every_page_in_a_real_browser(server):
+@contextlib.contextmanager
+def _chromium(width: int, height: int, tag: str) -> Iterator:
+    """A headless Chromium context (its own profile folder, removed afterwards)."""
     sync_playwright = _require_browser()
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"quake-chromium-{os.getpid()}"
+    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"quake-chromium-{tag}{os.getpid()}"
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
             user_data_dir=str(profile),
             executable_path=CHROMIUM,
             headless=True,
             args=BROWSER_ARGS,
-            viewport={"width": 1500, "height": 1000},
+            viewport={"width": width, "height": height},
         )
         try:
-            page = ctx.new_page()
-            for path, name in PAGES.items():
-                page.set_viewport_size({"width": 1500, "height": 1000})
-                page.goto(f"{server}/{path}")
-                page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
-                try:  # every page starts with a title
-                    page.wait_for_selector("h1", timeout=120_000)
-                except Exception:
-                    _no_exception(page, name)
-                    pytest.fail(f"{name}: no title after 120 s")
-                height = _settle(page)
-                _no_exception(page, name)
-                if name == "catalog":  # the map is in a tab that runs when opened
-                    page.get_by_role("tab", name="Where the events are").click()
-                    _settle(page)
-                    var = _canvas_variance(page)
-                    assert var > 20.0, f"{name}: the map canvas looks blank (variance {var:.1f})"
-                if name == "forecast_map":
-                    var = _plot_variance(page)
-                    assert var > 20.0, f"{name}: the day player looks blank (variance {var:.1f})"
-                    _player_steps_a_day(page)
-                    _no_exception(page, name)
-                if name == "threshold":
-                    var = _plot_variance(page)
-                    assert var > 20.0, f"{name}: the explorer looks blank (variance {var:.1f})"
-                    _explorer_slider_moves(page)
-                    _no_exception(page, name)
-                    height = _settle(page)
-                page.set_viewport_size({"width": 1500, "height": min(height + 200, 6000)})
-                _settle(page)
-                time.sleep(1.5)
-                page.screenshot(path=str(SHOTS / f"{name}.png"))
+            yield ctx
         finally:
             ctx.close()
             shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_every_page_in_a_real_browser(server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with _chromium(1500, 1000, "") as ctx:
+        page = ctx.new_page()
+        for path, name in PAGES.items():
+            page.set_viewport_size({"width": 1500, "height": 1000})
+            page.goto(f"{server}/{path}")
+            page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
+            try:  # every page starts with a title
+                page.wait_for_selector("h1", timeout=120_000)
+            except Exception:
+                _no_exception(page, name)
+                pytest.fail(f"{name}: no title after 120 s")
+            height = _settle(page)
+            _no_exception(page, name)
+            if name == "catalog":  # the map is in a tab that runs when opened
+                page.get_by_role("tab", name="Where the events are").click()
+                _settle(page)
+                var = _canvas_variance(page)
+                assert var > 20.0, f"{name}: the map canvas looks blank (variance {var:.1f})"
+            if name == "forecast_map":
+                var = _plot_variance(page)
+                assert var > 20.0, f"{name}: the day player looks blank (variance {var:.1f})"
+                _player_steps_a_day(page)
+                _no_exception(page, name)
+            if name == "threshold":
+                var = _plot_variance(page)
+                assert var > 20.0, f"{name}: the explorer looks blank (variance {var:.1f})"
+                _explorer_slider_moves(page)
+                _no_exception(page, name)
+                height = _settle(page)
+            page.set_viewport_size({"width": 1500, "height": min(height + 200, 6000)})
+            _settle(page)
+            time.sleep(1.5)
+            page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def _explorer_columns(page) -> list[float]:
@@ -273,32 +281,19 @@ def test_the_threshold_explorer_takes_one_column_on_a_phone(server):
     """On a phone's width the explorer's panels stack (they overlapped in one 2 x 3 figure,
     stop 28): the page measures its column in the browser (`app_pages.ui.viewport`) and
     draws the one-column figure; widened to a laptop's, it goes back to the wide one."""
-    sync_playwright = _require_browser()
-    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"quake-chromium-phone-{os.getpid()}"
-    with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            user_data_dir=str(profile),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=BROWSER_ARGS,
-            viewport={"width": 390, "height": 844},
-        )
-        try:
-            page = ctx.new_page()
-            page.goto(f"{server}/threshold")
-            page.wait_for_selector("h1", timeout=120_000)
-            _settle(page)
-            deadline = time.time() + 60
-            while _explorer_columns(page) != [0, 1] and time.time() < deadline:
-                time.sleep(0.5)
-            assert _explorer_columns(page) == [0, 1], "the explorer kept its wide layout"
-            _no_exception(page, "threshold (phone)")
-            page.set_viewport_size({"width": 1500, "height": 1000})
-            deadline = time.time() + 60
-            while (_explorer_columns(page) or [0])[0] < 0.3 and time.time() < deadline:
-                time.sleep(0.5)
-            columns = _explorer_columns(page)
-            assert columns and columns[0] > 0.3, f"still one column when wide: {columns}"
-        finally:
-            ctx.close()
-            shutil.rmtree(profile, ignore_errors=True)
+    with _chromium(390, 844, "phone-") as ctx:
+        page = ctx.new_page()
+        page.goto(f"{server}/threshold")
+        page.wait_for_selector("h1", timeout=120_000)
+        _settle(page)
+        deadline = time.time() + 60
+        while _explorer_columns(page) != [0, 1] and time.time() < deadline:
+            time.sleep(0.5)
+        assert _explorer_columns(page) == [0, 1], "the explorer kept its wide layout"
+        _no_exception(page, "threshold (phone)")
+        page.set_viewport_size({"width": 1500, "height": 1000})
+        deadline = time.time() + 60
+        while (_explorer_columns(page) or [0])[0] < 0.3 and time.time() < deadline:
+            time.sleep(0.5)
+        columns = _explorer_columns(page)
+        assert columns and columns[0] > 0.3, f"still one column when wide: {columns}"
