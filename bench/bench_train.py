@@ -198,7 +198,8 @@ def main() -> int:
         cmd = [
             sys.executable, __file__, "--child", preset, "--device", args.device,
             "--steps", str(args.steps or STEPS[preset]),
-            "--infer-days", str(INFER_DAYS[preset]), "--val-days", str(VAL_DAYS[preset]),
+            "--infer-days", str(INFER_DAYS[preset] if args.device == "cpu" else 1024),
+            "--val-days", str(VAL_DAYS[preset]),
         ]  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
