@@ -7,6 +7,7 @@ weights must load and run on a CPU).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -38,19 +39,22 @@ def test_the_pretrained_set_is_complete_and_small():
     # a paper-preset net (10 km cells, 32 channels) keeps two states, at the test period's
     # start and middle (2.8-4.5 MB each: evaluate starts at the first, a first map of any
     # test day runs through at most ~half the period: `test_a_first_map_warms_up_...`).
+    # A paper net's seed members (NAME-s1, NAME-s2) keep the test start's only (2.6-2.9 MB).
     states = {f.parent.name: f.stat().st_size for f in files if f.name == "states.safetensors"}
     for name, size in states.items():
-        limit = 9.5e6 if "-paper-" in name else 0.5e6
+        seed = name.rsplit("-", 1)[-1].startswith("s")
+        limit = (3.5e6 if seed else 9.5e6) if "-paper-" in name else 0.5e6
         assert size < limit, f"{name}: states take {size:,} bytes (budget {limit:,.0f})"
-    assert sum(states.values()) < 33e6, f"states take {sum(states.values()) / 1e6:.1f} MB"
+    assert sum(states.values()) < 45e6, f"states take {sum(states.values()) / 1e6:.1f} MB"
     size = sum(
         f.stat().st_size for f in files if f not in summaries and f.name != "states.safetensors"
     )
     # 11.5 MB for the 22 models of Table II, 6 MB more for cnn-etas and the networks' other
     # seeds (ten quick-preset members NAME-s1, NAME-s2 for Table II's mean ± sd: 0.3-0.7 MB
     # each, the *-etas ones with their ETAS background map); stop 28: Table II's quick rows
-    # at Mc 4.5 with three seeds each (cnn-resid, cnn-etas, convlstm-etas), 4.7 MB.
-    assert size < 23e6, f"models/ holds {size / 1e6:.1f} MB of models (budget 23 MB)"
+    # at Mc 4.5 with three seeds each (cnn-resid, cnn-etas, convlstm-etas), 4.7 MB, and the
+    # paper convlstm's seeds 1 and 2 at both Mc (trained on an H200; no stored states), 2.5 MB.
+    assert size < 25.5e6, f"models/ holds {size / 1e6:.1f} MB of models (budget 25.5 MB)"
     pickles = [f for f in MODELS.rglob("*") if f.suffix in (".pkl", ".pickle", ".pt", ".pth")]
     assert not pickles, pickles
 
@@ -125,11 +129,20 @@ def _full_resolution_recurrent(folder: Path) -> bool:
     return (card.kind or "").startswith("convlstm") and card.model_args.get("pool", 1) == 1
 
 
+def _seed_member(folder: Path) -> bool:
+    """``NAME-s1``, ``NAME-s2``...: a seed sweep's other members (Table II's mean ± sd)."""
+    return re.fullmatch(r"s\d+", folder.name.rsplit("-", 1)[-1]) is not None
+
+
 @pytest.mark.parametrize(
-    "folder", [f for f in FOLDERS if _full_resolution_recurrent(f)], ids=lambda p: p.name
+    "folder",
+    [f for f in FOLDERS if _full_resolution_recurrent(f) and not _seed_member(f)],
+    ids=lambda p: p.name,
 )
 def test_a_first_map_warms_up_from_a_state_near_any_test_day(folder):
-    """(A quick-preset net runs ~1 ms a day: its test start state is enough.)"""
+    """(A quick-preset net runs ~1 ms a day: its test start state is enough. A paper net's
+    seed members keep only that state, 2-3 MB each: a map of a day far into the test
+    period offers their period run, as for any net far from a state.)"""
     model = load_model(folder)
     p = model.protocol.period("test")
     first, stop = model.protocol.date_to_day(p.start), model.protocol.date_to_day(p.end) + 1
