@@ -326,6 +326,10 @@ def test_the_narrow_day_player_stacks_its_maps_and_widens_its_slider():
     assert slider["pad"]["t"] > narrow["updatemenus"][0]["pad"]["t"] + 30  # under the buttons
     assert narrow["margin"]["t"] > wide["margin"]["t"]  # four title lines, not two
     assert narrow_height(2, lines=4) > narrow_height(1, lines=3) > 480
+    # one day: no buttons or slider, and no room left for them under the maps
+    one = day_player(SMALL, ["a", "b"], frames[:1], [], height=1200, narrow=True)["layout"]
+    assert not one.get("sliders") and one["margin"]["b"] < 40
+    assert narrow_height(2, lines=4, controls=False) < narrow_height(2, lines=4) - 100
 
 
 def test_wrap_breaks_at_spaces_within_the_width():

@@ -91,7 +91,8 @@ def player_figure(
     )
     pres = presentation()
     if narrow:
-        height = narrow_height(len(panels), pres, title_lines(len(panels), narrow))
+        several = min(p.days.stop for p in panels) - max(p.days.start for p in panels) > 1
+        height = narrow_height(len(panels), pres, title_lines(len(panels), narrow), several)
     args = (float(threshold), bool(gain), int(height), pres, bool(narrow))
     return _player(key, *args, panels, catalog)
 
@@ -139,9 +140,10 @@ def _player(
                 )
             )
         day = proto.day_to_date(t)
+        alarmed = "alarmed" if narrow else "cells alarmed"  # narrow: a model's name fits
         counts = [
             f"{'' if len(panels) == 1 else chart_text(p.card.name) + ': '}{d.n_hit} hit, "
-            f"{d.n_missed} missed, {d.n_alarmed:,} cells alarmed"
+            f"{d.n_missed} missed, {d.n_alarmed:,} {alarmed}"
             for p, d in zip(panels, parts, strict=True)
         ]
         small = "<span style='font-size:0.8em'>{}</span>"

@@ -110,11 +110,23 @@ NARROW_MAP_PX = 480
 ~360 px wide there."""
 
 
-def narrow_height(panels: int, presentation: bool = False, lines: int = 2) -> int:
-    """The one-column player's height: its title, one map per model one under another, the
-    Play buttons and the slider."""
+def narrow_height(
+    panels: int, presentation: bool = False, lines: int = 2, controls: bool = True
+) -> int:
+    """The one-column player's height: its title, one map per model one under another, and
+    with ``controls`` (more than one day) the Play buttons and the slider."""
     size = font_size(presentation)
-    return _top_margin(size, panels, lines) + NARROW_MAP_PX * panels + 150 + 2 * size
+    bottom = _narrow_bottom(size) if controls else NARROW_BARE_BOTTOM
+    return _top_margin(size, panels, lines) + NARROW_MAP_PX * panels + bottom
+
+
+NARROW_BARE_BOTTOM = 20
+"""Room under the one-column player's maps when it shows one day (no buttons, no slider)."""
+
+
+def _narrow_bottom(size: int) -> int:
+    """Room under the one-column player's maps for the Play buttons above the slider."""
+    return 138 + 2 * size
 
 
 def day_player(
@@ -188,7 +200,10 @@ def day_player(
             constrain="domain",
         )
     instant = {"mode": "immediate", "transition": {"duration": 0}}
-    bottom = 88 + 2 * size + (50 if narrow else 0)  # narrow: the buttons above the slider
+    if not narrow:
+        bottom = 88 + 2 * size
+    else:  # the buttons above the slider; nothing under the maps for a single day
+        bottom = _narrow_bottom(size) if len(frames) > 1 else NARROW_BARE_BOTTOM
     steps = [
         {
             "method": "animate",
