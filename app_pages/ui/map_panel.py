@@ -91,10 +91,16 @@ def player_figure(
     )
     pres = presentation()
     if narrow:
-        several = min(p.days.stop for p in panels) - max(p.days.start for p in panels) > 1
+        several = len(common_days(panels)) > 1
         height = narrow_height(len(panels), pres, title_lines(len(panels), narrow), several)
     args = (float(threshold), bool(gain), int(height), pres, bool(narrow))
     return _player(key, *args, panels, catalog)
+
+
+def common_days(panels: list[Panel]) -> range:
+    """The days every panel has (at least the first one's start)."""
+    lo = max(p.days.start for p in panels)
+    return range(lo, max(lo + 1, min(p.days.stop for p in panels)))
 
 
 def title_lines(panels: int, narrow: bool) -> int:
@@ -115,8 +121,7 @@ def _player(
     _catalog: Catalog,
 ) -> go.Figure:
     panels, catalog = _panels, _catalog
-    lo = max(p.days.start for p in panels)
-    days = range(lo, max(lo + 1, min(p.days.stop for p in panels)))
+    days = common_days(panels)
     mode = "gain" if gain else "probability"
     proto = panels[0].data.protocol
     lead, last = proto.lead_days, proto.horizon_days - 1

@@ -48,8 +48,8 @@ def narrow_layout() -> bool:
     """Whether the main column is narrower than `NARROW_PX` (False until the browser says).
 
     Mount it once per page run, where an empty element does not matter (it has no height)."""
-    now = st.session_state.get(_KEY)
-    current = bool(getattr(now, "narrow", None) or (isinstance(now, dict) and now.get("narrow")))
+    state = st.session_state.get(_KEY)  # the component's last state: a dict
+    current = bool(state.get("narrow")) if isinstance(state, dict) else False
     result = _component()(
         key=_KEY,
         data={"limit": NARROW_PX, "narrow": current},

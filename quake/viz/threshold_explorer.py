@@ -121,7 +121,7 @@ class _Layout:
     slider: dict
     dot: tuple[float, float]
     title_width: int
-    domains: dict | None = None  # axis name -> y domain (the one-column layout sets them)
+    domains: dict | None = None  # y axis -> its domain (the one-column layout sets them)
 
 
 def _layout(narrow: bool, presentation: bool, size: int) -> _Layout:
@@ -150,7 +150,7 @@ def _layout(narrow: bool, presentation: bool, size: int) -> _Layout:
             title_width=36 if presentation else 40,
         )
     # one column: bands in pixels from the top of the plotting area
-    bands = {"y": (0, 420), "y2": (680, 880), "y3": (980, 1180), "y4": (1280, 1480)}
+    bands = {"yaxis": (0, 420), "yaxis2": (680, 880), "yaxis3": (980, 1180), "yaxis4": (1280, 1480)}
     plot = 1480
     top = 56 + round(COUNT_LINES * size * 1.4)
     # l: the curves' tick labels (their y titles join the panel titles: the map gets the
@@ -307,10 +307,9 @@ def threshold_explorer(
     titles = (wrap(mapped.title, lay.title_width) if mapped else "map", *panels)
     if narrow:
         fig = make_subplots(rows=4, cols=1, subplot_titles=titles)
-        for name, dom in (lay.domains or {}).items():
-            fig.layout[name.replace("y", "yaxis")].domain = dom
-        for note, name in zip(fig.layout.annotations, ("y", "y2", "y3", "y4"), strict=True):
-            note.y = fig.layout[name.replace("y", "yaxis")].domain[1]
+        for note, (axis, dom) in zip(fig.layout.annotations, lay.domains.items(), strict=True):
+            fig.layout[axis].domain = dom
+            note.y = dom[1]  # each panel's title over it
     else:
         fig = make_subplots(
             rows=2,
