@@ -26,6 +26,12 @@ validation and test scored by two runs from day 0 (as before) against one shared
 which way goes first; the
 ratio is what to read on a shared CPU. The scores of both ways are printed side by side.
 
+``--fused auto|on|off`` sets ``QUAKE_FUSED_CELL`` for the runs (the ConvLSTM cell update
+compiled into one kernel, issue #14; ``auto``: on CUDA only); ``--train-args`` overrides the
+preset's training options, e.g. ``{"deterministic": false}`` (cuDNN's benchmark mode on a
+GPU) or ``{"streams": 8}``. The compilations are paid by the
+first training step (``first_step_s``) and an untimed warm-up (``warm_up_s``).
+
 Usage: ``.venv/bin/python bench/bench_train.py [--presets quick paper] [--steps N] [--json]``
 or ``.venv/bin/python bench/bench_train.py --scoring models/convlstm-resid-quick-m5``
 """
@@ -47,24 +53,29 @@ INFER_DAYS = {"quick": 512, "paper": 16}
 VAL_DAYS = {"quick": 256, "paper": 8}
 
 
-def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) -> dict:
+def child(
+    preset: str, steps: int, infer_days: int, val_days: int, device: str, extra: dict
+) -> dict:
     sys.path.insert(0, str(ROOT))
     import math
 
     import torch
 
+    from quake import settings
     from quake.data.forecast_data import ForecastData, load_reference
     from quake.models.neural import build
-    from quake.models.training import fit_network, validate
+    from quake.models.training import _autocast, fit_network, validate
 
     data = ForecastData.build(load_reference(), 5.0)
-    model = build("convlstm-resid", preset, train_args={"epochs": 1, "device": device})
+    targs = {"epochs": 1, "device": device, **extra}
+    model = build("convlstm-resid", preset, train_args=targs)
     cfg = model.train_config
     stamps: list[float] = []
 
     def on_progress(_event) -> None:
         stamps.append(time.perf_counter())
 
+    t_fit = time.perf_counter()
     res = fit_network(model, data, cfg, on_progress, should_stop=lambda: len(stamps) >= steps)
     assert res.cancelled and len(stamps) >= 2
     step_s = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
@@ -76,6 +87,14 @@ def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) 
     v0 = data.days("validation")[0]
     events = model.coarse_events(data)
     dev = torch.device(device)
+    # untimed: a compiled cell update (QUAKE_FUSED_CELL) compiles once per batch size,
+    # dtype and grad mode; these two calls pay inference's and validation's compilations
+    a = time.perf_counter()
+    for _ in model.predict_days(data, 0, 2, chunk=2):
+        pass
+    with torch.no_grad(), _autocast(dev):
+        model.run(torch.from_numpy(model.inputs(events, 0, 2))[None].to(dev))
+    warm_s = time.perf_counter() - a
     a = time.perf_counter()
     with torch.no_grad():  # the net alone (no 10 km probabilities) on val_days days
         x = torch.from_numpy(model.inputs(events, v0 - val_days, v0))[None].to(dev)
@@ -105,6 +124,11 @@ def child(preset: str, steps: int, infer_days: int, val_days: int, device: str) 
         "preset": preset,
         "device": device,
         "threads": torch.get_num_threads(),
+        "fused_cell": settings.fused_cell(),
+        "deterministic": cfg.deterministic,
+        "streams": cfg.streams,
+        "first_step_s": round(stamps[0] - t_fit, 2),  # data, model, first step (compiling)
+        "warm_up_s": round(warm_s, 2),  # inference's and validation's first calls
         "params": sum(p.numel() for p in model.net.parameters()),
         "coarse_grid": list(events.grid.shape),
         "timed_steps": len(stamps) - 1,
@@ -182,6 +206,17 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--scoring", default=None, help="a saved model folder: time its scoring")
     ap.add_argument("--repeats", type=int, default=2, help="with --scoring: runs of each way")
+    ap.add_argument(
+        "--fused",
+        choices=["auto", "on", "off"],
+        default=None,
+        help="QUAKE_FUSED_CELL for the runs: the compiled ConvLSTM cell update (auto: CUDA)",
+    )
+    ap.add_argument(
+        "--train-args",
+        default="{}",
+        help='JSON training overrides, e.g. {"deterministic": false, "streams": 8}',
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--infer-days", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--val-days", type=int, default=None, help=argparse.SUPPRESS)
@@ -190,7 +225,14 @@ def main() -> int:
         print(json.dumps(scoring(args.scoring, args.repeats), indent=1))
         return 0
     if args.child:
-        out = child(args.child, args.steps, args.infer_days, args.val_days, args.device)
+        out = child(
+            args.child,
+            args.steps,
+            args.infer_days,
+            args.val_days,
+            args.device,
+            json.loads(args.train_args),
+        )
         print(json.dumps(out))
         return 0
     rows = []
@@ -201,7 +243,11 @@ def main() -> int:
             "--infer-days", str(INFER_DAYS[preset] if args.device == "cpu" else 1024),
             "--val-days", str(VAL_DAYS[preset]),
         ]  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        cmd += ["--train-args", args.train_args]
+        env = dict(os.environ)
+        if args.fused:
+            env["QUAKE_FUSED_CELL"] = args.fused
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
         if done.returncode != 0:
             print(done.stderr, file=sys.stderr)
             return 1
@@ -212,7 +258,8 @@ def main() -> int:
         return 0
     print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
     keys = [
-        "preset", "threads", "params", "coarse_grid", "train_days_per_s", "epoch_train_s",
+        "preset", "fused_cell", "deterministic", "streams", "threads", "params", "coarse_grid",
+        "train_days_per_s", "epoch_train_s",
         "epoch_validation_s", "epoch_s", "infer_days_per_s", "peak_rss_mb", "peak_gpu_mb",
         "extrapolated",
     ]  # fmt: skip

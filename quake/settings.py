@@ -19,6 +19,8 @@ variable                   meaning (default)
 ``QUAKE_READONLY``         ``1`` for seminars: no training, no delete, no path field (off)
 ``QUAKE_DEVICE``           torch device for training from the dashboard (auto)
 ``QUAKE_CHECKPOINT_DIR``   training checkpoints (``artifacts/checkpoints/``)
+``QUAKE_FUSED_CELL``       ConvLSTM cell update as one compiled kernel: ``auto`` (on
+                           CUDA), ``on`` (every device, errors raised), ``off`` (off)
 =========================  ==========================================================
 """
 
@@ -41,6 +43,7 @@ DEVICE_ENV = "QUAKE_DEVICE"
 CHECKPOINT_ENV = "QUAKE_CHECKPOINT_DIR"
 CACHE_MAX_ENV = "QUAKE_CACHE_MAX_MB"
 MAX_TRAININGS_ENV = "QUAKE_MAX_TRAININGS"
+FUSED_CELL_ENV = "QUAKE_FUSED_CELL"
 DEFAULT_CACHE_MAX_MB = 2048
 DOCS_DIR = PROJECT_ROOT / "docs"
 
@@ -172,6 +175,17 @@ def readonly() -> bool:
 def path_field() -> bool:
     """Whether the Catalog page offers a server path field (off in read-only mode)."""
     return _flag(PATH_FIELD_ENV, True) and not readonly()
+
+
+def fused_cell() -> str:
+    """``$QUAKE_FUSED_CELL``: ``off`` (the default: eager everywhere), ``auto`` (a compiled
+    ConvLSTM cell update on CUDA, eager where compiling fails) or ``on`` (compiled on every
+    device, a failure raised). Anything else reads as ``off``. Off by default until it has
+    been measured on a GPU: on this project's CPUs it is no faster (docs/NEURAL.md)."""
+    value = os.environ.get(FUSED_CELL_ENV, "").strip().lower()
+    if value == "auto":
+        return "auto"
+    return "on" if value in _TRUE else "off"
 
 
 def device() -> str | None:

@@ -170,6 +170,7 @@ def test_decluster_other_numbers_are_checked(capsys) -> None:
         (["--train-args", '{"lr_final": 2}'], "'lr_final' must be a number in [0, 1]"),
         (["--train-args", '{"device": "gpu"}'], "'device' must be cpu, cuda, cuda:N or mps"),
         (["--train-args", '{"select_mask": "x"}'], "'select_mask' must be 'all' or 'active'"),
+        (["--train-args", '{"deterministic": "no"}'], "'deterministic' must be true or false"),
         (["--train-args", '{"nope": 1}'], "unknown training options ['nope']"),
         (["--train-args", '{"lr": NaN}'], "--train-args must be a JSON object (NaN is not"),
         (["--train-args", "[1]"], "--train-args must be a JSON object"),

@@ -21,12 +21,18 @@ neural networks warp time?, ICLR ("chrono" initialisation of the gate biases).
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from scipy import ndimage
 from torch import Tensor, nn
+
+from quake import settings
+
+log = logging.getLogger(__name__)
 
 State = tuple[Tensor, Tensor] | None
 """ConvLSTM state ``(hidden, cell)``, each float (B, hidden, h, w); None for a fresh start."""
@@ -35,6 +41,59 @@ SPARSE_MIN_CELLS = 10_000
 """Grids from this many cells compute a day's input gates near its events only on a CPU
 (`ConvLSTMNet._input_gates_sparse`): 1.9x faster for the paper preset's 200 x 250 cells,
 0.93x for the quick preset's 50 x 63 (docs/FORECAST_SPEED.md)."""
+
+
+def cell_update(gx: Tensor, gh: Tensor, c: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """One day of the ConvLSTM cell from its gate pre-activations ``gx + gh`` (B, 4 hidden,
+    h, w) and the cell state c (float32): ``(h, c, h in gx's dtype)``.
+
+    The update is float32 even under bf16 autocast: a forget gate of 0.999 is 1.0 in bf16,
+    which would turn a long memory into an unbounded sum. The third output is the hidden
+    state in the dtype of the convolutions (bf16 under autocast, else h itself): the next
+    day's ``gates_h`` and the head take it without a cast of their own. Compiled
+    (`fused_cell_update`), the casts, the four gates and both states are one kernel
+    forward and one backward instead of about a dozen."""
+    g = gx.float() + gh.float()
+    i, f, o, n = g.chunk(4, 1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(n)
+    h = torch.sigmoid(o) * torch.tanh(c)
+    return h, c, h.to(gx.dtype)
+
+
+_FUSED: dict[str, Callable | None] = {}
+"""The compiled `cell_update` (key ``"cell"``), None after compiling failed in ``auto``."""
+
+
+def fused_cell_update(device: torch.device) -> Callable | None:
+    """`cell_update` compiled by ``torch.compile`` where ``$QUAKE_FUSED_CELL`` asks for it
+    on ``device`` (``auto``: CUDA only; ``on``: every device; ``off``, the default: never),
+    else None (run it eagerly).
+
+    The profile of the paper preset on an H200 found the GPU idle most of a training step,
+    waiting for the host to launch each day's small kernels, and a third of its work in
+    dtype casts (docs/NEURAL.md); this makes each day's update one kernel. Shapes are
+    static (one compilation per batch size, dtype and grad mode). Not yet measured on a
+    GPU (`scripts/gpu_speed.sh` does that), hence off by default."""
+    mode = settings.fused_cell()
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return None
+    if "cell" not in _FUSED:
+        _FUSED["cell"] = torch.compile(cell_update, dynamic=False, fullgraph=True)
+    return _FUSED["cell"]
+
+
+def _run_cell(fused: Callable | None, gx: Tensor, gh: Tensor, c: Tensor):
+    """`cell_update` through ``fused`` when given; in ``auto`` mode a failed compilation
+    (no Triton, no C compiler) is logged once and the eager update used from then on."""
+    if fused is not None and _FUSED.get("cell") is not None:
+        try:
+            return fused(gx, gh, c)
+        except Exception as exc:  # noqa: BLE001 - any backend failure: fall back, once
+            if settings.fused_cell() == "on":
+                raise
+            log.warning("compiled ConvLSTM cell unavailable (%s); running it eagerly", exc)
+            _FUSED["cell"] = None
+    return cell_update(gx, gh, c)
 
 
 def _head(c_in: int, c_mid: int) -> nn.Sequential:
@@ -190,18 +249,16 @@ class ConvLSTMNet(nn.Module):
             gx = self.gates_x(self.embed(x.reshape(b * t, 1, h, w)))
             # unbind, not gx[:, k]: the backward of T selects would fill T full-size zeros.
             days = ((gk, None) for gk in gx.reshape(b, t, 4 * self.hidden, h, w).unbind(1))
+        fused = None if sparse else fused_cell_update(x.device)
+        h_conv = hs  # the hidden state as the convolutions take it (`cell_update`)
         for gk, pieces in days:
-            # The cell update stays float32 under bf16 autocast: a forget gate of 0.999 is
-            # 1.0 in bf16, which would turn a long memory into an unbounded sum.
             if pieces is None:
-                g = gk.float() + self.gates_h(hs).float()
-                i, f, o, c_new = torch.split(g, self.hidden, dim=1)
-                cs = torch.sigmoid(f) * cs + torch.sigmoid(i) * torch.tanh(c_new)
-                hs = torch.sigmoid(o) * torch.tanh(cs)
+                hs, cs, h_conv = _run_cell(fused, gk, self.gates_h(h_conv), cs)
             else:
                 hs, cs = self._update_in_place(hs, cs, gk, pieces)
+                h_conv = hs
             if outs is not None:
-                outs.append(hs)
+                outs.append(h_conv)
         if sparse:
             hs, cs = hs.contiguous(), cs.contiguous()
         return hs, cs

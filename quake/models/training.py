@@ -83,6 +83,10 @@ class TrainConfig:
     # plans as many epochs as fit (at most ``epochs``; the learning-rate schedule is fitted
     # to them), and it never starts an epoch it cannot finish within the budget.
     max_seconds: float | None = None
+    # False: cuDNN picks its fastest convolution algorithms (benchmark mode), which are not
+    # all deterministic; the same seed then gives slightly different weights on a GPU.
+    # A CPU's training is deterministic either way.
+    deterministic: bool = True
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -141,6 +145,9 @@ def _check_option(name: str, value: Any) -> None:
     elif name == "device":
         if not (isinstance(value, str) and DEVICE_PATTERN.fullmatch(value)):
             raise ModelError(f"training option 'device' must be cpu, cuda, cuda:N or mps, {got}")
+    elif name == "deterministic":
+        if not isinstance(value, bool):
+            raise ModelError(f"training option 'deterministic' must be true or false, {got}")
     elif name == "select_mask" and value not in _MASKS:
         raise ModelError(f"training option 'select_mask' must be 'all' or 'active', {got}")
 
@@ -183,13 +190,19 @@ def _plan(
 
 
 @contextlib.contextmanager
-def _deterministic(device: torch.device):
+def _deterministic(device: torch.device, enabled: bool = True):
+    """Deterministic algorithms while training (a CPU always; ``enabled=False`` lets cuDNN
+    benchmark and pick the fastest convolutions on a GPU)."""
     before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
+    bench = torch.backends.cudnn.benchmark
+    strict = enabled or device.type == "cpu"
+    torch.use_deterministic_algorithms(strict, warn_only=device.type != "cpu")
+    torch.backends.cudnn.benchmark = not strict
     try:
         yield
     finally:
         torch.use_deterministic_algorithms(before)
+        torch.backends.cudnn.benchmark = bench
 
 
 def _autocast(device: torch.device):
@@ -348,7 +361,7 @@ def fit_network(
 
     stopped_by = "epochs"
     t_loop = time.perf_counter()
-    with _deterministic(dev):
+    with _deterministic(dev, cfg.deterministic):
         for epoch in range(epoch0, cfg.epochs):
             if epoch >= planned:
                 stopped_by = "time budget"

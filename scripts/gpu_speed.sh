@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Issue #14 on one CUDA GPU: the speed fixes measured in one call, then a paper training.
+#
+#   PART=bench OUT=artifacts/gpu QUAKE_CATALOG=path/to/japan_usgs_1990_2019.csv \
+#       bash scripts/gpu_speed.sh
+#   PART=train ... bash scripts/gpu_speed.sh
+#
+# PART=bench (about 6 min on an H200):
+#   1. bench/check_fused_cell.py: the compiled cell update (Triton, bf16 autocast) against
+#      the eager one on the paper preset's net, forward and backward;
+#   2. bench/bench_train.py --presets paper, one child each: eager (as before), the fused
+#      cell, the fused cell without deterministic algorithms (cuDNN benchmark mode), and
+#      that with 8 streams a step instead of 2;
+#   3. the profile of the fused training (bench/profile_train.py).
+# PART=train: the paper convlstm at Mc 5 alone on the GPU with TRAIN_ARGS (the fastest of
+#   the bench), to convergence (patience) under a safety budget of MINUTES, seed SEED,
+#   saved as convlstm-paper-m5-s$SEED into $OUT/models.tgz; the log times the whole run.
+#
+# Environment: OUT, PY (python3 with torch + CUDA), PART, FUSED (QUAKE_FUSED_CELL of the
+# trainings: on), SEED (3), MINUTES (6),
+# TRAIN_ARGS ('{"deterministic": false}'), KINDS/MCS/SEEDS for PART=seeds (below).
+# At most 8 files come back from a device call: everything goes into a few.
+set -u
+OUT=${OUT:-artifacts/gpu}
+PY=${PY:-python3}
+PART=${PART:-bench}
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
+export PYTHONUNBUFFERED=1 CUBLAS_WORKSPACE_CONFIG=:4096:8 TQDM_MININTERVAL=10
+# the trainings (PART=train, seeds) use the compiled cell unless FUSED says otherwise
+export QUAKE_FUSED_CELL=${FUSED:-on}
+t0=$(date +%s)
+say() { echo "[$(($(date +%s) - t0)) s] $*"; }
+"$PY" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name(0))"
+
+if [ "$PART" = bench ]; then
+  timeout 150 "$PY" bench/check_fused_cell.py --device cuda --days 30 \
+    >"$OUT/check_fused_cell.json" 2>>"$OUT/err.log"
+  say "check rc $?"
+  head -6 "$OUT/check_fused_cell.json"
+  bench() {
+    local tag=$1
+    shift
+    timeout 170 "$PY" bench/bench_train.py --device cuda --presets paper --steps 20 --json "$@" \
+      >"$OUT/bench_$tag.json" 2>>"$OUT/err.log"
+    say "bench $tag rc $?"
+  }
+  bench eager --fused off
+  bench fused --fused on
+  bench fused_nondet --fused on --train-args '{"deterministic": false}'
+  bench fused_nondet_s8 --fused on --train-args '{"deterministic": false, "streams": 8}'
+  "$PY" - "$OUT" <<'EOF'
+import json, pathlib, sys
+keys = ["train_days_per_s", "epoch_train_s", "validation_pass_s", "epoch_s",
+        "infer_days_per_s", "first_step_s", "warm_up_s", "peak_gpu_mb"]
+for f in sorted(pathlib.Path(sys.argv[1]).glob("bench_*.json")):
+    try:
+        r = json.loads(f.read_text())["rows"][0]
+    except Exception as exc:
+        print(f.name, "no result:", exc)
+        continue
+    print(f.stem, {k: r.get(k) for k in keys})
+EOF
+  timeout 120 "$PY" bench/profile_train.py --preset paper --device cuda --steps 20 \
+    --infer-days 256 --out "$OUT/profile_paper_cuda_fused.txt" >/dev/null 2>>"$OUT/err.log"
+  say "profile rc $?"
+  head -30 "$OUT/profile_paper_cuda_fused.txt"
+fi
+
+if [ "$PART" = train ]; then
+  SEED=${SEED:-3}
+  MINUTES=${MINUTES:-6}
+  TRAIN_ARGS=${TRAIN_ARGS:-'{"deterministic": false}'}
+  work=$(mktemp -d)
+  name=convlstm-paper-m5-s$SEED
+  "$PY" -m quake train --model convlstm --mc 5 --preset paper --device cuda \
+    --threads 4 --max-minutes "$MINUTES" --seed "$SEED" --train-args "$TRAIN_ARGS" \
+    --out "$work/$name" --checkpoint "$work/ckpt" >"$OUT/train-$name.log" 2>&1
+  say "train rc $?"
+  grep -E "epoch|stopped|ROC" "$OUT/train-$name.log" | tail -40
+  (cd "$work" && tar czf "$OUT/models.tgz" --exclude 'ckpt*' .)
+fi
+
+if [ "$PART" = seeds ]; then
+  # issue #12: seeds of the paper rows, side by side on the one GPU
+  KINDS=${KINDS:-cnn cnn-resid convlstm-resid}
+  MCS=${MCS:-5}
+  SEEDS=${SEEDS:-1 2}
+  MINUTES=${MINUTES:-5}
+  TRAIN_ARGS=${TRAIN_ARGS:-'{"deterministic": false}'}
+  work=$(mktemp -d)
+  pids=()
+  for kind in $KINDS; do
+    for mc in $MCS; do
+      for seed in $SEEDS; do
+        name=$kind-paper-m$mc-s$seed
+        "$PY" -m quake train --model "$kind" --mc "$mc" --preset paper --device cuda \
+          --threads 2 --max-minutes "$MINUTES" --seed "$seed" --train-args "$TRAIN_ARGS" \
+          --out "$work/$name" --checkpoint "$work/ckpt-$name" >"$work/train-$name.log" 2>&1 &
+        pids+=($!)
+      done
+    done
+  done
+  for p in "${pids[@]}"; do wait "$p"; say "train rc $?"; done
+  for f in "$work"/train-*.log; do echo "== $f"; grep -E "stopped|best epoch|ROC" "$f" | tail -4; done
+  (cd "$work" && tar czf "$OUT/models.tgz" --exclude 'ckpt-*' .)
+fi
+say "done"
+ls -la "$OUT"
