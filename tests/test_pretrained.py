@@ -53,8 +53,9 @@ def test_the_pretrained_set_is_complete_and_small():
     # seeds (ten quick-preset members NAME-s1, NAME-s2 for Table II's mean ± sd: 0.3-0.7 MB
     # each, the *-etas ones with their ETAS background map); stop 28: Table II's quick rows
     # at Mc 4.5 with three seeds each (cnn-resid, cnn-etas, convlstm-etas), 4.7 MB, and the
-    # paper convlstm's seeds 1 and 2 at both Mc (trained on an H200; no stored states), 2.5 MB.
-    assert size < 25.5e6, f"models/ holds {size / 1e6:.1f} MB of models (budget 25.5 MB)"
+    # paper convlstm's seeds 1 and 2 at both Mc (trained on an H200; no stored states), 2.5 MB;
+    # stop 29: the quick cnn and convlstm rows, three seeds at both Mc (12 folders), 4.2 MB.
+    assert size < 30e6, f"models/ holds {size / 1e6:.1f} MB of models (budget 30 MB)"
     pickles = [f for f in MODELS.rglob("*") if f.suffix in (".pkl", ".pickle", ".pt", ".pth")]
     assert not pickles, pickles
 
