@@ -63,6 +63,7 @@ def child(
 
     from quake import settings
     from quake.data.forecast_data import ForecastData, load_reference
+    from quake.models import nets
     from quake.models.neural import build
     from quake.models.training import _autocast, fit_network, validate
 
@@ -125,6 +126,8 @@ def child(
         "device": device,
         "threads": torch.get_num_threads(),
         "fused_cell": settings.fused_cell(),
+        # whether the compiled update was still in use at the end (auto falls back on failure)
+        "fused_active": nets._FUSED.get("cell") is not None,
         "deterministic": cfg.deterministic,
         "streams": cfg.streams,
         "first_step_s": round(stamps[0] - t_fit, 2),  # data, model, first step (compiling)

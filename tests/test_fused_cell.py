@@ -15,7 +15,7 @@ from quake import settings
 from quake.errors import ModelError
 from quake.models import nets
 from quake.models.nets import ConvLSTMNet, cell_update
-from quake.models.training import TrainConfig
+from quake.models.training import TrainConfig, fit_network
 
 
 def _net() -> ConvLSTMNet:
@@ -107,3 +107,24 @@ def test_the_deterministic_option_is_a_boolean():
     assert TrainConfig.from_dict({"deterministic": False}).deterministic is False
     with pytest.raises(ModelError, match="'deterministic' must be true or false"):
         TrainConfig.from_dict({"deterministic": 1})
+
+
+def test_a_training_with_the_compiled_cell_ends_with_the_eager_weights(monkeypatch):
+    """The whole loop (`fit_network`: BPTT chunks with the state carried, Adam, validation
+    after each epoch) with the compiled update: the same weights and validation scores as
+    the eager loop to float rounding, so the switch changes speed, not the model."""
+    from tests.test_neural import _data, _model
+
+    data = _data()
+    runs = {}
+    for mode in ("off", "on"):
+        monkeypatch.setenv(settings.FUSED_CELL_ENV, mode)
+        model = _model("convlstm-resid", epochs=2)
+        res = fit_network(model, data, model.train_config)
+        runs[mode] = (model.net.state_dict(), res.history)
+    (w_off, h_off), (w_on, h_on) = runs["off"], runs["on"]
+    for k, v in w_off.items():
+        torch.testing.assert_close(w_on[k], v, rtol=1e-4, atol=1e-6, msg=k)
+    assert any((v.abs() > 0).any() for k, v in w_off.items() if k.startswith("head.2"))
+    for a, b in zip(h_off, h_on, strict=True):
+        assert b["val_pr_auc_all"] == pytest.approx(a["val_pr_auc_all"], rel=1e-3)

@@ -246,9 +246,12 @@ class ConvLSTMNet(nn.Module):
             hs, cs = (s.contiguous(memory_format=torch.channels_last) for s in (hs, cs))
             days = (self._input_gates_sparse(x[:, k]) for k in range(t))
         else:  # training, or a GPU: every day's input gates in one batched convolution
-            gx = self.gates_x(self.embed(x.reshape(b * t, 1, h, w)))
-            # unbind, not gx[:, k]: the backward of T selects would fill T full-size zeros.
-            days = ((gk, None) for gk in gx.reshape(b, t, 4 * self.hidden, h, w).unbind(1))
+            # day-major (T, B): each day's gates are one contiguous block whose strides do
+            # not depend on T (a compiled cell update is compiled once, not per chunk length)
+            xt = x.transpose(0, 1).reshape(t * b, 1, h, w)
+            gx = self.gates_x(self.embed(xt))
+            # unbind, not gx[k]: the backward of T selects would fill T full-size zeros.
+            days = ((gk, None) for gk in gx.reshape(t, b, 4 * self.hidden, h, w).unbind(0))
         fused = None if sparse else fused_cell_update(x.device)
         h_conv = hs  # the hidden state as the convolutions take it (`cell_update`)
         for gk, pieces in days:
