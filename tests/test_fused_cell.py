@@ -128,3 +128,40 @@ def test_a_training_with_the_compiled_cell_ends_with_the_eager_weights(monkeypat
     assert any((v.abs() > 0).any() for k, v in w_off.items() if k.startswith("head.2"))
     for a, b in zip(h_off, h_on, strict=True):
         assert b["val_pr_auc_all"] == pytest.approx(a["val_pr_auc_all"], rel=1e-3)
+
+
+def test_two_threads_compile_and_run_the_update_at_once(monkeypatch):
+    """The dashboard trains in threads (two at once by default): both compile the update
+    (forward and, with it, backward) from an empty cache at the same time and get the
+    eager numbers."""
+    import threading
+
+    x = torch.zeros(2, 6, 7, 5)
+    x[0, 1, 3, 2] = 2.0
+    x[1, 4] = torch.rand(7, 5)
+    monkeypatch.setenv(settings.FUSED_CELL_ENV, "off")
+    eager = _run(_net(), x, None)
+    monkeypatch.setenv(settings.FUSED_CELL_ENV, "on")
+    nets._FUSED.clear()
+    torch._dynamo.reset()  # nothing compiled before: both threads start from scratch
+    got: dict[int, tuple] = {}
+    errors: list[BaseException] = []
+
+    made = [_net(), _net()]  # here: the seeded initialisation is not thread-safe
+
+    def work(i: int) -> None:
+        try:
+            got[i] = _run(made[i], x, None)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert sorted(got) == [0, 1]
+    for run in got.values():
+        for e, f in zip(eager, run, strict=True):
+            torch.testing.assert_close(f, e, rtol=1e-5, atol=1e-6)

@@ -78,6 +78,13 @@ def fused_cell_update(device: torch.device) -> Callable | None:
     if mode == "off" or (mode == "auto" and device.type != "cuda"):
         return None
     if "cell" not in _FUSED:
+        from torch._functorch import config as cfg
+
+        if hasattr(cfg, "force_non_lazy_backward_lowering"):
+            # The backward compiled with the forward, under dynamo's compile lock: the
+            # dashboard runs trainings in threads, and a lazily compiled backward has no
+            # lock of its own (two threads could compile it at once).
+            cfg.force_non_lazy_backward_lowering = True
         _FUSED["cell"] = torch.compile(cell_update, dynamic=False, fullgraph=True)
     return _FUSED["cell"]
 
