@@ -29,6 +29,7 @@ from app_pages.ui.state import (
     TRAININGS,
     presentation,
 )
+from app_pages.ui.viewport import narrow_layout
 from app_pages.ui.widgets import need_catalog, page_header
 from quake.errors import QuakeError
 from quake.models import kinds
@@ -139,95 +140,125 @@ def seeds_line(sweep: list[ModelCard]) -> str:
     return f"Over {len(sweep)} seeds (this model, {others}), test, all cells: " + ", ".join(parts)
 
 
-def show_card(card: ModelCard, sweep: list[ModelCard] | None = None) -> None:
+def card_label(card: ModelCard) -> str:
+    """One line for a folded card (a phone): name, Mc and the test scores, all cells."""
+    if card.error:
+        return f"{plain(card.name)} · cannot be used"
+    mc = f"Mc {card.mc:.1f}" if card.mc is not None else "Mc —"
+    roc, pr = card.score("roc_auc"), card.score("pr_auc")
+    scores = f" · ROC {roc:.3f} · PR {pr:.4f}" if roc is not None and pr is not None else ""
+    return f"{plain(card.name)} · {mc}{scores}"
+
+
+def show_card(card: ModelCard, sweep: list[ModelCard] | None = None, folded: bool = False) -> None:
+    """A model's card; ``folded`` (a narrow column): one line that opens into the card,
+    drawn only when open, so that a phone scrolls a list instead of ~15,000 px of cards."""
+    if folded:
+        box = st.expander(card_label(card), key=f"w_card_{card.name}", on_change="rerun")
+        if box.open:
+            with box:
+                card_body(card, sweep)
+                delete_controls(card)
+        return
     with st.container(border=True):
-        if card.error:
-            st.markdown(f"**{plain(card.name)}**")
-            st.error(f"This folder cannot be used: {plain(card.error, 400)}")
-        else:
-            dot = palette.get(card.name, "#7F7F7F")
-            # The colour comes from our palette; every piece of text from the folder is escaped.
-            st.markdown(
-                f'<span style="color:{dot};font-size:1.4em">●</span> '
-                f"**{plain(card.name)}** — {plain(card.label or card.kind)} "
-                f"({plain(card.kind)})",
-                unsafe_allow_html=True,
-            )
-            # One line, not three st.metric boxes: 30 cards of metrics (label, value, help
-            # icon each) were a third of this page's DOM, drawn on every visit.
-            where = card.trained_on
-            mc = f"{card.mc:.1f}" if card.mc is not None else "—"
-            st.markdown(
-                f"Mc **{mc}** (targets M ≥ Mc) · training time "
-                f"**{fmt_seconds(card.fit_seconds)}** · preset **{plain(card.preset or '—')}**"
-            )
-            same = fingerprint is not None and card.fingerprint == fingerprint
-            st.caption(
-                f"protocol **{plain(card.protocol or '—')}** · data fingerprint "
-                f"`{plain(card.fingerprint)}` "
-                + ("(the loaded catalog)" if same else "(not the loaded catalog)")
-                + (f" · saved {card.saved}" if card.saved else "")
-                + (f" · trained {where}" if where else "")
-            )
-            why = catalog_mismatch(card, loaded_proto) if loaded_proto else None
-            if why:
-                st.caption(f"Not run on the loaded catalog: {plain(why, 400)}.")
-            if card.scores.get("test"):
-                if not same:
-                    st.caption("Test-period scores on the catalog it was fitted on:")
-                # A Markdown table: an interactive grid per card (a canvas each) made this
-                # page slow to draw, a styled st.table slow to build; same numbers, 4 digits.
-                st.markdown(score_table(card))
-                if (n_pos := card.score("n_positive")) is not None and n_pos == 0:
-                    st.caption(
-                        "— : undefined: the test period holds no quake of M ≥ "
-                        f"{card.mc if card.mc is not None else 'Mc'} in this catalog, so "
-                        "there is nothing to score."
-                    )
-                if sweep and sweep[0].name == card.name:
-                    st.caption(seeds_line(sweep))
-            else:
-                st.caption("No protocol scores in model.json yet.")
-            # Lazy expanders: a closed one sends nothing (19 code blocks and tables drawn
-            # while closed were most of this page's time in the browser).
-            if card.params:
-                params = st.expander(
-                    "fitted parameters", key=f"w_params_{card.name}", on_change="rerun"
+        card_body(card, sweep)
+    delete_controls(card)
+
+
+def card_body(card: ModelCard, sweep: list[ModelCard] | None) -> None:
+    """The card's text, scores and lazy details (expanders; Streamlit nests them in a
+    folded card's)."""
+    if card.error:
+        st.markdown(f"**{plain(card.name)}**")
+        st.error(f"This folder cannot be used: {plain(card.error, 400)}")
+    else:
+        dot = palette.get(card.name, "#7F7F7F")
+        # The colour comes from our palette; every piece of text from the folder is escaped.
+        st.markdown(
+            f'<span style="color:{dot};font-size:1.4em">●</span> '
+            f"**{plain(card.name)}** — {plain(card.label or card.kind)} "
+            f"({plain(card.kind)})",
+            unsafe_allow_html=True,
+        )
+        # One line, not three st.metric boxes: 30 cards of metrics (label, value, help
+        # icon each) were a third of this page's DOM, drawn on every visit.
+        where = card.trained_on
+        mc = f"{card.mc:.1f}" if card.mc is not None else "—"
+        st.markdown(
+            f"Mc **{mc}** (targets M ≥ Mc) · training time "
+            f"**{fmt_seconds(card.fit_seconds)}** · preset **{plain(card.preset or '—')}**"
+        )
+        same = fingerprint is not None and card.fingerprint == fingerprint
+        st.caption(
+            f"protocol **{plain(card.protocol or '—')}** · data fingerprint "
+            f"`{plain(card.fingerprint)}` "
+            + ("(the loaded catalog)" if same else "(not the loaded catalog)")
+            + (f" · saved {card.saved}" if card.saved else "")
+            + (f" · trained {where}" if where else "")
+        )
+        why = catalog_mismatch(card, loaded_proto) if loaded_proto else None
+        if why:
+            st.caption(f"Not run on the loaded catalog: {plain(why, 400)}.")
+        if card.scores.get("test"):
+            if not same:
+                st.caption("Test-period scores on the catalog it was fitted on:")
+            # A Markdown table: an interactive grid per card (a canvas each) made this
+            # page slow to draw, a styled st.table slow to build; same numbers, 4 digits.
+            st.markdown(score_table(card))
+            if (n_pos := card.score("n_positive")) is not None and n_pos == 0:
+                st.caption(
+                    "— : undefined: the test period holds no quake of M ≥ "
+                    f"{card.mc if card.mc is not None else 'Mc'} in this catalog, so "
+                    "there is nothing to score."
                 )
-                if params.open:
-                    with params:
-                        st.dataframe(params_frame(card), hide_index=True, width="stretch")
-            args = st.expander("model arguments", key=f"w_args_{card.name}", on_change="rerun")
-            if args.open:
-                with args:
-                    st.code(json.dumps(card.model_args, indent=1), language="json")
-        if readonly() or NAME_RE.fullmatch(card.folder.name) is None:
-            return  # a folder not named as a model cannot be deleted from here: no button
-        if CONFIRM_DELETE.get() == card.name:
-            st.warning(
-                f"Delete **{plain(card.name)}** and its cached forecasts? This cannot be undone."
-            )
-            y, n, _ = st.columns([1, 1, 2])
-            y.button(
-                "Yes, delete",
-                key=f"yes_{card.name}",
-                type="primary",
-                on_click=delete_now,
-                args=(card,),
-            )
-            n.button(
-                "Cancel",
-                key=f"no_{card.name}",
-                on_click=CONFIRM_DELETE.pop,
-            )
+            if sweep and sweep[0].name == card.name:
+                st.caption(seeds_line(sweep))
         else:
-            st.button(
-                "Delete…",
-                key=f"del_{card.name}",
-                icon=":material/delete:",
-                on_click=CONFIRM_DELETE.set,
-                args=(card.name,),
+            st.caption("No protocol scores in model.json yet.")
+        # Lazy expanders: a closed one sends nothing (19 code blocks and tables drawn
+        # while closed were most of this page's time in the browser).
+        if card.params:
+            params = st.expander(
+                "fitted parameters", key=f"w_params_{card.name}", on_change="rerun"
             )
+            if params.open:
+                with params:
+                    st.dataframe(params_frame(card), hide_index=True, width="stretch")
+        args = st.expander("model arguments", key=f"w_args_{card.name}", on_change="rerun")
+        if args.open:
+            with args:
+                st.code(json.dumps(card.model_args, indent=1), language="json")
+
+
+def delete_controls(card: ModelCard) -> None:
+    """Delete… (then Yes / Cancel) for a folder named as a model, unless read-only."""
+    if readonly() or NAME_RE.fullmatch(card.folder.name) is None:
+        return  # a folder not named as a model cannot be deleted from here: no button
+    if CONFIRM_DELETE.get() == card.name:
+        st.warning(
+            f"Delete **{plain(card.name)}** and its cached forecasts? This cannot be undone."
+        )
+        y, n, _ = st.columns([1, 1, 2])
+        y.button(
+            "Yes, delete",
+            key=f"yes_{card.name}",
+            type="primary",
+            on_click=delete_now,
+            args=(card,),
+        )
+        n.button(
+            "Cancel",
+            key=f"no_{card.name}",
+            on_click=CONFIRM_DELETE.pop,
+        )
+    else:
+        st.button(
+            "Delete…",
+            key=f"del_{card.name}",
+            icon=":material/delete:",
+            on_click=CONFIRM_DELETE.set,
+            args=(card.name,),
+        )
 
 
 def delete_now(card: ModelCard) -> None:
@@ -256,7 +287,9 @@ if not all_cards:
         f"No saved models in `{models_dir()}`. Train one below; the naive baseline takes a "
         "second and is the reference every other model is compared with."
     )
-cols = st.columns(2)
+# On a phone the cards fold into one line each (name, Mc, scores) that opens into the card.
+folded = narrow_layout()
+cols = st.columns(1 if folded else 2)
 
 
 def _order(card: ModelCard) -> tuple[bool, float, str]:
@@ -271,8 +304,8 @@ sweeps = by_first(seed_groups(all_cards))
 members = member_names(all_cards)
 by_mc = sorted((c for c in all_cards if c.name not in members), key=_order)
 for i, card in enumerate(by_mc):
-    with cols[i % 2]:
-        show_card(card, sweeps.get(card.name))
+    with cols[i % len(cols)]:
+        show_card(card, sweeps.get(card.name), folded)
 if members:
     more = st.expander(
         f"The other seeds of {len(sweeps)} network{'s' if len(sweeps) != 1 else ''} "
@@ -282,12 +315,12 @@ if members:
     )
     if more.open:
         with more:
-            inner = st.columns(2)
+            inner = st.columns(1 if folded else 2)
             for i, card in enumerate(
                 sorted((c for c in all_cards if c.name in members), key=_order)
             ):
-                with inner[i % 2]:
-                    show_card(card)
+                with inner[i % len(inner)]:
+                    show_card(card, folded=folded)
 
 # -- training -----------------------------------------------------------------------------
 st.subheader("Train a new model")

@@ -516,3 +516,32 @@ def test_a_quake_catalog_that_is_no_file_is_said_on_the_catalog_page(dashboard_e
     at = goto(app(), PATHS["catalog"])
     shown = [w.value.replace("\\", "") for w in at.warning]  # Markdown escapes
     assert any("QUAKE_CATALOG=" in w and "is not a file" in w for w in shown), shown
+
+
+def test_models_page_folds_its_cards_on_a_phone(dashboard_env, monkeypatch):
+    """A narrow column (the browser reports < 700 px: `app_pages.ui.viewport`) gets one line
+    per model, name, Mc and test scores, that opens into the whole card; the wide page the
+    cards themselves."""
+    import app_pages.ui.viewport as viewport
+
+    def text(elements) -> str:
+        return " ".join(e.value for e in elements).replace("\\", "")  # Markdown escapes
+
+    at = goto(app(), PATHS["models"])
+    labels = [e.label.replace("\\", "") for e in at.expander]
+    assert not any(label.startswith("naive-m5.0 ·") for label in labels)
+    assert "naive-m5.0" in text(at.markdown) and "targets M ≥ Mc" in text(at.markdown)
+
+    monkeypatch.setattr(viewport, "narrow_layout", lambda: True)
+    at.run()
+    assert not at.exception
+    labels = [e.label.replace("\\", "") for e in at.expander]
+    label = next(x for x in labels if x.startswith("naive-m5.0 ·"))
+    assert "Mc 5.0 · ROC 0." in label and "· PR 0." in label, label
+    assert "targets M ≥ Mc" not in text(at.markdown)  # closed: the card's body is not sent
+    assert not any(b.key == "del_naive-m5.0" for b in at.button)
+    at.session_state["w_card_naive-m5.0"] = True  # opened
+    at.run()
+    assert not at.exception
+    assert "targets M ≥ Mc" in text(at.markdown)
+    assert any(b.key == "del_naive-m5.0" for b in at.button)
