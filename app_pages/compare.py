@@ -327,7 +327,9 @@ with intervals_tab:
             st.caption(
                 "Is the difference real? Each score with its 95 % interval from a block "
                 "bootstrap (1,000 seeded resamples of the forecast days, drawn up to 150 "
-                "consecutive days at a time, since neighbouring days share targets): "
+                "consecutive days at a time, since neighbouring days share targets; "
+                "percentiles widened for the few independent draws, as simulation showed "
+                "plain ones too narrow): "
                 "overlapping whiskers mean the ordering may be noise. Paired differences are "
                 "in `python -m quake compare`."
             )

@@ -8,7 +8,8 @@ and model B are fixed noisy copies of the true rates. Their population ROC / PR 
 the difference) come from one long run; each replicate is a test period of ``--days``
 days, scored as the pipeline does (per-block histograms on the coarse bins, fine-bin point
 values), and the 95 % intervals are checked for covering the truth. ``--runs``: the
-bootstrap's blocks per run to compare (1: blocks drawn one by one).
+bootstrap's blocks per run to compare (1: blocks drawn one by one); ``--plain``: also the
+plain percentile intervals beside the expanded ones the pipeline uses (keys ``RUN-plain``).
 
     .venv/bin/python bench/bootstrap_coverage.py --replicates 200 \
         --out docs/bench_bootstrap_coverage.json
@@ -73,6 +74,11 @@ def main() -> None:
     ap.add_argument("--burst", type=int, default=1, help="days a burst lasts")
     ap.add_argument("--replicates", type=int, default=200)
     ap.add_argument("--runs", type=int, nargs="+", default=[1, bootstrap.RUN_BLOCKS])
+    ap.add_argument(
+        "--plain",
+        action="store_true",
+        help="also plain percentile intervals (keys RUN-plain) beside the expanded ones",
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     clock = time.perf_counter()
@@ -91,8 +97,10 @@ def main() -> None:
         "pr_auc_diff": ta.pr_auc() - tb.pr_auc(),
     }
     keys = list(truth)
-    hits = {r: dict.fromkeys(keys, 0) for r in args.runs}
-    width = {r: dict.fromkeys(keys, 0.0) for r in args.runs}
+    ways = [(r, True) for r in args.runs] + ([(r, False) for r in args.runs] if args.plain else [])
+    names = {(r, e): str(r) if e else f"{r}-plain" for r, e in ways}
+    hits = {names[w]: dict.fromkeys(keys, 0) for w in ways}
+    width = {names[w]: dict.fromkeys(keys, 0.0) for w in ways}
     estimates = {k: [] for k in keys}
     for i in range(args.replicates):
         y = simulate(rates, args.days, args.burst, np.random.default_rng(1000 + i))
@@ -103,9 +111,10 @@ def main() -> None:
         for k in ("roc_auc", "pr_auc"):
             estimates[k].append(point[k])
             estimates[f"{k}_diff"].append(diff[k])
-        for run in args.runs:
-            one = bootstrap.intervals(ha, point=point, run=run)
-            two = bootstrap.paired_intervals(ha, hb, point_diff=diff, run=run)
+        for run, expand in ways:
+            one = bootstrap.intervals(ha, point=point, run=run, expand=expand)
+            two = bootstrap.paired_intervals(ha, hb, point_diff=diff, run=run, expand=expand)
+            name = names[(run, expand)]
             cis = {
                 "roc_auc": one["roc_auc_ci"],
                 "pr_auc": one["pr_auc_ci"],
@@ -113,20 +122,18 @@ def main() -> None:
                 "pr_auc_diff": two["pr_auc_diff_ci"],
             }
             for k in keys:
-                hits[run][k] += inside(cis[k], truth[k])
-                width[run][k] += (cis[k][1] - cis[k][0]) / 3.92 / args.replicates
+                hits[name][k] += inside(cis[k], truth[k])
+                width[name][k] += (cis[k][1] - cis[k][0]) / 3.92 / args.replicates
     n = args.replicates
     doc = {
         "command": "bench/bootstrap_coverage.py "
         + " ".join(f"--{k} {v}" for k, v in vars(args).items() if k != "out"),
         "truth": truth,
         "sd_across_replicates": {k: float(np.std(v, ddof=1)) for k, v in estimates.items()},
+        # "bootstrap_sd": the mean interval width / 3.92 (the sd if it were normal)
         "by_run": {
-            str(r): {
-                "coverage": {k: hits[r][k] / n for k in keys},
-                "bootstrap_sd": width[r],
-            }
-            for r in args.runs
+            name: {"coverage": {k: hits[name][k] / n for k in keys}, "bootstrap_sd": width[name]}
+            for name in hits
         },
         "seconds": round(time.perf_counter() - clock, 1),
     }

@@ -139,3 +139,53 @@ def test_block_observer_matches_the_period_curve(aftershock_catalog, tiny_protoc
     forecast = model.predict(data, day, day + 1).ravel()
     assert np.allclose(p[off[1] : off[2]], forecast[y > 0])
     assert window["sum_p"][1] == pytest.approx(forecast.astype(np.float64).sum(), rel=1e-6)
+
+
+def test_expanded_percentiles_widen_for_few_draws_and_vanish_for_many() -> None:
+    """Hesterberg's expanded percentile level: 22 runs (the test period's 64 blocks in runs
+    of 3) ask for the 96.7 % percentiles to give a 95 % interval; the correction shrinks
+    towards none as the draws grow, and is none below 2 draws."""
+    assert bootstrap.runs_per_resample(64) == 22
+    assert bootstrap.expanded_level(0.95, 22) == pytest.approx(0.96671, abs=1e-4)
+    levels = [bootstrap.expanded_level(0.95, u) for u in (3, 10, 22, 100, 10_000)]
+    assert all(a > b for a, b in zip(levels, levels[1:], strict=False))
+    assert levels[-1] == pytest.approx(0.95, abs=1e-4)
+    assert bootstrap.expanded_level(0.95, 1) == 0.95
+    hist, _ = _blocks(5)
+    plain = bootstrap.intervals(hist, expand=False)
+    wide = bootstrap.intervals(hist)
+    assert wide["percentile_level"] > plain["percentile_level"] == 0.95
+    for key in ("roc_auc_ci", "pr_auc_ci"):
+        assert wide[key][0] < plain[key][0] and wide[key][1] > plain[key][1]
+
+
+def _pair(seed: int, n_blocks: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Two models' block histograms on the same labels, each with its own noise, equally
+    good on average: their difference is noise, so its p-value falls anywhere."""
+    rng = np.random.default_rng(seed)
+    a, b = [], []
+    for _ in range(n_blocks):
+        y = rng.random(2000) < 0.02
+        for out in (a, b):
+            z = rng.normal(-4, 1.5, y.size) + 1.0 * y
+            out.append(OperatingCurve.empty().update(y, 1 / (1 + np.exp(-z))).hist)
+    return np.stack(a), np.stack(b)
+
+
+def test_a_paired_interval_excludes_zero_exactly_when_p_is_below_five_percent() -> None:
+    """The p-value is mapped as the interval is expanded, so the two verdicts agree (up to
+    the quantiles' interpolation between resamples, hence the margin around 0.05)."""
+    ps = []
+    for seed in range(40):
+        d = bootstrap.paired_intervals(*_pair(seed))
+        for key in ("roc_auc", "pr_auc"):
+            lo, hi = d[f"{key}_diff_ci"]
+            p = d[f"{key}_p"]
+            ps.append(p)
+            if p < 0.045:
+                assert lo > 0 or hi < 0, (seed, key, p, lo, hi)
+            elif p > 0.055:
+                assert lo <= 0 <= hi, (seed, key, p, lo, hi)
+    assert min(ps) < 0.045 and max(ps) > 0.5  # both verdicts were put to the test
+    assert bootstrap.expanded_p(0.0, 22) == 0.0 and bootstrap.expanded_p(1.0, 22) == 1.0
+    assert bootstrap.expanded_p(0.0333, 22) == pytest.approx(0.05, abs=0.002)
