@@ -6,7 +6,7 @@ window). Each block keeps the histograms of an `OperatingCurve`: ``hist`` shape
 ``(n_blocks, 2, n_bins)`` (row 0 negatives, row 1 positives). A resample draws ``n_blocks``
 blocks with replacement and sums their histograms; ROC AUC, PR AUC and confusion counts are
 computed for all resamples at once (same formulas as `OperatingCurve`: ties within a bin
-count half for ROC, PR AUC is average precision). 95 % intervals are percentiles.
+count half for ROC, PR AUC is average precision). 95 % intervals are (expanded) percentiles.
 
 Paired: `paired_intervals` applies the same resampled blocks to two models' histograms (same
 data and period, so block b is the same days for both), giving the interval of a difference.
