@@ -308,6 +308,26 @@ def test_the_narrow_explorer_is_one_column_with_the_same_steps():
     assert wide.layout.xaxis2.domain[0] > 0.3 and wide.layout.title.yref == "paper"
 
 
+def test_the_projector_explorer_puts_the_y_titles_over_its_panels():
+    """Presentation mode at a laptop's 1280 px (sidebar open, ~820 px of page): the ROC's
+    y title lay on the map's edge and Molchan's six decade labels turned sideways. With a
+    projector's font the y titles join the panel titles, Molchan labels every other decade
+    upright, and the two rows of curves stand further apart; the normal font keeps the y
+    titles beside the axes."""
+    curve = _curve()
+    normal = threshold_explorer(curve, THRESHOLDS, 40, "m", "#0072B2").layout
+    big = threshold_explorer(curve, THRESHOLDS, 40, "m", "#0072B2", presentation=True).layout
+    assert normal.yaxis2.title.text == "true-positive rate"
+    assert big.yaxis2.title.text is None and big.yaxis4.title.text is None
+    titles = [a.text for a in big.annotations]
+    assert "true-positive rate (ROC)" in titles and "miss rate ν (Molchan diagram)" in titles
+    for lay in (normal, big):
+        assert lay.xaxis4.tickangle == 0 and lay.xaxis4.dtick == 2
+        assert lay.xaxis4.exponentformat == lay.yaxis3.exponentformat == "power"
+    gap = big.yaxis2.domain[0] - big.yaxis4.domain[1]
+    assert gap > normal.yaxis2.domain[0] - normal.yaxis4.domain[1]
+
+
 def test_the_narrow_day_player_stacks_its_maps_and_widens_its_slider():
     """On a phone the player's maps go one under another and its slider takes the whole
     width under the Play buttons (beside them it had ~150 px); its title's lines get room."""

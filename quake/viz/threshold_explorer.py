@@ -301,7 +301,9 @@ def threshold_explorer(
     lay = _layout(narrow, presentation, size)
     y_titles: tuple[str | None, ...] = ("true-positive rate", "precision", "miss rate ν")
     panels = ("ROC", "precision–recall", "Molchan diagram")
-    if narrow:  # one column: each y title in its panel's title, not beside the axis
+    # One column, or a projector's font: each y title in its panel's title, not beside the
+    # axis (at 1280 px with the sidebar open the ROC's y title lay on the map's edge).
+    if narrow or presentation:
         panels = tuple(f"{y} ({name})" for y, name in zip(y_titles, panels, strict=True))
         y_titles = (None, None, None)
     titles = (wrap(mapped.title, lay.title_width) if mapped else "map", *panels)
@@ -316,8 +318,9 @@ def threshold_explorer(
             cols=3,
             column_widths=[0.44, 0.28, 0.28],
             specs=[[{"rowspan": 2}, {}, {}], [None, {}, {}]],
-            horizontal_spacing=0.09 if presentation else 0.07,  # room for the axis titles
-            vertical_spacing=0.2,
+            horizontal_spacing=0.07,  # room for the axis titles
+            # a projector's larger font: the Molchan title clear of the ROC's x title
+            vertical_spacing=0.26 if presentation else 0.2,
             subplot_titles=(*titles, ""),
         )
     fig.layout.annotations[0].yshift = 8  # the map's title (two lines) clear of its coast
@@ -500,10 +503,24 @@ def threshold_explorer(
     fig.update_yaxes(row=roc_at[0], col=roc_at[1], range=[0, 1.02], title_text=y_titles[0])
     fig.update_xaxes(row=pr_at[0], col=pr_at[1], range=[0, 1], title_text="recall")
     fig.update_yaxes(  # decades only: a short axis labelled 2, 3, 5 between them
-        row=pr_at[0], col=pr_at[1], type="log", range=[low, 0.05], dtick=1, title_text=y_titles[1]
+        row=pr_at[0],
+        col=pr_at[1],
+        type="log",
+        range=[low, 0.05],
+        dtick=1,
+        exponentformat="power",  # 10⁻⁴, not plotly's SI "100µ"
+        title_text=y_titles[1],
     )
-    fig.update_xaxes(
-        row=mol_at[0], col=mol_at[1], type="log", range=[-5, 0], title_text="alarm fraction τ"
+    fig.update_xaxes(  # every other decade, upright: six labels turned sideways in 150 px
+        row=mol_at[0],
+        col=mol_at[1],
+        type="log",
+        range=[-5, 0],
+        tick0=0,
+        dtick=2,
+        tickangle=0,
+        exponentformat="power",
+        title_text="alarm fraction τ",
     )
     fig.update_yaxes(row=mol_at[0], col=mol_at[1], range=[0, 1.02], title_text=y_titles[2])
     if not narrow:  # the counts' corner
