@@ -19,12 +19,13 @@ Usage: ``.venv/bin/python bench/bench_host_costs.py [--repeats 7] [--out FILE.js
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from _report import print_and_save  # bench/, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,10 +90,7 @@ def main() -> int:
         "cpu_count": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    print_and_save(out, args.out)
     return 0
 
 

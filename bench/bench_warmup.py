@@ -22,13 +22,13 @@ Usage (about 25 minutes on a 2-core CPU for convlstm-paper-m5)::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _report import print_and_save  # bench/, beside this script
 
 from quake.data.forecast_data import ForecastData, load_reference
 from quake.metrics.scores import OperatingCurve
@@ -143,10 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - t0, 1),
         "torch_threads": a.threads,
     }
-    text = json.dumps(result, indent=1)
-    print(text)
-    if a.out:
-        Path(a.out).write_text(text + "\n")
+    print_and_save(result, a.out)
     return 0
 
 

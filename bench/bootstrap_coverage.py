@@ -18,11 +18,11 @@ plain percentile intervals beside the expanded ones the pipeline uses (keys ``RU
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+from _report import print_and_save  # bench/, beside this script
 
 from quake.metrics import bootstrap
 from quake.metrics.bins import BinDesign
@@ -137,9 +137,7 @@ def main() -> None:
         },
         "seconds": round(time.perf_counter() - clock, 1),
     }
-    print(json.dumps(doc, indent=1))
-    if args.out:
-        args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    print_and_save(doc, args.out)
 
 
 if __name__ == "__main__":
