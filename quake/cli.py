@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+from quake.commands._common import TERMINATED
 from quake.errors import QuakeError
 
 # Each module defines NAME, HELP, add_arguments(parser) and run(args) -> int.
@@ -87,7 +88,9 @@ def _terminate_as_interrupt() -> Callable[[], None]:
         return lambda: None
 
     def interrupt(signum, frame) -> None:
+        TERMINATED.set()  # raised again by the next progress event if this raise is lost
         raise KeyboardInterrupt
 
+    TERMINATED.clear()
     signal.signal(signal.SIGTERM, interrupt)
     return lambda: signal.signal(signal.SIGTERM, previous)

@@ -479,6 +479,36 @@ def test_trainings_are_capped_for_the_whole_server(monkeypatch):
         assert max_trainings() == n, value
 
 
+def test_a_lost_sigterm_interrupt_is_raised_again_by_the_next_progress_event():
+    """The SIGTERM handler's KeyboardInterrupt is lost when the signal lands in a finalizer
+    (``__del__``): the handler also sets `TERMINATED`, and the CLI's next progress event
+    raises it again, so the run stops and cleans up as after Ctrl-C."""
+    import signal
+
+    from quake import cli
+    from quake.commands._common import TERMINATED, TqdmProgress
+    from quake.progress import Progress
+
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL, "the test needs the default"
+    restore = cli._terminate_as_interrupt()
+    progress = TqdmProgress()
+    try:
+        progress(Progress("fit", 1, 10))  # no signal: nothing raised
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+        assert TERMINATED.is_set()
+        with pytest.raises(KeyboardInterrupt):  # as if the first raise had been swallowed
+            progress(Progress("fit", 2, 10))
+    finally:
+        restore()
+        progress.close()
+        TERMINATED.clear()
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    TERMINATED.set()  # left over from an earlier run in this process (the CLI tests')
+    cli._terminate_as_interrupt()()
+    assert not TERMINATED.is_set()  # a new run starts with the flag down
+
+
 def test_sigterm_cleans_up_like_ctrl_c(tmp_path):
     # `timeout` and `kill` send SIGTERM: it left .tmp-NAME-* and .claims/NAME.lock behind.
     import signal

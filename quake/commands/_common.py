@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+import threading
 from pathlib import Path
 
 from quake import settings
@@ -233,11 +234,20 @@ def resolve_model(name: str) -> tuple[str, Path | None]:
     )
 
 
+TERMINATED = threading.Event()
+"""Set by the CLI's SIGTERM handler (`quake.cli`), which also raises KeyboardInterrupt. That
+raise is lost when the signal lands while a finalizer runs (a ``__del__``: Python prints
+"Exception ignored" and goes on, and the run would finish as if never stopped; seen once in
+CI, `tests/test_serving.py::test_sigterm_cleans_up_like_ctrl_c`): every progress event then
+raises it again (`TqdmProgress`)."""
+
+
 class TqdmProgress:
     """Draws `Progress` events as tqdm bars on stderr, one bar per stage.
 
     Stages in ``lines`` are printed as one line per event instead (the neural trainer's
-    ``validation``: one line per epoch).
+    ``validation``: one line per epoch). After a SIGTERM (`TERMINATED`) an event raises
+    KeyboardInterrupt, so the run stops and cleans up as after Ctrl-C.
     """
 
     def __init__(self, lines: tuple[str, ...] = ()) -> None:
@@ -245,6 +255,8 @@ class TqdmProgress:
         self.lines = lines
 
     def __call__(self, event: Progress) -> None:
+        if TERMINATED.is_set():
+            raise KeyboardInterrupt
         from tqdm import tqdm
 
         shown = {k: _fmt(v) for k, v in event.metrics.items() if not isinstance(v, dict)}
