@@ -112,6 +112,20 @@ class BinDesign:
         k += pc >= hi[k]
         return k
 
+    def coarser(self, other: BinDesign, dtype: np.dtype | type) -> np.ndarray | None:
+        """``m`` with ``other.bin_index(p) == m[self.bin_index(p)]`` for every score p of
+        ``dtype`` (float16/float32 compare as float32, float64 as float64), or None when
+        ``other``'s bins are not unions of this design's. Exact, not approximate: each of
+        ``other``'s edges, in the precision its scores are compared in, must be one of
+        this design's (the coarse block-histogram design and the default one: yes)."""
+        key = "lo64" if np.dtype(dtype) == np.float64 else "lo32"
+        fine, coarse = self._tables[key], other._tables[key]
+        if not np.isin(coarse, fine).all():
+            return None
+        # fine bin f holds [fine[f], next fine edge); it lies in the coarse bin whose lower
+        # edge is the last one <= fine[f] (the fine edges refine the coarse ones)
+        return (np.searchsorted(coarse, fine, side="right") - 1).astype(np.intp)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready description of the design."""
         return {"logit_max": self.logit_max, "n_cells": self.n_cells, "snap": list(self.snap)}

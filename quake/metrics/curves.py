@@ -105,17 +105,10 @@ class OperatingCurve:
         p = np.asarray(p_block).ravel()
         if y.size != p.size:
             raise MetricsError(f"labels ({y.size}) and scores ({p.size}) differ in size")
-        if weight_block is None and self.whist is not None:
-            raise MetricsError("this curve is weighted; pass weight_block with every block")
-        if weight_block is not None and self.whist is None and self.n_pairs:
-            raise MetricsError("this curve was started without weights; weight every block or none")
         if y.dtype != np.bool_:
             if np.any((y != 0) & (y != 1)):
                 raise MetricsError("labels must be bool or 0/1; pass (event counts > 0) for counts")
             y = y != 0
-        n = self.design.n_bins
-        k = self.design.bin_index(p)
-        k[y] += n
         w = None
         if weight_block is not None:
             w = np.asarray(weight_block, dtype=np.float64).ravel()
@@ -123,11 +116,27 @@ class OperatingCurve:
                 raise MetricsError(f"weights ({w.size}) and scores ({p.size}) differ in size")
             if w.size and not (np.isfinite(w).all() and w.min() >= 0):
                 raise MetricsError("weights must be finite and non-negative")
-        self.hist += np.bincount(k, minlength=2 * n).reshape(2, n)
-        if w is not None:
+        n = self.design.n_bins
+        k = self.design.bin_index(p)
+        k[y] += n
+        hist = np.bincount(k, minlength=2 * n).reshape(2, n)
+        whist = None if w is None else np.bincount(k, weights=w, minlength=2 * n).reshape(2, n)
+        return self.add_counts(hist, whist)
+
+    def add_counts(self, hist: np.ndarray, whist: np.ndarray | None = None) -> OperatingCurve:
+        """Add pairs counted elsewhere in this curve's design: ``hist`` int (2, n_bins) and,
+        for a weighted curve, their summed weights ``whist`` (2, n_bins). What `update`
+        does after binning; `quake.scoring.evaluate` bins a block once and counts it for
+        every mask (`quake.metrics.groups.CellGroups`)."""
+        if whist is None and self.whist is not None:
+            raise MetricsError("this curve is weighted; pass weight_block with every block")
+        if whist is not None and self.whist is None and self.n_pairs:
+            raise MetricsError("this curve was started without weights; weight every block or none")
+        self.hist += hist
+        if whist is not None:
             if self.whist is None:
-                self.whist = np.zeros((2, n), dtype=np.float64)
-            self.whist += np.bincount(k, weights=w, minlength=2 * n).reshape(2, n)
+                self.whist = np.zeros((2, self.design.n_bins), dtype=np.float64)
+            self.whist += whist
         self._cache.clear()
         return self
 

@@ -86,7 +86,10 @@ class Forecaster(ABC):
         """Yield ``(first_day, probs)`` blocks covering forecast days ``[start, stop)`` in order.
 
         ``probs`` is float32 ``(n_days, ny, nx)`` on ``data.grid``; the model may see
-        events up to and including each forecast day, never later.
+        events up to and including each forecast day, never later. A block is not written
+        to after it is yielded (a new array, or a view of one the model no longer
+        changes): scoring reads it in another thread while the next block is made
+        (`quake.behind`).
         """
 
     def warmup_days(self, start: int, data: ForecastData | None = None) -> int:

@@ -45,7 +45,9 @@ import torch.nn.functional as F
 
 from quake.data.forecast_data import ForecastData
 from quake.errors import ModelError
+from quake.metrics.bins import DEFAULT_DESIGN
 from quake.metrics.curves import OperatingCurve
+from quake.metrics.groups import CellGroups
 from quake.models import distributed
 from quake.models.checkpoint import (
     arrays_state,
@@ -252,8 +254,10 @@ def validate(
     _, t1 = data.protocol.fit_days(False)
     v0, v1 = data.days("validation")
     first = t1 if model.recurrent else v0
-    masks = {m: torch.from_numpy(data.selection_mask(m)).to(dev) for m in ("all", "active")}
+    host_masks = {m: data.selection_mask(m) for m in ("all", "active")}
+    masks = {m: torch.from_numpy(k).to(dev) for m, k in host_masks.items()}
     curves = {m: DeviceCurve(dev) if on_device else OperatingCurve.empty() for m in masks}
+    groups = CellGroups(host_masks)  # on the host: each block binned once for both masks
     model.net.eval()
     for a in range(first, v1, chunk):
         b = min(a + chunk, v1)
@@ -268,12 +272,17 @@ def validate(
         if moving is not None:
             z = z + torch.from_numpy(moving).to(dev)
         p = torch.sigmoid(z).float()
-        y = torch.from_numpy(data.targets.dense(a + k, b)).to(dev).bool()
-        for m, keep in masks.items():
-            if on_device:
+        y_host = data.targets.dense(a + k, b)
+        if on_device:
+            y = torch.from_numpy(y_host).to(dev).bool()
+            for m, keep in masks.items():
                 curves[m].update(y[:, keep], p[:, keep])
-            else:
-                curves[m].update(y[:, keep].cpu().numpy(), p[:, keep].cpu().numpy())
+        else:
+            n = b - a - k
+            bins = DEFAULT_DESIGN.bin_index(p.cpu().numpy()).reshape(n, -1)
+            hist, _ = groups.count(bins, y_host.reshape(n, -1).view(bool), DEFAULT_DESIGN.n_bins)
+            for m, h in groups.per_mask(hist[0]).items():
+                curves[m].add_counts(h)
     model.net.train()
     out = {}
     for m, c in curves.items():

@@ -25,8 +25,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from quake.behind import Behind
 from quake.data.forecast_data import ForecastData
-from quake.errors import ModelError
+from quake.errors import MetricsError, ModelError
+from quake.metrics.bins import DEFAULT_DESIGN
+from quake.metrics.groups import CellGroups
 from quake.metrics.scores import OperatingCurve, score_summary
 from quake.models.base import Forecaster, forecast_blocks
 from quake.models.store import save_scores, save_summary
@@ -42,9 +45,11 @@ TestPass = Callable[
 
 
 class Observer(Protocol):
-    """Anything that watches the forecasts of a scoring run, block by block."""
+    """Anything that watches the forecasts of a scoring run, block by block: ``probs``
+    ``(n_days, ny, nx)`` from forecast day ``day0`` and their bins ``(n_days, ny * nx)`` in
+    `quake.metrics.bins.DEFAULT_DESIGN` (binned once per block for every curve)."""
 
-    def update(self, day0: int, probs: np.ndarray) -> None: ...
+    def update(self, day0: int, probs: np.ndarray, bins: np.ndarray) -> None: ...
 
 
 def prior_for(data: ForecastData, period: str) -> np.ndarray:
@@ -105,6 +110,7 @@ def evaluate(
     chunk: int = 64,
     on_progress: OnProgress | None = None,
     observers: Sequence[Observer] = (),
+    behind: bool = True,
 ) -> dict[str, OperatingCurve]:
     """One operating curve per mask over every (forecast day, cell) pair of ``period``.
 
@@ -113,6 +119,10 @@ def evaluate(
     Each of ``observers`` sees every block too: ``update(day0, probs)`` with ``probs``
     ``(n_days, ny, nx)`` read-only (`quake.scoring.scorepass`); a static model then
     streams its one map, broadcast over the days, through them.
+
+    ``behind``: count each block's pairs (curves and observers) in a background thread
+    while the model makes the next block (`quake.behind.Behind`; the same curves either
+    way, to the last bit). False counts them in this thread, between the blocks.
     """
     stage = f"score {period}"
     start, stop = data.days(period)
@@ -121,34 +131,44 @@ def evaluate(
     if static_forecast is not None:
         static = np.asarray(static_forecast(data), dtype=np.float32)
         curves = _static_curves(static, data, period, masks, weight)
+        static_bins = DEFAULT_DESIGN.bin_index(static)[None] if observers else None
         for a in range(start, stop, chunk) if observers else ():
-            block = np.broadcast_to(static, (min(chunk, stop - a), *static.shape))
+            n = min(chunk, stop - a)
+            block = np.broadcast_to(static, (n, *static.shape))
             for obs in observers:
-                obs.update(a, block)
+                obs.update(a, block, np.broadcast_to(static_bins, (n, static.size)))
         emit(on_progress, stage, stop - start, stop - start)
         return curves
-    keep = {m: data.mask(m) for m in masks}
-    curves = {m: OperatingCurve.empty() for m in masks}
-    expect = start
-    for a, p in forecast_blocks(model, data, start, stop, chunk, on_progress, stage):
-        n = p.shape[0]
-        if a != expect or p.shape[1:] != data.grid.shape:
-            raise ModelError(
-                f"{model.kind}.predict_days gave block ({a}, {p.shape}); expected day {expect} "
-                f"and maps of shape {data.grid.shape}"
-            )
-        y = data.targets.dense(a, a + n).view(bool)  # 0/1 bytes: a free bool view
-        for m, k in keep.items():
-            if k.all():
-                curves[m].update(y, p, np.broadcast_to(weight, p.shape))
-            else:
-                pk = p[:, k]
-                curves[m].update(y[:, k], pk, np.broadcast_to(weight[k], pk.shape))
+    if not (np.isfinite(weight).all() and weight.min() >= 0):
+        raise MetricsError("weights must be finite and non-negative (the naive prior)")
+    groups = CellGroups({m: data.mask(m) for m in masks})
+    curves = {m: OperatingCurve.empty(DEFAULT_DESIGN) for m in masks}
+    wflat = weight.ravel()
+
+    def count(a: int, p: np.ndarray) -> None:
+        n = len(p)
+        bins = DEFAULT_DESIGN.bin_index(p).reshape(n, -1)  # once for every curve
+        y = data.targets.dense(a, a + n).reshape(n, -1).view(bool)  # 0/1 bytes: a bool view
+        hist, whist = groups.count(bins, y, DEFAULT_DESIGN.n_bins, wflat)
+        wmask = groups.per_mask(whist[0])
+        for m, h in groups.per_mask(hist[0]).items():
+            curves[m].add_counts(h, wmask[m])
         for obs in observers:
-            obs.update(a, p)
-        expect = a + n
-    if expect != stop:
-        raise ModelError(f"{model.kind}.predict_days stopped at day {expect}, not {stop}")
+            obs.update(a, p, bins)
+
+    expect = start
+    # the host counts block i while the model makes block i + 1 (`quake.behind`)
+    with Behind(enabled=behind) as lane:
+        for a, p in forecast_blocks(model, data, start, stop, chunk, on_progress, stage):
+            if a != expect or p.shape[1:] != data.grid.shape:
+                raise ModelError(
+                    f"{model.kind}.predict_days gave block ({a}, {p.shape}); expected day "
+                    f"{expect} and maps of shape {data.grid.shape}"
+                )
+            lane.submit(count, a, p)
+            expect = a + p.shape[0]
+        if expect != stop:
+            raise ModelError(f"{model.kind}.predict_days stopped at day {expect}, not {stop}")
     return curves
 
 

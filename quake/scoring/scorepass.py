@@ -1,8 +1,9 @@
 """One scoring pass: a period's forecasts read once, everything the comparisons need kept.
 
-`evaluate` (in `quake.scoring.evaluate`) calls each observer's ``update(day0, probs)`` with
-every block of forecasts ``probs`` ``(n_days, ny, nx)`` starting at forecast day ``day0``.
-The observers here keep:
+`evaluate` (in `quake.scoring.evaluate`) calls each observer's ``update(day0, probs, bins)``
+with every block of forecasts ``probs`` ``(n_days, ny, nx)`` starting at forecast day
+``day0`` and their bins in the default design (binned once for every curve). The observers
+here keep:
 
 - `BlockHistograms`: the operating-curve histograms of each block of ``block_days``
   (50) consecutive forecast days from the period's start, on a coarse bin design
@@ -28,8 +29,9 @@ import numpy as np
 
 from quake.data.forecast_data import ForecastData
 from quake.metrics import csep
-from quake.metrics.bins import BinDesign
+from quake.metrics.bins import DEFAULT_DESIGN, BinDesign
 from quake.metrics.curves import OperatingCurve
+from quake.metrics.groups import CellGroups
 from quake.models.base import Forecaster
 from quake.models.store.summaries import ScoringSummary
 from quake.progress import OnProgress
@@ -57,24 +59,31 @@ class BlockHistograms:
         self.n_blocks = max(1, (self.stop - self.start) // self.block_days)
         self.design = design
         self.targets = data.targets
-        self.keep = {m: data.mask(m).ravel() for m in masks}
+        self.groups = CellGroups({m: data.mask(m) for m in masks})
         self.hist = {m: np.zeros((self.n_blocks, 2, design.n_bins), np.int64) for m in masks}
+        self._coarser: dict[bool, np.ndarray | None] = {}
 
     def block_of(self, day: np.ndarray) -> np.ndarray:
         """Block index of forecast days (the short remainder joins the last block)."""
         return np.minimum((np.asarray(day) - self.start) // self.block_days, self.n_blocks - 1)
 
-    def update(self, day0: int, probs: np.ndarray) -> None:
+    def update(self, day0: int, probs: np.ndarray, bins: np.ndarray) -> None:
         n = probs.shape[0]
         y = self.targets.dense(day0, day0 + n).reshape(n, -1).view(bool)
-        k = self.design.bin_index(probs).reshape(n, -1)
-        nb = self.design.n_bins
+        wide = probs.dtype == np.float64
+        if wide not in self._coarser:
+            self._coarser[wide] = DEFAULT_DESIGN.coarser(self.design, probs.dtype)
+        to_coarse = self._coarser[wide]
+        if to_coarse is not None:  # the fine bins map onto the coarse ones exactly
+            k = to_coarse[bins]
+        else:
+            k = self.design.bin_index(probs).reshape(n, -1)
         blk = self.block_of(np.arange(day0, day0 + n))
-        for b in np.unique(blk):
-            rows = blk == b
-            for m, keep in self.keep.items():
-                kk = k[rows][:, keep] + nb * y[rows][:, keep]
-                self.hist[m][b] += np.bincount(kk.ravel(), minlength=2 * nb).reshape(2, nb)
+        first = int(blk[0])
+        rows = blk - first
+        hist, _ = self.groups.count(k, y, self.design.n_bins, rows=rows, n_rows=int(rows[-1]) + 1)
+        for m, h in self.groups.per_mask(hist).items():
+            self.hist[m][first : first + len(h)] += h
 
 
 class WindowStats:
@@ -97,7 +106,7 @@ class WindowStats:
         self.p: list[np.ndarray] = [np.zeros(0, np.float32)] * n
         self.seen = np.zeros(n, dtype=bool)
 
-    def update(self, day0: int, probs: np.ndarray) -> None:
+    def update(self, day0: int, probs: np.ndarray, bins: np.ndarray | None = None) -> None:
         n = probs.shape[0]
         for w in np.flatnonzero((self.days >= day0) & (self.days < day0 + n)):
             day = int(self.days[w])
@@ -132,16 +141,17 @@ class CurveObserver:
 
     def __init__(self, data: ForecastData, period: str, masks: Sequence[str] = MASKS) -> None:
         self.targets = data.targets
-        self.weight = prior_for(data, period).astype(np.float64)
-        self.keep = {m: data.mask(m) for m in masks}
-        self.curves = {m: OperatingCurve.empty() for m in masks}
+        self.weight = prior_for(data, period).astype(np.float64).ravel()
+        self.groups = CellGroups({m: data.mask(m) for m in masks})
+        self.curves = {m: OperatingCurve.empty(DEFAULT_DESIGN) for m in masks}
 
-    def update(self, day0: int, probs: np.ndarray) -> None:
+    def update(self, day0: int, probs: np.ndarray, bins: np.ndarray) -> None:
         n = probs.shape[0]
-        y = self.targets.dense(day0, day0 + n).view(bool)
-        for m, k in self.keep.items():
-            pk = probs[:, k]
-            self.curves[m].update(y[:, k], pk, np.broadcast_to(self.weight[k], pk.shape))
+        y = self.targets.dense(day0, day0 + n).reshape(n, -1).view(bool)
+        hist, whist = self.groups.count(bins, y, DEFAULT_DESIGN.n_bins, self.weight)
+        wmask = self.groups.per_mask(whist[0])
+        for m, h in self.groups.per_mask(hist[0]).items():
+            self.curves[m].add_counts(h, wmask[m])
 
 
 def _finite(d: dict[str, float]) -> dict[str, float | None]:
