@@ -6,6 +6,8 @@
 #   PART=train ... bash scripts/gpu_speed.sh
 #
 # PART=bench (about 6 min on an H200):
+#   0. bench/check_transfer.py: host arrays copied to the GPU without the host waiting for
+#      the queued work (quake.models.transfer), and the values right;
 #   1. bench/check_fused_cell.py: the compiled cell update (Triton, bf16 autocast) against
 #      the eager one on the paper preset's net, forward and backward;
 #   2. bench/bench_train.py --presets paper, one child each: eager (as before), the fused
@@ -35,6 +37,9 @@ say() { echo "[$(($(date +%s) - t0)) s] $*"; }
 "$PY" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name(0))"
 
 if [ "$PART" = bench ]; then
+  timeout 60 "$PY" bench/check_transfer.py --device cuda >"$OUT/check_transfer.json" 2>>"$OUT/err.log"
+  say "transfer check rc $?"
+  cat "$OUT/check_transfer.json"
   timeout 150 "$PY" bench/check_fused_cell.py --device cuda --days 30 \
     >"$OUT/check_fused_cell.json" 2>>"$OUT/err.log"
   say "check rc $?"

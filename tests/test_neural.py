@@ -402,3 +402,44 @@ def test_evaluation_progress_counts_the_recurrent_warm_up(data):
     assert calls[-1] == (stop, stop)  # days 0 ... start - 1 first, then the test days
     done = [d for d, _ in calls]
     assert done[0] <= 256 and done == sorted(done)
+
+
+def test_losses_read_a_step_late_are_the_same_events_and_weights(data, monkeypatch):
+    """On a GPU a step's loss is read after the next step is queued (`LAGGED_LOSS_DEVICES`);
+    the progress events (step numbers, epochs, losses, learning rates) and the weights
+    must be those of reading it at once."""
+    from quake.models import training
+
+    def run(lagged: bool):
+        devices = ("cuda", "cpu") if lagged else ("cuda",)
+        monkeypatch.setattr(training, "LAGGED_LOSS_DEVICES", devices)
+        model = _model("convlstm-resid", epochs=2)
+        events: list = []
+        res = fit_network(model, data, model.train_config, on_progress=events.append)
+        return model, res, [(e.stage, e.step, e.total, e.metrics) for e in events]
+
+    plain, plain_res, plain_events = run(False)
+    lagged, lagged_res, lagged_events = run(True)
+    train = [e for e in lagged_events if e[0] == "train"]
+    assert len(train) > 4 and [e[1] for e in train] == list(range(1, len(train) + 1))
+    strip = [
+        (s, d, t, {k: v for k, v in m.items() if k != "seconds"}) for s, d, t, m in plain_events
+    ]
+    assert strip == [
+        (s, d, t, {k: v for k, v in m.items() if k != "seconds"}) for s, d, t, m in lagged_events
+    ]
+    for (k, va), vb in zip(
+        plain.net.state_dict().items(), lagged.net.state_dict().values(), strict=True
+    ):
+        assert torch.equal(va, vb), k
+    assert [h["loss"] for h in plain_res.history] == [h["loss"] for h in lagged_res.history]
+
+
+def test_to_device_on_a_cpu_is_the_plain_tensor():
+    from quake.models.transfer import to_device
+
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2]  # a strided view
+    t = to_device(a, "cpu")
+    assert t.dtype == torch.float32 and t.device.type == "cpu"
+    np.testing.assert_array_equal(t.numpy(), a)
+    assert to_device(torch.ones(2), torch.device("cpu")).tolist() == [1.0, 1.0]

@@ -63,6 +63,7 @@ from quake.models.states import (
     weights_digest,
 )
 from quake.models.training import TrainConfig, fit_network
+from quake.models.transfer import to_device
 from quake.progress import OnProgress
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -197,7 +198,7 @@ class NeuralForecaster(Forecaster):
         out = []
         for a in range(start, stop, step):
             b = min(a + step, stop)
-            x = torch.from_numpy(self.inputs(events, a - self.lag, b))[None].to(dev)
+            x = to_device(self.inputs(events, a - self.lag, b)[None], dev)
             if head or not self.recurrent:
                 delta, state = self.run(x, state)
                 out.append(delta[0])
@@ -297,7 +298,7 @@ class NeuralForecaster(Forecaster):
                 z = z0 + self.upsample(delta.float(), data.grid.shape).double()
                 moving = self.day_logits(data, np.arange(a, b))
                 if moving is not None:
-                    z = z + torch.from_numpy(moving).to(dev)
+                    z = z + to_device(moving, dev)
                 yield a, torch.sigmoid(z).float().cpu().numpy()
                 a = b
         finally:

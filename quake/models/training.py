@@ -60,6 +60,7 @@ from quake.models.checkpoint import (
 from quake.models.device_curves import DeviceCurve
 from quake.models.nets import State
 from quake.models.presets import PRESETS
+from quake.models.transfer import to_device
 from quake.progress import OnProgress, emit
 
 __all__ = ["PRESETS", "TrainConfig", "TrainResult", "fit_network", "validate"]
@@ -218,8 +219,12 @@ def _batch(model, data: ForecastData, events, starts: list[int], a: int, b: int,
     lag = model.lag
     x = np.stack([model.inputs(events, s + a - lag, s + b) for s in starts])
     y = np.stack([data.targets.dense(s + a, s + b) for s in starts])
-    return torch.from_numpy(x).to(dev), torch.from_numpy(y).to(dev)
+    return to_device(x, dev), to_device(y, dev)
 
+
+LAGGED_LOSS_DEVICES = ("cuda",)
+"""Devices whose step losses are read one step late (`fit_network`): the host then queues
+step k + 1 before it waits for step k's loss, and the device never idles between steps."""
 
 VAL_KEYS = tuple(f"val_{s}_{m}" for m in ("all", "active") for s in ("roc_auc", "pr_auc"))
 
@@ -270,11 +275,11 @@ def validate(
         z = z0 + d
         moving = model.day_logits(data, np.arange(a + k, b))
         if moving is not None:
-            z = z + torch.from_numpy(moving).to(dev)
+            z = z + to_device(moving, dev)
         p = torch.sigmoid(z).float()
         y_host = data.targets.dense(a + k, b)
         if on_device:
-            y = torch.from_numpy(y_host).to(dev).bool()
+            y = to_device(y_host, dev).bool()
             for m, keep in masks.items():
                 curves[m].update(y[:, keep], p[:, keep])
         else:
@@ -364,9 +369,21 @@ def fit_network(
         res.history, res.best_epoch = doc["history"], doc["best_epoch"]
         res.best_score = doc["best_score"] if doc["best_score"] is not None else -math.inf
 
-    def report(metrics: dict[str, Any]) -> None:
+    def report(metrics: dict[str, Any], at: int | None = None) -> None:
         metrics = dict(metrics)
-        emit(on_progress, metrics.pop("stage", "train"), min(step, total), total, **metrics)
+        done = min(step if at is None else at, total)
+        emit(on_progress, metrics.pop("stage", "train"), done, total, **metrics)
+
+    # A step's loss is read (a wait for the GPU) after the next step is queued on a GPU,
+    # so the host never idles the device between steps; on a CPU at once, as before.
+    lag_loss = dev.type in LAGGED_LOSS_DEVICES
+    queued: list[tuple[torch.Tensor, int, int, float]] = []  # (loss, step, epoch, lr)
+
+    def read_losses(keep: int) -> None:
+        while len(queued) > keep:
+            value, at, ep, lr = queued.pop(0)
+            losses.append(_global_loss(value, ranks))
+            report({"stage": "train", "epoch": ep, "loss": losses[-1], "lr": lr}, at=at)
 
     stopped_by = "epochs"
     t_loop = time.perf_counter()
@@ -391,8 +408,10 @@ def fit_network(
                     res.cancelled = True
                     break
                 x, y = _batch(model, data, events, starts, a, b, dev)
-                days = torch.tensor([[s + d for d in range(a, b)] for s in all_starts], device=dev)
-                every = (days >= t0).float()  # labelled stream-days of the global batch
+                days = np.array([[s + d for d in range(a, b)] for s in all_starts])
+                # labelled stream-days of the global batch (known here: no wait for the GPU)
+                every_host = (days >= t0).astype(np.float32)
+                every = to_device(every_host, dev)
                 labelled = every[mine.start : mine.stop]
                 for g in opt.param_groups:
                     g["lr"] = _lr(cfg, step, total)
@@ -401,31 +420,25 @@ def fit_network(
                 d = model.upsample(delta.float(), data.grid.shape)
                 z = z0 + d
                 # *-etas: ETAS's forecast of each of this rank's stream-days
-                moving = model.day_logits(data, days[mine.start : mine.stop].cpu().numpy())
+                moving = model.day_logits(data, days[mine.start : mine.stop])
                 if moving is not None:
-                    z = z + torch.from_numpy(moving).to(dev).view_as(z)
+                    z = z + to_device(moving, dev).view_as(z)
                 el = F.binary_cross_entropy_with_logits(
                     z, y.float(), pos_weight=pos_weight, reduction="none"
                 ).mean((2, 3))
                 # DDP averages gradients over the ranks: x world gives the global batch's
                 loss = (el * labelled).sum() / every.sum().clamp(min=1.0) * ranks.world
                 opt.zero_grad(set_to_none=True)
-                if every.any():
+                if every_host.any():
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
                     opt.step()
                 if state is not None:
                     state = tuple(s.detach() for s in state)
                 step += 1
-                losses.append(_global_loss(loss, ranks))
-                report(
-                    {
-                        "stage": "train",
-                        "epoch": epoch + 1,
-                        "loss": losses[-1],
-                        "lr": opt.param_groups[0]["lr"],
-                    }
-                )
+                queued.append((loss.detach(), step, epoch + 1, opt.param_groups[0]["lr"]))
+                read_losses(keep=1 if lag_loss else 0)
+            read_losses(keep=0)
             if res.cancelled:
                 stopped_by = "cancelled"
                 break
