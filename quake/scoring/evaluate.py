@@ -4,7 +4,10 @@
 days in blocks and fills one `quake.metrics.scores.OperatingCurve` per mask, each pair weighted by
 the naive prior (for the rate-weighted Molchan diagram): ``data.prior(final=True)`` on the
 test period, ``data.prior(final=False)`` on validation, i.e. the prior a model fitted for
-that period may know. Memory stays at one block (``chunk`` days x cells) whatever the period.
+that period may know. Each block is binned once for every mask and observer
+(`quake.metrics.groups.CellGroups`), in a worker thread while the model makes the next
+block (`quake.behind`). Memory stays at a few blocks (``chunk`` days x cells) whatever the
+period.
 
 A model that is constant in time (it has ``static_forecast(data) -> (ny, nx)``, as the naive
 baseline does) takes a fast path: each cell's positive and negative days are counted and
