@@ -108,8 +108,8 @@ class BinDesign:
         z += self.logit_max / self.width + 1.0  # +1: bin 0 is the lower tail
         np.clip(z, 0.0, self.n_bins - 1, out=z)
         k = z.astype(np.intp)
-        k -= pc < lo[k]
-        k += pc >= hi[k]
+        k -= pc < np.take(lo, k)  # np.take: a faster gather than lo[k]
+        k += pc >= np.take(hi, k)
         return k
 
     def coarser(self, other: BinDesign, dtype: np.dtype | type) -> np.ndarray | None:

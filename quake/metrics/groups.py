@@ -60,8 +60,8 @@ class CellGroups:
             base = (
                 base[None, :] + (np.asarray(rows, np.intp) * (self.n_groups * 2 * n_bins))[:, None]
             )
-        key = bins + base
-        key += y * n_bins
+        key = bins + base  # a new array
+        np.add(key, n_bins, out=key, where=y)  # positives in the upper half (no temporary)
         key = key.ravel()
         size = int(np.prod(shape))
         hist = np.bincount(key, minlength=size).reshape(shape)

@@ -75,7 +75,7 @@ class BlockHistograms:
             self._coarser[wide] = DEFAULT_DESIGN.coarser(self.design, probs.dtype)
         to_coarse = self._coarser[wide]
         if to_coarse is not None:  # the fine bins map onto the coarse ones exactly
-            k = to_coarse[bins]
+            k = np.take(to_coarse, bins)
         else:
             k = self.design.bin_index(probs).reshape(n, -1)
         blk = self.block_of(np.arange(day0, day0 + n))
