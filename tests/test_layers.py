@@ -16,7 +16,17 @@ PACKAGE = ROOT / "quake"
 
 # Lowest first. A module may import modules of its own layer and of the layers before it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("quake", "quake.errors", "quake.settings", "quake.progress", "quake.atomic")),
+    (
+        "foundation",
+        (
+            "quake",
+            "quake.errors",
+            "quake.settings",
+            "quake.progress",
+            "quake.atomic",
+            "quake.behind",
+        ),
+    ),
     ("data", ("quake.data",)),
     ("metrics", ("quake.metrics",)),
     ("models", ("quake.models",)),
