@@ -161,7 +161,7 @@ def evaluate(
 
     expect = start
     # the host counts block i while the model makes block i + 1 (`quake.behind`)
-    with Behind(enabled=behind) as lane:
+    with Behind(depth=1, enabled=behind) as lane:
         for a, p in forecast_blocks(model, data, start, stop, chunk, on_progress, stage):
             if a != expect or p.shape[1:] != data.grid.shape:
                 raise ModelError(
