@@ -5,9 +5,9 @@
 #       bash scripts/gpu_speed.sh
 #   PART=train ... bash scripts/gpu_speed.sh
 #
-# PART=bench (about 6 min on an H200):
+# PART=bench (about 6-7 min on an H200):
 #   0. bench/check_transfer.py: host arrays copied to the GPU without the host waiting for
-#      the queued work (quake.models.transfer), and the values right;
+#      the queued work (quake.models.transfer), and the values right (into checks.txt);
 #   1. bench/check_fused_cell.py: the compiled cell update (Triton, bf16 autocast) against
 #      the eager one on the paper preset's net, forward and backward;
 #   2. bench/bench_train.py --presets paper, one child each: eager (as before), the fused
@@ -18,7 +18,8 @@
 #   the bench), to convergence (patience) under a safety budget of MINUTES, seed SEED,
 #   saved as convlstm-paper-m5-s$SEED into $OUT/models.tgz; the log times the whole run.
 #
-# Environment: OUT, PY (python3 with torch + CUDA), PART, FUSED (QUAKE_FUSED_CELL of the
+# Environment: OUT, PY (python3 with torch + CUDA), PART, BEFORE (PART=bench: an older
+# tree's quake/ and bench/, benched eager first), FUSED (QUAKE_FUSED_CELL of the
 # trainings: auto), SEED (3), MINUTES (6),
 # TRAIN_ARGS ('{"deterministic": false}'), KINDS/MCS/SEEDS for PART=seeds (below).
 # At most 8 files come back from a device call: everything goes into a few.
@@ -37,24 +38,29 @@ say() { echo "[$(($(date +%s) - t0)) s] $*"; }
 "$PY" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name(0))"
 
 if [ "$PART" = bench ]; then
-  timeout 60 "$PY" bench/check_transfer.py --device cuda >"$OUT/check_transfer.json" 2>>"$OUT/err.log"
+  timeout 60 "$PY" bench/check_transfer.py --device cuda >"$OUT/checks.txt" 2>>"$OUT/err.log"
   say "transfer check rc $?"
-  cat "$OUT/check_transfer.json"
   timeout 150 "$PY" bench/check_fused_cell.py --device cuda --days 30 \
-    >"$OUT/check_fused_cell.json" 2>>"$OUT/err.log"
-  say "check rc $?"
-  head -6 "$OUT/check_fused_cell.json"
+    >>"$OUT/checks.txt" 2>>"$OUT/err.log"
+  say "fused cell check rc $?"
+  cat "$OUT/checks.txt"
   bench() {
-    local tag=$1
-    shift
-    timeout 170 "$PY" bench/bench_train.py --device cuda --presets paper --steps 20 --json "$@" \
+    local tag=$1 script=$2
+    shift 2
+    timeout 170 "$PY" "$script" --device cuda --presets paper --steps 20 --json "$@" \
       >"$OUT/bench_$tag.json" 2>>"$OUT/err.log"
     say "bench $tag rc $?"
   }
-  bench eager --fused off
-  bench fused --fused on
-  bench fused_nondet --fused on --train-args '{"deterministic": false}'
-  bench fused_nondet_s8 --fused on --train-args '{"deterministic": false, "streams": 8}'
+  # BEFORE: an older tree's quake/ and bench/ (e.g. git archive dd7189e quake bench), the
+  # "before" of this tree's eager run in the same call
+  if [ -n "${BEFORE:-}" ] && [ -f "$BEFORE/bench/bench_train.py" ]; then
+    bench before_eager "$BEFORE/bench/bench_train.py" --fused off
+  fi
+  bench eager bench/bench_train.py --fused off
+  bench fused bench/bench_train.py --fused on
+  bench fused_nondet bench/bench_train.py --fused on --train-args '{"deterministic": false}'
+  bench fused_nondet_s8 bench/bench_train.py --fused on \
+    --train-args '{"deterministic": false, "streams": 8}'
   "$PY" - "$OUT" <<'EOF'
 import json, pathlib, sys
 keys = ["fused_active", "train_days_per_s", "epoch_train_s", "validation_pass_s", "epoch_s",
