@@ -65,7 +65,7 @@ def child(
     from quake.data.forecast_data import ForecastData, load_reference
     from quake.models import nets
     from quake.models.neural import build
-    from quake.models.training import _autocast, fit_network, validate
+    from quake.models.training import autocast, fit_network, validate
 
     data = ForecastData.build(load_reference(), 5.0)
     targs = {"epochs": 1, "device": device, **extra}
@@ -93,7 +93,7 @@ def child(
     a = time.perf_counter()
     for _ in model.predict_days(data, 0, 2, chunk=2):
         pass
-    with torch.no_grad(), _autocast(dev):
+    with torch.no_grad(), autocast(dev):
         model.run(torch.from_numpy(model.inputs(events, 0, 2))[None].to(dev))
     warm_s = time.perf_counter() - a
     a = time.perf_counter()

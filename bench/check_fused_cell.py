@@ -35,7 +35,7 @@ def main() -> int:
 
     from quake import settings
     from quake.models import nets
-    from quake.models.training import _autocast
+    from quake.models.training import autocast
 
     dev = torch.device(args.device)
     torch.manual_seed(0)
@@ -54,7 +54,7 @@ def main() -> int:
         for _ in range(args.repeats):
             net.zero_grad(set_to_none=True)
             a = time.perf_counter()
-            with _autocast(dev):
+            with autocast(dev):
                 delta, (h, c) = net(x)
             (delta.float().square().mean() + c.square().mean()).backward()
             if dev.type == "cuda":
@@ -68,7 +68,7 @@ def main() -> int:
     os.environ[settings.FUSED_CELL_ENV] = "on"
     a = time.perf_counter()
     net.zero_grad(set_to_none=True)
-    with _autocast(dev):
+    with autocast(dev):
         d, _ = net(x[:, :2])
     d.float().sum().backward()  # compiles forward and backward
     compile_s = time.perf_counter() - a

@@ -63,7 +63,7 @@ from quake.models.presets import PRESETS
 from quake.models.transfer import to_device
 from quake.progress import OnProgress, emit
 
-__all__ = ["PRESETS", "TrainConfig", "TrainResult", "fit_network", "validate"]
+__all__ = ["PRESETS", "TrainConfig", "TrainResult", "autocast", "fit_network", "validate"]
 
 
 @dataclass
@@ -208,7 +208,9 @@ def _deterministic(device: torch.device, enabled: bool = True):
         torch.backends.cudnn.benchmark = bench
 
 
-def _autocast(device: torch.device):
+def autocast(device: torch.device):
+    """The mixed precision of training and validation on ``device``: bf16 autocast on CUDA
+    (the cell update stays float32, `quake.models.nets.cell_update`), none elsewhere."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -266,7 +268,7 @@ def validate(
     model.net.eval()
     for a in range(first, v1, chunk):
         b = min(a + chunk, v1)
-        with _autocast(dev):
+        with autocast(dev):
             delta, state = model.run_days(events, a, b, state, dev)
         if b <= v0:
             continue
@@ -415,7 +417,7 @@ def fit_network(
                 labelled = every[mine.start : mine.stop]
                 for g in opt.param_groups:
                     g["lr"] = _lr(cfg, step, total)
-                with _autocast(dev):
+                with autocast(dev):
                     delta, state = run(x, state)
                 d = model.upsample(delta.float(), data.grid.shape)
                 z = z0 + d
