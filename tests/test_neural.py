@@ -404,10 +404,11 @@ def test_evaluation_progress_counts_the_recurrent_warm_up(data):
     assert done[0] <= 256 and done == sorted(done)
 
 
-def test_losses_read_a_step_late_are_the_same_events_and_weights(data, monkeypatch):
+@pytest.mark.parametrize("cancel_at", [None, 6])
+def test_losses_read_a_step_late_are_the_same_events_and_weights(data, monkeypatch, cancel_at):
     """On a GPU a step's loss is read after the next step is queued (`LAGGED_LOSS_DEVICES`);
     the progress events (step numbers, epochs, losses, learning rates) and the weights
-    must be those of reading it at once."""
+    must be those of reading it at once, also when the training is cancelled mid-epoch."""
     from quake.models import training
 
     def run(lagged: bool):
@@ -415,7 +416,12 @@ def test_losses_read_a_step_late_are_the_same_events_and_weights(data, monkeypat
         monkeypatch.setattr(training, "LAGGED_LOSS_DEVICES", devices)
         model = _model("convlstm-resid", epochs=2)
         events: list = []
-        res = fit_network(model, data, model.train_config, on_progress=events.append)
+        polls = iter(range(1, 10**6))
+        stop = (lambda: next(polls) == cancel_at) if cancel_at else None
+        res = fit_network(
+            model, data, model.train_config, on_progress=events.append, should_stop=stop
+        )
+        assert res.cancelled == bool(cancel_at)
         return model, res, [(e.stage, e.step, e.total, e.metrics) for e in events]
 
     plain, plain_res, plain_events = run(False)
