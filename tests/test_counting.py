@@ -76,7 +76,9 @@ def test_evaluate_counts_what_each_mask_alone_counts(tiny_data, dtype, behind):
 
 
 def test_the_worker_changes_nothing_to_the_last_bit(tiny_data):
+    before = threading.active_count()
     a = evaluate(Random(), tiny_data, "validation", chunk=5, behind=True)
+    assert threading.active_count() == before  # the worker is gone
     b = evaluate(Random(), tiny_data, "validation", chunk=5, behind=False)
     for m in a:
         assert a[m].hist.tobytes() == b[m].hist.tobytes()
