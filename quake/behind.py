@@ -8,7 +8,7 @@ sum of both; `Behind` runs the host's part of block ``i`` while the model makes 
 
 Order and results do not change: one worker runs the submitted calls in the order given,
 so every curve sees its blocks in the same order and its floating-point sums are the
-same to the last bit (tests/test_behind.py). Submitting waits while ``depth`` calls are
+same to the last bit (tests/test_counting.py). Submitting waits while ``depth`` calls are
 still queued, so memory stays at a few blocks. An exception in the worker is raised in
 the caller's thread at its next `submit` or at `finish`; leaving the ``with`` block on an
 exception (a cancel, Ctrl-C) drops the calls not yet started and waits for the running
