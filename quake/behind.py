@@ -76,16 +76,16 @@ class Behind:
         except BaseException:
             self.abandon()
             raise
-        self._close(wait=True)
+        self._close()
 
     def abandon(self) -> None:
         """Drop the calls not started, wait for the running one, ignore their results."""
         for f in self._pending:
             f.cancel()
         self._pending.clear()
-        self._close(wait=True)
+        self._close()
 
-    def _close(self, wait: bool) -> None:
+    def _close(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=True)
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from quake.metrics.curves import OperatingCurve
+
 __all__ = ["CellGroups"]
 
 
@@ -74,3 +76,18 @@ class CellGroups:
     def per_mask(self, h: np.ndarray) -> dict[str, np.ndarray]:
         """``{mask: h summed over the mask's groups}`` for h (..., n_groups, 2, n_bins)."""
         return {m: h[..., g, :, :].sum(axis=-3) for m, g in self.members.items()}
+
+    def add_to(
+        self,
+        curves: dict[str, OperatingCurve],
+        bins: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray | None = None,
+    ) -> None:
+        """Count a block (as `count`, one row) into each mask's curve ``curves[mask]``;
+        ``bins`` are in the curves' design (one design for all)."""
+        n_bins = next(iter(curves.values())).design.n_bins
+        hist, whist = self.count(bins, y, n_bins, weights)
+        wmask = self.per_mask(whist[0]) if whist is not None else {}
+        for m, h in self.per_mask(hist[0]).items():
+            curves[m].add_counts(h, wmask.get(m))

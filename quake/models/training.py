@@ -287,9 +287,7 @@ def validate(
         else:
             n = b - a - k
             bins = DEFAULT_DESIGN.bin_index(p.cpu().numpy()).reshape(n, -1)
-            hist, _ = groups.count(bins, y_host.reshape(n, -1).view(bool), DEFAULT_DESIGN.n_bins)
-            for m, h in groups.per_mask(hist[0]).items():
-                curves[m].add_counts(h)
+            groups.add_to(curves, bins, y_host.reshape(n, -1).view(bool))
     model.net.train()
     out = {}
     for m, c in curves.items():

@@ -152,10 +152,7 @@ def evaluate(
         n = len(p)
         bins = DEFAULT_DESIGN.bin_index(p).reshape(n, -1)  # once for every curve
         y = data.targets.dense(a, a + n).reshape(n, -1).view(bool)  # 0/1 bytes: a bool view
-        hist, whist = groups.count(bins, y, DEFAULT_DESIGN.n_bins, wflat)
-        wmask = groups.per_mask(whist[0])
-        for m, h in groups.per_mask(hist[0]).items():
-            curves[m].add_counts(h, wmask[m])
+        groups.add_to(curves, bins, y, wflat)
         for obs in observers:
             obs.update(a, p, bins)
 

@@ -148,10 +148,7 @@ class CurveObserver:
     def update(self, day0: int, probs: np.ndarray, bins: np.ndarray) -> None:
         n = probs.shape[0]
         y = self.targets.dense(day0, day0 + n).reshape(n, -1).view(bool)
-        hist, whist = self.groups.count(bins, y, DEFAULT_DESIGN.n_bins, self.weight)
-        wmask = self.groups.per_mask(whist[0])
-        for m, h in self.groups.per_mask(hist[0]).items():
-            self.curves[m].add_counts(h, wmask[m])
+        self.groups.add_to(self.curves, bins, y, self.weight)
 
 
 def _finite(d: dict[str, float]) -> dict[str, float | None]:
