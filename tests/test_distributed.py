@@ -1,6 +1,8 @@
 """Training on several processes (quake.models.distributed): two CPU ranks with gloo under
 torchrun give the weights of one process with the same global batch; rank 0 alone writes
-the checkpoint, which resumes in one process; seed sweeps are spread over the ranks."""
+the checkpoint, which resumes in one process; a cancel on one rank stops every rank at the
+same step, also with the step's sums read a step late (as on a GPU); seed sweeps are spread
+over the ranks."""
 
 from __future__ import annotations
 
@@ -44,8 +46,17 @@ WORKER = textwrap.dedent(
     from quake.models.neural import build
     from quake.models.training import fit_network
 
+    from quake.models import training
+
     out = Path(sys.argv[1])
+    opts = json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}
+    if opts.get("lag"):  # read each step's sums after the next step is queued, as on a GPU
+        training.LAGGED_LOSS_DEVICES = ("cuda", "cpu")
     ranks = distributed.start("cpu")
+    polls = iter(range(1, 10**6))
+    cancel = opts.get("cancel_rank") == ranks.rank
+    stop = (lambda: next(polls) == opts["cancel_at"]) if cancel else None
+    events = []
     n, n_days = 12, 1200
     deg = n * 10.0 / 111.0
     df = synthetic_catalog(start=date(2000, 1, 1), n_days=n_days, lat=(35.0, 35.0 + deg),
@@ -57,7 +68,11 @@ WORKER = textwrap.dedent(
     tiny = {"pool": 2, "embed": 4, "hidden": 8, "head": 8}
     targs = {"epochs": 2, "streams": 4, "bptt": 20, "patience": 99, "threads": 1}
     model = build("convlstm-resid", "quick", tiny, targs)
-    res = fit_network(model, data, model.train_config, checkpoint_dir=out / "ckpt")
+    res = fit_network(model, data, model.train_config, checkpoint_dir=out / "ckpt",
+                      on_progress=events.append, should_stop=stop)
+    train = [[e.step, e.metrics["loss"]] for e in events if e.stage == "train"]
+    (out / f"rank{ranks.rank}.json").write_text(json.dumps(
+        {"cancelled": res.cancelled, "train": train, "epochs": len(res.history)}))
     if ranks.main:
         save_file({k: np.ascontiguousarray(v) for k, v in model.state_arrays().items()},
                   str(out / "weights.safetensors"))
@@ -67,18 +82,21 @@ WORKER = textwrap.dedent(
 )
 
 
-def _run(tmp: Path, nproc: int) -> tuple[dict[str, np.ndarray], list[dict]]:
+def _run(
+    tmp: Path, nproc: int, name: str = "", opts: dict | None = None
+) -> tuple[dict[str, np.ndarray], list[dict]]:
     script = tmp / "worker.py"
     script.write_text(WORKER)
-    out = tmp / f"n{nproc}"
+    out = tmp / (name or f"n{nproc}")
     out.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    args = [str(script), str(out), json.dumps(opts or {})]
     if nproc == 1:
-        cmd = [sys.executable, str(script), str(out)]
+        cmd = [sys.executable, *args]
     else:
         cmd = [
             sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc-per-node={nproc}", str(script), str(out),
+            f"--nproc-per-node={nproc}", *args,
         ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -108,7 +126,7 @@ def test_two_gloo_ranks_train_the_weights_of_one_process(runs):
 
 
 def test_rank0_checkpoint_holds_every_stream_and_resumes(runs, tmp_path_factory):
-    tmp = next(p for p in tmp_path_factory.getbasetemp().iterdir() if p.name.startswith("dist"))
+    tmp = next(_dist_dirs(tmp_path_factory))
     arrays, doc = load_checkpoint(tmp / "n2" / "ckpt")
     states = [k for k in arrays if k.startswith("state.")]
     assert states and all(arrays[k].shape[0] == 4 for k in states)  # 4 streams, 2 ranks
@@ -116,6 +134,35 @@ def test_rank0_checkpoint_holds_every_stream_and_resumes(runs, tmp_path_factory)
     single, _ = load_checkpoint(tmp / "n1" / "ckpt")
     for k in states:
         np.testing.assert_allclose(arrays[k], single[k], rtol=1e-4, atol=1e-5)
+
+
+def _ranks_seen(tmp: Path, name: str, world: int) -> list[dict]:
+    return [json.loads((tmp / name / f"rank{r}.json").read_text()) for r in range(world)]
+
+
+@pytest.mark.parametrize("lag", [False, True])
+def test_a_cancel_on_one_rank_stops_every_rank_at_the_same_step(runs, tmp_path_factory, lag):
+    """Rank 1 asks to stop at its 14th poll (in the second epoch). The flag travels with
+    that step's loss in one all-reduce (`StepTotals`), read after the step (one step later
+    when lagged, as on a GPU): both ranks stop after the same step, 14 (15 lagged), and
+    every loss they reported before is the uncancelled run's."""
+    tmp = tmp_path_factory.mktemp("cancel")
+    name = f"lag{int(lag)}"
+    _run(tmp, 2, name, {"lag": lag, "cancel_rank": 1, "cancel_at": 14})
+    seen = _ranks_seen(tmp, name, 2)
+    full = _ranks_seen(next(_dist_dirs(tmp_path_factory)), "n2", 2)[0]["train"]
+    steps = 14 + lag
+    assert len(full) > steps + 2  # the uncancelled run went on
+    for r in seen:
+        assert r["cancelled"] is True and r["epochs"] == 1  # no validation after the stop
+        assert [s for s, _ in r["train"]] == list(range(1, steps + 1))
+        np.testing.assert_allclose(
+            [v for _, v in r["train"]], [v for _, v in full[:steps]], rtol=1e-6
+        )
+
+
+def _dist_dirs(tmp_path_factory):
+    return (p for p in tmp_path_factory.getbasetemp().iterdir() if p.name.startswith("dist"))
 
 
 def test_shard_splits_streams_evenly_and_refuses_uneven():

@@ -15,7 +15,10 @@ environment (`Ranks.from_env`). The trainer (`quake.models.training.fit_network`
 - scores validation on rank 0 only and broadcasts its numbers and the epoch plan
   (`broadcast`, a tensor: nothing is pickled): every rank keeps the same best epoch and
   stops at the same epoch;
-- polls cancellation on every rank and stops when any rank asks (`any_rank`).
+- sums each step's loss over the ranks together with their cancel flags, in one
+  all-reduce started after the step and read later (`StepTotals`): every rank stops at the
+  same step when any asks, and on a GPU no rank waits for the collective before queueing
+  its next step.
 
 The backend is gloo on a CPU and NCCL on CUDA devices (`backend_for`). Without
 ``WORLD_SIZE`` (or with 1) nothing here is used and training is one process.
@@ -34,7 +37,7 @@ from quake.errors import ModelError
 
 __all__ = [
     "Ranks",
-    "any_rank",
+    "StepTotals",
     "backend_for",
     "barrier",
     "broadcast",
@@ -173,10 +176,38 @@ def broadcast(values: list[float], ranks: Ranks, device: torch.device, src: int 
     return [float(x) for x in t.cpu().tolist()]
 
 
-def any_rank(flag: bool, ranks: Ranks, device: torch.device) -> bool:
-    """True on every rank when ``flag`` is True on any (cancellation stays in step)."""
-    if ranks.world == 1:
-        return flag
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)
+class StepTotals:
+    """One training step's loss of the whole global batch and whether any rank asked to
+    stop, summed over the ranks by a single all-reduce that starts at once and is read
+    later (`result`).
+
+    Started right after a step is queued, the collective runs behind it (NCCL on the
+    device's own stream order, gloo on its own thread); reading it is the only wait. The
+    trainer reads it once the next step is queued on a GPU (the host never idles the
+    device), at once elsewhere. Every rank starts the same collectives in the same order
+    (DDP's gradient buckets, then this), as a process group requires. With one process
+    there is no collective: the loss and the flag are read as they are.
+
+    ``loss`` is this rank's scaled part (`fit_network` multiplies by the world size so that
+    DDP's averaged gradient is the global batch's); ``/ world`` undoes that before the sum.
+    """
+
+    def __init__(self, loss: torch.Tensor, stop: bool, ranks: Ranks):
+        self._work = None
+        if ranks.world == 1:
+            self._values = loss.detach()
+            self._stop = stop
+            return
+        part = loss.detach().float().reshape(()) / ranks.world
+        flag = torch.full((), float(stop), dtype=part.dtype, device=part.device)  # no copy
+        self._values = torch.stack([part, flag])
+        self._stop = None
+        self._work = dist.all_reduce(self._values, async_op=True)
+
+    def result(self) -> tuple[float, bool]:
+        """``(global loss, any rank asked to stop)``; waits for the collective and the step."""
+        if self._work is None:
+            return float(self._values), bool(self._stop)
+        self._work.wait()
+        loss, stops = self._values.cpu().tolist()
+        return float(loss), stops > 0

@@ -231,15 +231,6 @@ step k + 1 before it waits for step k's loss, and the device never idles between
 VAL_KEYS = tuple(f"val_{s}_{m}" for m in ("all", "active") for s in ("roc_auc", "pr_auc"))
 
 
-def _global_loss(loss: torch.Tensor, ranks: distributed.Ranks) -> float:
-    """The step's loss of the whole global batch (the sum of the ranks' scaled parts)."""
-    value = loss.detach()
-    if ranks.world > 1:
-        value = value.clone() / ranks.world
-        torch.distributed.all_reduce(value)
-    return float(value)
-
-
 @torch.no_grad()
 def validate(
     model,
@@ -374,16 +365,19 @@ def fit_network(
         done = min(step if at is None else at, total)
         emit(on_progress, metrics.pop("stage", "train"), done, total, **metrics)
 
-    # A step's loss is read (a wait for the GPU) after the next step is queued on a GPU,
-    # so the host never idles the device between steps; on a CPU at once, as before.
+    # A step's loss (and, with several processes, every rank's cancel flag: one
+    # all-reduce, `StepTotals`) is read after the next step is queued on a GPU, so the host
+    # never idles the device between steps; on a CPU at once, as before.
     lag_loss = dev.type in LAGGED_LOSS_DEVICES
-    queued: list[tuple[torch.Tensor, int, int, float]] = []  # (loss, step, epoch, lr)
+    queued: list[tuple[distributed.StepTotals, int, int, float]] = []  # (sums, step, epoch, lr)
 
     def read_losses(keep: int) -> None:
         while len(queued) > keep:
-            value, at, ep, lr = queued.pop(0)
-            losses.append(_global_loss(value, ranks))
-            report({"stage": "train", "epoch": ep, "loss": losses[-1], "lr": lr}, at=at)
+            sums, at, ep, lr = queued.pop(0)
+            loss_value, any_stop = sums.result()
+            losses.append(loss_value)
+            report({"stage": "train", "epoch": ep, "loss": loss_value, "lr": lr}, at=at)
+            res.cancelled = res.cancelled or any_stop
 
     stopped_by = "epochs"
     t_loop = time.perf_counter()
@@ -404,8 +398,11 @@ def fit_network(
             losses = []
             for a, b in _chunks(seg, cfg.bptt, offset):
                 stop = should_stop is not None and should_stop()
-                if distributed.any_rank(stop, ranks, dev):
+                if ranks.world == 1 and stop:
                     res.cancelled = True
+                # several processes: every rank learns of a stop from a step's `StepTotals`
+                # (the same step on every rank), so every rank breaks at the same step
+                if res.cancelled:
                     break
                 x, y = _batch(model, data, events, starts, a, b, dev)
                 days = np.array([[s + d for d in range(a, b)] for s in all_starts])
@@ -436,7 +433,8 @@ def fit_network(
                 if state is not None:
                     state = tuple(s.detach() for s in state)
                 step += 1
-                queued.append((loss.detach(), step, epoch + 1, opt.param_groups[0]["lr"]))
+                sums = distributed.StepTotals(loss, stop, ranks)
+                queued.append((sums, step, epoch + 1, opt.param_groups[0]["lr"]))
                 read_losses(keep=1 if lag_loss else 0)
             read_losses(keep=0)
             if res.cancelled:
