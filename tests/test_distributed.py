@@ -214,3 +214,70 @@ def test_torchrun_cli_spreads_seeds_over_ranks_and_saves_the_ensemble(tmp_path):
     assert ens["kind"] == "ensemble" and ens["model_args"]["members"] == ["sw-s0", "sw-s1"]
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["sw-s0", "sw-s1"]
     assert done.stdout.count("ensemble of 2 seeds") == 1  # rank 0 alone saves it
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_machines_train_as_one_process_and_node_0_alone_writes(tmp_path):
+    """The README's two-machine command, both "machines" on this host: two torchrun
+    launchers, ``--nnodes 2 --node-rank 0/1`` with node 0's address (static rendezvous,
+    so node 0 runs rank 0). Node 0 alone writes the checkpoint and the model, each into
+    its own folders, and the test scores are one process's with the same streams."""
+    from datetime import date
+
+    from quake.data.synthetic import synthetic_catalog, to_reference_csv
+
+    df = synthetic_catalog(
+        n_background=300, n_days=1200, productivity=1.0, seed=5, start=date(2000, 1, 1),
+        lat=(10.0, 10.9), lon=(20.0, 20.9),
+    )  # fmt: skip
+    csv = tmp_path / "cat.csv"
+    csv.write_text(to_reference_csv(df))
+    train = [
+        "-m", "quake", "train", "--catalog", str(csv), "--mc", "3.5", "--epochs", "2",
+        "--args", json.dumps({"pool": 2, "embed": 4, "hidden": 8, "head": 8}),
+        "--train-args", '{"streams": 4, "bptt": 20}',
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    port = _free_port()
+
+    def node(k: int) -> list[str]:
+        where = tmp_path / f"node{k}"
+        return [
+            sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
+            "--node-rank", str(k), "--nproc-per-node", "1", "--master-addr", "127.0.0.1",
+            "--master-port", str(port), *train, "--checkpoint", str(where / "ckpt"),
+            "--out", str(where / "models" / "two"),
+        ]  # fmt: skip
+
+    second = subprocess.Popen(
+        node(1), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    )
+    try:
+        first = subprocess.run(
+            node(0), capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+        )
+        _, err1 = second.communicate(timeout=120)
+    finally:
+        second.kill()
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert second.returncode == 0, err1[-3000:]
+    assert (tmp_path / "node0" / "models" / "two" / "model.json").exists()
+    assert (tmp_path / "node0" / "ckpt").exists()
+    assert not (tmp_path / "node1").exists()  # rank 1 wrote nothing
+    one = [sys.executable, *train, "--out", str(tmp_path / "one" / "models" / "one")]
+    alone = subprocess.run(one, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    got, want = (
+        json.loads((tmp_path / p / "model.json").read_text())["scores"]["test"]["all"]
+        for p in ("node0/models/two", "one/models/one")
+    )
+    assert got["n_pairs"] == want["n_pairs"] > 0
+    for key in ("roc_auc", "pr_auc"):
+        assert got[key] == pytest.approx(want[key], rel=1e-4), key
