@@ -14,6 +14,13 @@
 #      cell, the fused cell without deterministic algorithms (cuDNN benchmark mode), and
 #      that with 8 streams a step instead of 2;
 #   3. the profile of the fused training (bench/profile_train.py).
+# PART=all (for a call of at most ~9.5 min; DEADLINE seconds, 560 by default): everything
+#   issue #14 still needs from a GPU in one command. The two checks; the paper preset
+#   benched eager and with the fused cell without deterministic algorithms; then the paper
+#   convlstm trained alone at Mc 5 and then at Mc 4.5 (seed SEED, 0 by default, the
+#   committed models' seed), each to convergence (patience 8) with the fused cell and
+#   TRAIN_ARGS under a budget of what is left of DEADLINE (MC5_SHARE of it for Mc 5),
+#   the whole command timed; the models in $OUT/models.tgz, the logs in $OUT/train.log.
 # PART=train: the paper convlstm at Mc 5 alone on the GPU with TRAIN_ARGS (the fastest of
 #   the bench), to convergence (patience) under a safety budget of MINUTES, seed SEED,
 #   saved as convlstm-paper-m5-s$SEED into $OUT/models.tgz; the log times the whole run.
@@ -37,30 +44,23 @@ t0=$(date +%s)
 say() { echo "[$(($(date +%s) - t0)) s] $*"; }
 "$PY" -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name(0))"
 
-if [ "$PART" = bench ]; then
+checks() {
   timeout 60 "$PY" bench/check_transfer.py --device cuda >"$OUT/checks.txt" 2>>"$OUT/err.log"
   say "transfer check rc $?"
   timeout 150 "$PY" bench/check_fused_cell.py --device cuda --days 30 \
     >>"$OUT/checks.txt" 2>>"$OUT/err.log"
   say "fused cell check rc $?"
   cat "$OUT/checks.txt"
-  bench() {
-    local tag=$1 script=$2
-    shift 2
-    timeout 170 "$PY" "$script" --device cuda --presets paper --steps 20 --json "$@" \
-      >"$OUT/bench_$tag.json" 2>>"$OUT/err.log"
-    say "bench $tag rc $?"
-  }
-  # BEFORE: an older tree's quake/ and bench/ (e.g. git archive dd7189e quake bench), the
-  # "before" of this tree's eager run in the same call
-  if [ -n "${BEFORE:-}" ] && [ -f "$BEFORE/bench/bench_train.py" ]; then
-    bench before_eager "$BEFORE/bench/bench_train.py" --fused off
-  fi
-  bench eager bench/bench_train.py --fused off
-  bench fused bench/bench_train.py --fused on
-  bench fused_nondet bench/bench_train.py --fused on --train-args '{"deterministic": false}'
-  bench fused_nondet_s8 bench/bench_train.py --fused on \
-    --train-args '{"deterministic": false, "streams": 8}'
+}
+bench() {
+  local tag=$1 script=$2
+  shift 2
+  timeout "${BENCH_TIMEOUT:-170}" "$PY" "$script" --device cuda --presets paper --steps 20 \
+    --json "$@" >"$OUT/bench_$tag.json" 2>>"$OUT/err.log"
+  say "bench $tag rc $?"
+}
+
+summary() {
   "$PY" - "$OUT" <<'EOF'
 import json, pathlib, sys
 keys = ["fused_active", "train_days_per_s", "epoch_train_s", "validation_pass_s", "epoch_s",
@@ -73,6 +73,55 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob("bench_*.json")):
         continue
     print(f.stem, {k: r.get(k) for k in keys})
 EOF
+}
+
+if [ "$PART" = all ]; then
+  DEADLINE=${DEADLINE:-560}
+  SEED=${SEED:-0}
+  MC5_SHARE=${MC5_SHARE:-55}
+  TRAIN_ARGS=${TRAIN_ARGS:-'{"deterministic": false}'}
+  checks
+  BENCH_TIMEOUT=100 bench eager bench/bench_train.py --fused off
+  BENCH_TIMEOUT=100 bench fused_nondet bench/bench_train.py --fused on \
+    --train-args '{"deterministic": false}'
+  summary
+  work=$(mktemp -d)
+  for mc in 5 4.5; do
+    left=$((DEADLINE - ($(date +%s) - t0)))
+    # the budget is the training's; loading, the final scoring and saving come on top
+    if [ "$mc" = 5 ]; then secs=$((left * MC5_SHARE / 100 - 45)); else secs=$((left - 45)); fi
+    if [ "$secs" -lt 60 ]; then say "no time left for Mc $mc"; continue; fi
+    name=convlstm-paper-m$mc
+    [ "$SEED" != 0 ] && name=$name-s$SEED
+    minutes=$("$PY" -c "print(round($secs / 60, 2))")
+    say "train $name, budget $minutes min"
+    s0=$(date +%s)
+    timeout $((secs + 150)) "$PY" -m quake train --model convlstm --mc "$mc" --preset paper \
+      --device cuda --threads 4 --max-minutes "$minutes" --seed "$SEED" \
+      --train-args "$TRAIN_ARGS" --out "$work/$name" --checkpoint "$work/ckpt-$name" \
+      >"$work/train-$name.log" 2>&1
+    rc=$?
+    { echo "== $name: rc $rc, $(($(date +%s) - s0)) s the whole command (budget $minutes min)"
+      tr '\r' '\n' <"$work/train-$name.log" | grep -E "^ *epoch|stopped|ROC|seconds"; } \
+      >>"$OUT/train.log"
+  done
+  cat "$OUT/train.log"
+  (cd "$work" && tar czf "$OUT/models.tgz" --exclude 'ckpt-*' --exclude '*.log' .)
+fi
+
+if [ "$PART" = bench ]; then
+  checks
+  # BEFORE: an older tree's quake/ and bench/ (e.g. git archive dd7189e quake bench), the
+  # "before" of this tree's eager run in the same call
+  if [ -n "${BEFORE:-}" ] && [ -f "$BEFORE/bench/bench_train.py" ]; then
+    bench before_eager "$BEFORE/bench/bench_train.py" --fused off
+  fi
+  bench eager bench/bench_train.py --fused off
+  bench fused bench/bench_train.py --fused on
+  bench fused_nondet bench/bench_train.py --fused on --train-args '{"deterministic": false}'
+  bench fused_nondet_s8 bench/bench_train.py --fused on \
+    --train-args '{"deterministic": false, "streams": 8}'
+  summary
   timeout 120 "$PY" bench/profile_train.py --preset paper --device cuda --steps 20 \
     --infer-days 256 --out "$OUT/profile_paper_cuda_fused.txt" >/dev/null 2>>"$OUT/err.log"
   say "profile rc $?"

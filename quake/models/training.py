@@ -301,7 +301,8 @@ def fit_network(
 
     ``on_progress`` gets a ``train`` event after every step (metrics: epoch, loss, lr) and a
     ``validation`` event after every epoch (val_roc_auc_<mask>, val_pr_auc_<mask>).
-    ``should_stop()`` is polled every step; True stops at once (weights: best so far).
+    ``should_stop()`` is polled every step; True stops at once (weights: best so far), or
+    with several processes every rank after the same later step (`distributed.StepTotals`).
     ``checkpoint_dir`` gets a checkpoint after every epoch; ``resume`` continues one
     (the same kind and model_args; ``epochs`` may be raised). ``ranks``: the process
     group's by default (`quake.models.distributed`); ``Ranks()`` trains alone.
