@@ -69,7 +69,7 @@ WORKER = textwrap.dedent(
     targs = {"epochs": 2, "streams": 4, "bptt": 20, "patience": 99, "threads": 1}
     model = build("convlstm-resid", "quick", tiny, targs)
     res = fit_network(model, data, model.train_config, checkpoint_dir=out / "ckpt",
-                      on_progress=events.append, should_stop=stop)
+                      on_progress=events.append, should_stop=stop, resume=opts.get("resume"))
     train = [[e.step, e.metrics["loss"]] for e in events if e.stage == "train"]
     (out / f"rank{ranks.rank}.json").write_text(json.dumps(
         {"cancelled": res.cancelled, "train": train, "epochs": len(res.history)}))
@@ -140,16 +140,24 @@ def _ranks_seen(tmp: Path, name: str, world: int) -> list[dict]:
     return [json.loads((tmp / name / f"rank{r}.json").read_text()) for r in range(world)]
 
 
-@pytest.mark.parametrize("lag", [False, True])
-def test_a_cancel_on_one_rank_stops_every_rank_at_the_same_step(runs, tmp_path_factory, lag):
-    """Rank 1 asks to stop at its 14th poll (in the second epoch). The flag travels with
-    that step's loss in one all-reduce (`StepTotals`), read after the step (one step later
-    when lagged, as on a GPU): both ranks stop after the same step, 14 (15 lagged), and
-    every loss they reported before is the uncancelled run's."""
+@pytest.fixture(scope="module")
+def cancelled(tmp_path_factory) -> Path:
+    """Two ranks, rank 1 asking to stop at its 14th poll (in the second epoch), with each
+    step's sums read at once (``lag0``) and a step late as on a GPU (``lag1``)."""
     tmp = tmp_path_factory.mktemp("cancel")
-    name = f"lag{int(lag)}"
-    _run(tmp, 2, name, {"lag": lag, "cancel_rank": 1, "cancel_at": 14})
-    seen = _ranks_seen(tmp, name, 2)
+    for lag in (False, True):
+        _run(tmp, 2, f"lag{int(lag)}", {"lag": lag, "cancel_rank": 1, "cancel_at": 14})
+    return tmp
+
+
+@pytest.mark.parametrize("lag", [False, True])
+def test_a_cancel_on_one_rank_stops_every_rank_at_the_same_step(
+    runs, cancelled, tmp_path_factory, lag
+):
+    """The flag travels with its step's loss in one all-reduce (`StepTotals`), read after
+    the step (one step later when lagged): both ranks stop after the same step, 14 (15
+    lagged), and every loss they reported before is the uncancelled run's."""
+    seen = _ranks_seen(cancelled, f"lag{int(lag)}", 2)
     full = _ranks_seen(next(_dist_dirs(tmp_path_factory)), "n2", 2)[0]["train"]
     steps = 14 + lag
     assert len(full) > steps + 2  # the uncancelled run went on
@@ -159,6 +167,25 @@ def test_a_cancel_on_one_rank_stops_every_rank_at_the_same_step(runs, tmp_path_f
         np.testing.assert_allclose(
             [v for _, v in r["train"]], [v for _, v in full[:steps]], rtol=1e-6
         )
+
+
+def test_a_cancelled_two_rank_run_resumes_to_the_uncancelled_weights(
+    runs, cancelled, tmp_path_factory
+):
+    """The run cancelled in its second epoch left rank 0's checkpoint of the first; two
+    ranks resumed from it end with the weights and history of the run never cancelled."""
+    tmp = tmp_path_factory.mktemp("resume")
+    weights, history = _run(tmp, 2, "resumed", {"resume": str(cancelled / "lag0" / "ckpt")})
+    w2, h2 = runs[2]
+    assert [h["epoch"] for h in history] == [1, 2]
+    full = _ranks_seen(next(_dist_dirs(tmp_path_factory)), "n2", 2)[0]["train"]
+    for r in _ranks_seen(tmp, "resumed", 2):  # only the second epoch's steps were run
+        first = r["train"][0][0]
+        assert 1 < first < 14 and r["train"] == [list(t) for t in full[first - 1 :]]
+    for k in w2:
+        np.testing.assert_allclose(weights[k], w2[k], rtol=1e-6, atol=1e-7, err_msg=k)
+    for a, b in zip(history, h2, strict=True):
+        assert a["val_pr_auc_all"] == pytest.approx(b["val_pr_auc_all"], rel=1e-6)
 
 
 def _dist_dirs(tmp_path_factory):
