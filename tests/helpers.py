@@ -1,4 +1,5 @@
-"""Helpers shared by test modules: a fresh interpreter for the CLI, AppTest navigation."""
+"""Helpers shared by test modules: a fresh interpreter for the CLI, AppTest navigation, a
+small synthetic catalog for trainings end to end."""
 
 from __future__ import annotations
 
@@ -85,3 +86,19 @@ def refused(capsys, *args: str, says: str) -> str:
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: ") and says in last, err
     return last
+
+
+def small_catalog_csv(folder: Path) -> Path:
+    """``folder/cat.csv``: a seeded synthetic catalog of 1,200 days outside Japan (a small
+    grid of its own), in the reference CSV's format, for trainings end to end."""
+    from datetime import date
+
+    from quake.data.synthetic import synthetic_catalog, to_reference_csv
+
+    df = synthetic_catalog(
+        n_background=300, n_days=1200, productivity=1.0, seed=5, start=date(2000, 1, 1),
+        lat=(10.0, 10.9), lon=(20.0, 20.9),
+    )  # fmt: skip
+    csv = folder / "cat.csv"
+    csv.write_text(to_reference_csv(df))
+    return csv

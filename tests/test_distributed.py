@@ -22,6 +22,7 @@ from quake.errors import ModelError
 from quake.models import distributed
 from quake.models.checkpoint import load_checkpoint
 from quake.models.distributed import Ranks, shard
+from tests.helpers import small_catalog_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,16 +214,8 @@ def test_ranks_from_env_and_bad_values():
 
 
 def test_torchrun_cli_spreads_seeds_over_ranks_and_saves_the_ensemble(tmp_path):
-    from datetime import date
 
-    from quake.data.synthetic import synthetic_catalog, to_reference_csv
-
-    df = synthetic_catalog(
-        n_background=300, n_days=1200, productivity=1.0, seed=5, start=date(2000, 1, 1),
-        lat=(10.0, 10.9), lon=(20.0, 20.9),
-    )  # fmt: skip
-    csv = tmp_path / "cat.csv"
-    csv.write_text(to_reference_csv(df))
+    csv = small_catalog_csv(tmp_path)
     root = tmp_path / "models"
     root.mkdir()
     tiny = json.dumps({"pool": 2, "embed": 4, "hidden": 8, "head": 8})
@@ -256,16 +249,8 @@ def test_two_machines_train_as_one_process_and_node_0_alone_writes(tmp_path):
     launchers, ``--nnodes 2 --node-rank 0/1`` with node 0's address (static rendezvous,
     so node 0 runs rank 0). Node 0 alone writes the checkpoint and the model, each into
     its own folders, and the test scores are one process's with the same streams."""
-    from datetime import date
 
-    from quake.data.synthetic import synthetic_catalog, to_reference_csv
-
-    df = synthetic_catalog(
-        n_background=300, n_days=1200, productivity=1.0, seed=5, start=date(2000, 1, 1),
-        lat=(10.0, 10.9), lon=(20.0, 20.9),
-    )  # fmt: skip
-    csv = tmp_path / "cat.csv"
-    csv.write_text(to_reference_csv(df))
+    csv = small_catalog_csv(tmp_path)
     train = [
         "-m", "quake", "train", "--catalog", str(csv), "--mc", "3.5", "--epochs", "2",
         "--args", json.dumps({"pool": 2, "embed": 4, "hidden": 8, "head": 8}),

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from quake.data.forecast_data import ForecastData, load_reference
-from quake.data.synthetic import synthetic_catalog, to_reference_csv
 from quake.errors import ModelError
 from quake.models import Forecaster
 from quake.models import ensemble as ensemble_module
@@ -24,6 +22,7 @@ from quake.scoring.seeds import fold_seeds, format_mean_sd, mean_sd, seed_table
 from quake.scoring.sweeps import seed_groups, seed_sweeps
 from quake.scoring.tables import scores_table
 from quake.scoring.train import OnePass
+from tests.helpers import small_catalog_csv
 
 TINY = {"pool": 2, "embed": 4, "hidden": 8, "head": 8}
 
@@ -37,12 +36,7 @@ def sweep(tmp_path_factory) -> tuple[Path, ForecastData]:
     from quake.cli import main
 
     tmp = tmp_path_factory.mktemp("sweep")
-    df = synthetic_catalog(
-        n_background=300, n_days=1200, productivity=1.0, seed=5, start=date(2000, 1, 1),
-        lat=(10.0, 10.9), lon=(20.0, 20.9),
-    )  # fmt: skip
-    csv = tmp / "cat.csv"
-    csv.write_text(to_reference_csv(df))
+    csv = small_catalog_csv(tmp)
     root = tmp / "models"
     root.mkdir()
     args = ["train", "--catalog", str(csv), "--mc", "3.5", "--epochs", "1"]

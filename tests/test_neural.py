@@ -23,6 +23,7 @@ from quake.models.nets import ConvLSTMNet, output_layer
 from quake.models.neural import build
 from quake.models.training import TrainConfig, fit_network
 from quake.scoring.evaluate import naive_curves
+from tests.helpers import small_catalog_csv
 
 KINDS = ("cnn", "convlstm", "cnn-resid", "convlstm-resid")
 TINY = {"pool": 2, "embed": 4, "hidden": 8, "head": 8, "channels": 8, "days": 5}
@@ -338,14 +339,8 @@ def test_train_config_rejects_unknown_options():
 def test_cli_train_and_sweep(tmp_path):
     """``python -m quake train`` and ``sweep-weights`` end to end on a small catalog."""
     from quake.cli import main
-    from quake.data.synthetic import to_reference_csv
 
-    df = synthetic_catalog(
-        n_background=300, n_days=1200, productivity=1.0, seed=5, start=date(2000, 1, 1),
-        lat=(10.0, 10.9), lon=(20.0, 20.9),
-    )  # fmt: skip  # outside Japan: a small grid of its own
-    csv = tmp_path / "cat.csv"
-    csv.write_text(to_reference_csv(df))
+    csv = small_catalog_csv(tmp_path)
     tiny = json.dumps({k: v for k, v in TINY.items() if k not in ("days", "channels")})
     out = tmp_path / "m"
     args = ["--catalog", str(csv), "--mc", "3.5", "--epochs", "1", "--args", tiny]
