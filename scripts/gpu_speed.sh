@@ -30,6 +30,8 @@
 # trainings: auto), SEED (3), MINUTES (6),
 # TRAIN_ARGS ('{"deterministic": false}'), KINDS/MCS/SEEDS for PART=seeds (below).
 # At most 8 files come back from a device call: everything goes into a few.
+# Before the call: bash scripts/gpu_carry.sh prepare (the tree made to fit the call and the
+# catalog copied into .gpu/); afterwards: bash scripts/gpu_carry.sh restore.
 set -u
 OUT=${OUT:-artifacts/gpu}
 PY=${PY:-python3}
