@@ -77,6 +77,23 @@ for f in sorted(pathlib.Path(sys.argv[1]).glob("bench_*.json")):
 EOF
 }
 
+# KIND MC SEED -> the model's name: KIND-paper-mMC, with -sSEED unless SEED is 0
+paper_name() { if [ "$3" = 0 ]; then echo "$1-paper-m$2"; else echo "$1-paper-m$2-s$3"; fi; }
+# One paper-preset training on the GPU into $work (log: $work/train-NAME.log); CAP seconds
+# at most (0: no cap).
+train_paper() {
+  local kind=$1 mc=$2 seed=$3 minutes=$4 threads=$5 cap=${6:-0}
+  local name
+  name=$(paper_name "$kind" "$mc" "$seed")
+  local limit=()
+  [ "$cap" -gt 0 ] && limit=(timeout "$cap")
+  "${limit[@]}" "$PY" -m quake train --model "$kind" --mc "$mc" --preset paper \
+    --device cuda --threads "$threads" --max-minutes "$minutes" --seed "$seed" \
+    --train-args "$TRAIN_ARGS" --out "$work/$name" --checkpoint "$work/ckpt-$name" \
+    >"$work/train-$name.log" 2>&1
+}
+pack() { (cd "$work" && tar czf "$OUT/models.tgz" --exclude 'ckpt-*' .); }
+
 if [ "$PART" = all ]; then
   DEADLINE=${DEADLINE:-560}
   SEED=${SEED:-0}
@@ -93,22 +110,18 @@ if [ "$PART" = all ]; then
     # the budget is the training's; loading, the final scoring and saving come on top
     if [ "$mc" = 5 ]; then secs=$((left * MC5_SHARE / 100 - 45)); else secs=$((left - 45)); fi
     if [ "$secs" -lt 60 ]; then say "no time left for Mc $mc"; continue; fi
-    name=convlstm-paper-m$mc
-    [ "$SEED" != 0 ] && name=$name-s$SEED
+    name=$(paper_name convlstm "$mc" "$SEED")
     minutes=$("$PY" -c "print(round($secs / 60, 2))")
     say "train $name, budget $minutes min"
     s0=$(date +%s)
-    timeout $((secs + 150)) "$PY" -m quake train --model convlstm --mc "$mc" --preset paper \
-      --device cuda --threads 4 --max-minutes "$minutes" --seed "$SEED" \
-      --train-args "$TRAIN_ARGS" --out "$work/$name" --checkpoint "$work/ckpt-$name" \
-      >"$work/train-$name.log" 2>&1
+    train_paper convlstm "$mc" "$SEED" "$minutes" 4 $((secs + 150))
     rc=$?
     { echo "== $name: rc $rc, $(($(date +%s) - s0)) s the whole command (budget $minutes min)"
       tr '\r' '\n' <"$work/train-$name.log" | grep -E "^ *epoch|stopped|ROC|seconds"; } \
       >>"$OUT/train.log"
   done
   cat "$OUT/train.log"
-  (cd "$work" && tar czf "$OUT/models.tgz" --exclude 'ckpt-*' --exclude '*.log' .)
+  pack
 fi
 
 if [ "$PART" = bench ]; then
@@ -135,13 +148,12 @@ if [ "$PART" = train ]; then
   MINUTES=${MINUTES:-6}
   TRAIN_ARGS=${TRAIN_ARGS:-'{"deterministic": false}'}
   work=$(mktemp -d)
-  name=convlstm-paper-m5-s$SEED
-  "$PY" -m quake train --model convlstm --mc 5 --preset paper --device cuda \
-    --threads 4 --max-minutes "$MINUTES" --seed "$SEED" --train-args "$TRAIN_ARGS" \
-    --out "$work/$name" --checkpoint "$work/ckpt" >"$OUT/train-$name.log" 2>&1
+  name=$(paper_name convlstm 5 "$SEED")
+  train_paper convlstm 5 "$SEED" "$MINUTES" 4
   say "train rc $?"
+  cp "$work/train-$name.log" "$OUT/"
   grep -E "epoch|stopped|ROC" "$OUT/train-$name.log" | tail -40
-  (cd "$work" && tar czf "$OUT/models.tgz" --exclude 'ckpt*' .)
+  pack
 fi
 
 if [ "$PART" = seeds ]; then
@@ -156,17 +168,14 @@ if [ "$PART" = seeds ]; then
   for kind in $KINDS; do
     for mc in $MCS; do
       for seed in $SEEDS; do
-        name=$kind-paper-m$mc-s$seed
-        "$PY" -m quake train --model "$kind" --mc "$mc" --preset paper --device cuda \
-          --threads 2 --max-minutes "$MINUTES" --seed "$seed" --train-args "$TRAIN_ARGS" \
-          --out "$work/$name" --checkpoint "$work/ckpt-$name" >"$work/train-$name.log" 2>&1 &
+        train_paper "$kind" "$mc" "$seed" "$MINUTES" 2 &
         pids+=($!)
       done
     done
   done
   for p in "${pids[@]}"; do wait "$p"; say "train rc $?"; done
   for f in "$work"/train-*.log; do echo "== $f"; grep -E "stopped|best epoch|ROC" "$f" | tail -4; done
-  (cd "$work" && tar czf "$OUT/models.tgz" --exclude 'ckpt-*' .)
+  pack
 fi
 say "done"
 ls -la "$OUT"

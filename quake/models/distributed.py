@@ -193,21 +193,14 @@ class StepTotals:
     """
 
     def __init__(self, loss: torch.Tensor, stop: bool, ranks: Ranks):
-        self._work = None
-        if ranks.world == 1:
-            self._values = loss.detach()
-            self._stop = stop
-            return
         part = loss.detach().float().reshape(()) / ranks.world
         flag = torch.full((), float(stop), dtype=part.dtype, device=part.device)  # no copy
         self._values = torch.stack([part, flag])
-        self._stop = None
-        self._work = dist.all_reduce(self._values, async_op=True)
+        self._work = dist.all_reduce(self._values, async_op=True) if ranks.world > 1 else None
 
     def result(self) -> tuple[float, bool]:
         """``(global loss, any rank asked to stop)``; waits for the collective and the step."""
-        if self._work is None:
-            return float(self._values), bool(self._stop)
-        self._work.wait()
+        if self._work is not None:
+            self._work.wait()
         loss, stops = self._values.cpu().tolist()
         return float(loss), stops > 0
